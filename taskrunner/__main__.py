@@ -1,0 +1,5 @@
+"""``python -m taskrunner``: the same as the ``taskrunner`` command."""
+
+from .cli import main
+
+main(prog_name="taskrunner")

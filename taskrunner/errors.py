@@ -1,0 +1,68 @@
+"""Exceptions raised by taskrunner.
+
+Every error a user can cause is a ``TaskrunnerError``; the CLI prints its
+message as is (one line per problem) and exits with code 2.
+
+    TaskrunnerError
+     ├── SpecError          the job file (or a Job value) is invalid;
+     │                      carries every problem found, each with file and line
+     └── WorkerError        the worker pool cannot run at all (e.g. a worker
+                            cannot be started)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["SpecError", "SpecProblem", "TaskrunnerError", "WorkerError"]
+
+
+class TaskrunnerError(Exception):
+    """Base class of every error taskrunner raises on purpose."""
+
+
+@dataclass(frozen=True)
+class SpecProblem:
+    """One problem in a job file: where it is and what is wrong.
+
+    >>> str(SpecProblem("jobs.yaml", 7, "job 'b': unknown key 'rnu' (did you mean 'run'?)"))
+    "jobs.yaml:7: job 'b': unknown key 'rnu' (did you mean 'run'?)"
+    """
+
+    path: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        return f"{where}: {self.message}"
+
+
+class SpecError(TaskrunnerError):
+    """A job file or job definition is invalid.
+
+    ``problems`` lists every problem found (at least one); ``str()`` gives one
+    line per problem, so a single mistake prints as a single line.
+    """
+
+    def __init__(self, problems: list[SpecProblem] | SpecProblem) -> None:
+        if isinstance(problems, SpecProblem):
+            problems = [problems]
+        if not problems:
+            raise ValueError("SpecError needs at least one problem")
+        self.problems: list[SpecProblem] = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+    @property
+    def path(self) -> str:
+        """The file of the first problem."""
+        return self.problems[0].path
+
+    @property
+    def line(self) -> int | None:
+        """The line of the first problem (1-based), if known."""
+        return self.problems[0].line
+
+
+class WorkerError(TaskrunnerError):
+    """The worker pool could not be started or kept alive."""

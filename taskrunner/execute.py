@@ -1,0 +1,316 @@
+"""Run one attempt of one job in the current process and describe the outcome.
+
+A command runs in its own session (so its whole process tree can be
+signalled), with output going to the attempt's log files. A ``call`` job is
+imported and called here, with file descriptors 1 and 2 pointed at the log
+files for the duration; its exception becomes text (type, message,
+traceback) — nothing live crosses a process boundary.
+
+    >>> from taskrunner.model import Attempt, Job
+    >>> job = Job(name="hi", run="echo hi")
+    >>> result = execute(Attempt(1, job, 1, "/tmp/hi.out", "/tmp/hi.err"), worker="doc")
+    >>> result.status.value, result.returncode
+    ('ok', 0)
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from .model import Attempt, Job, JobResult, Status
+
+__all__ = ["AttemptControl", "JobCancelled", "execute", "resolve_callable"]
+
+#: Seconds a command gets between SIGTERM and SIGKILL.
+KILL_GRACE = 2.0
+#: How much of stderr a result carries.
+TAIL_LINES = 20
+TAIL_CHARS = 2000
+#: A return value larger than this as JSON is not recorded.
+MAX_VALUE_BYTES = 1 << 20
+
+
+class JobCancelled(BaseException):
+    """Raised inside a running ``call`` job to stop it (like KeyboardInterrupt)."""
+
+
+class AttemptControl:
+    """Lets a signal handler or another thread stop the attempt being run.
+
+    ``execute`` publishes the running command's process group in ``pgid``;
+    ``cancel()`` sends it SIGTERM (the wait loop escalates to SIGKILL), or for
+    a ``call`` job raises ``JobCancelled`` in the main thread.
+    """
+
+    def __init__(self, on_spawn: Callable[[int], None] | None = None) -> None:
+        self.pgid: int | None = None
+        self.in_call = False
+        self.cancelled = False
+        self._on_spawn = on_spawn
+
+    def spawned(self, pgid: int | None) -> None:
+        self.pgid = pgid
+        if self._on_spawn is not None:
+            self._on_spawn(pgid or 0)
+
+    def cancel(self) -> None:
+        """Ask the running attempt to stop; safe to call from a signal handler."""
+        self.cancelled = True
+        if self.pgid is not None:
+            _signal_group(self.pgid, signal.SIGTERM)
+        elif self.in_call and threading.current_thread() is threading.main_thread():
+            raise JobCancelled()
+
+    def kill(self) -> None:
+        """Kill the running command's process group at once."""
+        if self.pgid is not None:
+            _signal_group(self.pgid, signal.SIGKILL)
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    try:
+        os.killpg(pgid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def execute(attempt: Attempt, worker: str, control: AttemptControl | None = None) -> JobResult:
+    """Run ``attempt`` here and return its outcome (never raises for job errors)."""
+    control = control or AttemptControl()
+    job = attempt.job
+    started = time.time()
+    if job.is_command:
+        status, returncode, value, error = _run_command(attempt, control)
+    else:
+        status, returncode, value, error = _run_call(attempt, control)
+    finished = time.time()
+    return JobResult(
+        name=job.name,
+        status=status,
+        returncode=returncode,
+        value=value,
+        error=error,
+        attempts=attempt.number,
+        started=started,
+        finished=finished,
+        duration=finished - started,
+        worker=worker,
+        stdout_log=attempt.stdout_log,
+        stderr_log=attempt.stderr_log,
+        stderr_tail=read_tail(attempt.stderr_log),
+    )
+
+
+_Outcome = tuple[Status, "int | None", Any, "str | None"]
+
+
+def _resolve_cwd(job: Job) -> str | None:
+    if job.cwd is None:
+        return job.base_dir
+    return os.path.join(job.base_dir or os.getcwd(), job.cwd)
+
+
+def _run_command(attempt: Attempt, control: AttemptControl) -> _Outcome:
+    job = attempt.job
+    argv: str | list[str] = job.run if isinstance(job.run, str) else list(job.run or ())
+    env = {**os.environ, **job.env} if job.env else None
+    try:
+        with open(attempt.stdout_log, "wb") as out, open(attempt.stderr_log, "wb") as err:
+            proc = subprocess.Popen(
+                argv,
+                shell=isinstance(argv, str),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                env=env,
+                cwd=_resolve_cwd(job),
+                start_new_session=True,
+            )
+    except OSError as error:
+        what = "working directory" if error.filename == _resolve_cwd(job) else "command"
+        return Status.FAILED, 127, None, f"cannot start {what}: {error.strerror}: {error.filename}"
+    control.spawned(proc.pid)
+    try:
+        returncode, timed_out = _wait(proc, job.timeout, control)
+    finally:
+        control.spawned(None)
+    if control.cancelled:
+        return Status.CANCELLED, returncode, None, "cancelled while running"
+    if timed_out:
+        return Status.TIMEOUT, returncode, None, f"timed out after {job.timeout:g}s; process group killed"
+    if returncode == 0:
+        return Status.OK, 0, None, None
+    if returncode < 0:
+        return Status.FAILED, returncode, None, f"killed by signal {_signal_name(-returncode)}"
+    return Status.FAILED, returncode, None, f"exited with status {returncode}"
+
+
+def _wait(proc: subprocess.Popen[bytes], timeout: float | None, control: AttemptControl) -> tuple[int, bool]:
+    """Wait for ``proc``; on timeout or cancel stop its whole group. (returncode, timed out)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        if control.cancelled:
+            return _stop_group(proc), False
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            return _stop_group(proc), True
+        try:
+            # Without a timeout this blocks in waitpid at no polling cost; a
+            # cancel arrives as a signal whose handler stops the group.
+            return proc.wait(timeout=remaining), False
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _stop_group(proc: subprocess.Popen[bytes]) -> int:
+    """SIGTERM the process group, wait up to KILL_GRACE, then SIGKILL what is left."""
+    _signal_group(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + KILL_GRACE
+    try:
+        proc.wait(timeout=KILL_GRACE)
+    except subprocess.TimeoutExpired:
+        pass
+    # Grandchildren may outlive the leader; give them the rest of the grace.
+    while time.monotonic() < deadline and _group_alive(proc.pid):
+        time.sleep(0.02)
+    _signal_group(proc.pid, signal.SIGKILL)
+    return proc.wait()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return str(signum)
+
+
+def resolve_callable(call: str | Callable[..., Any], base_dir: str | None) -> Callable[..., Any]:
+    """The function named by ``"package.module:function"`` (or ``call`` itself).
+
+    The job file's folder and the current directory are put on ``sys.path``
+    first, so a module next to the job file imports without installing it.
+    """
+    if callable(call):
+        return call
+    module_name, _, attr_path = call.partition(":")
+    for folder in (os.getcwd(), base_dir):
+        if folder and folder not in sys.path:
+            sys.path.insert(0, folder)
+    target: Any = importlib.import_module(module_name)
+    for attr in attr_path.split("."):
+        target = getattr(target, attr)
+    if not callable(target):
+        raise TypeError(f"{call!r} is not callable")
+    return target
+
+
+def _run_call(attempt: Attempt, control: AttemptControl) -> _Outcome:
+    job = attempt.job
+    try:
+        with _redirected_output(attempt), _job_environment(job):
+            func = resolve_callable(job.call, job.base_dir)  # type: ignore[arg-type]
+            control.in_call = True
+            try:
+                value = func(*job.args, **job.kwargs)
+            finally:
+                control.in_call = False
+    except JobCancelled:
+        return Status.CANCELLED, None, None, "cancelled while running"
+    except BaseException as error:  # noqa: BLE001 - a job's failure is data
+        # SystemExit/KeyboardInterrupt raised by a job are its failure too.
+        text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        return Status.FAILED, None, None, text
+    return _recordable(value)
+
+
+def _recordable(value: Any) -> _Outcome:
+    """The value as the results file will hold it: JSON as is, else its repr."""
+    try:
+        text = json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        try:
+            value = repr(value)
+        except Exception as error:  # noqa: BLE001 - a broken __repr__ is the job's
+            value = f"<unrepresentable {type(value).__name__}: {error}>"
+        text = json.dumps(value)
+    if len(text) > MAX_VALUE_BYTES:
+        return Status.OK, None, None, f"return value not recorded: {len(text)} bytes as JSON (limit {MAX_VALUE_BYTES})"
+    # Round-trip so the value is exactly what the results file will hold
+    # (tuples as lists, and so on).
+    return Status.OK, None, json.loads(text), None
+
+
+@contextmanager
+def _redirected_output(attempt: Attempt) -> Iterator[None]:
+    """Point fds 1 and 2 (so print() and C code alike) at the attempt's logs."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    out = os.open(attempt.stdout_log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    err = os.open(attempt.stderr_log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.dup2(out, 1)
+        os.dup2(err, 2)
+        yield
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, out, err):
+            os.close(fd)
+
+
+@contextmanager
+def _job_environment(job: Job) -> Iterator[None]:
+    """Apply the job's env and cwd for a call, and restore both afterwards."""
+    saved_env = dict(os.environ)
+    saved_cwd = os.getcwd()
+    try:
+        os.environ.update(job.env)
+        cwd = _resolve_cwd(job) if job.cwd else None
+        if cwd:
+            os.chdir(cwd)
+        yield
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+
+
+def read_tail(path: str, lines: int = TAIL_LINES, chars: int = TAIL_CHARS) -> str | None:
+    """The last ``lines`` lines (at most ``chars`` characters) of a log, or None if empty."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - chars * 4))
+            data = handle.read()
+    except OSError:
+        return None
+    text = data.decode("utf-8", errors="replace").rstrip("\n")
+    if not text:
+        return None
+    return "\n".join(text.splitlines()[-lines:])[-chars:]

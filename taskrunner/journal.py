@@ -1,0 +1,56 @@
+"""The results file: JSON Lines, one line per job whose outcome is final.
+
+Each line is written and flushed as soon as the outcome is final, so a
+coordinator that is killed loses no finished result (the OS holds flushed
+data even if the process dies; ``close()`` also fsyncs).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import IO
+
+from .model import JobResult
+
+__all__ = ["Journal", "read_results"]
+
+
+class Journal:
+    """Appends final results to ``path`` (truncating it first unless ``append``)."""
+
+    def __init__(self, path: str, *, append: bool = False) -> None:
+        self.path = path
+        folder = os.path.dirname(os.path.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+        self._file: IO[str] | None = open(path, "a" if append else "w", encoding="utf-8")
+
+    def write(self, result: JobResult) -> None:
+        """Append one result line and flush it to the OS."""
+        assert self._file is not None, "journal is closed"
+        self._file.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_results(path: str) -> list[JobResult]:
+    """Every complete line of a results file (a torn last line is skipped)."""
+    results = []
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if not line.endswith("\n"):
+                break  # the writer died mid-line; that result was never final
+            results.append(JobResult.from_dict(json.loads(line)))
+    return results

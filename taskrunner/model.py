@@ -1,0 +1,210 @@
+"""The values taskrunner passes around: jobs, attempts, results, reports.
+
+Plain frozen dataclasses with no I/O, so they pickle cheaply to workers and
+compare exactly in tests.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from types import MappingProxyType
+from typing import Any
+
+__all__ = ["Attempt", "Job", "JobResult", "RunReport", "Status"]
+
+
+class Status(str, Enum):
+    """The final (or per-attempt) outcome of a job."""
+
+    OK = "ok"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    CRASHED = "crashed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(value or {}))
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of work: a shell command (``run``) or a Python callable (``call``).
+
+    >>> Job(name="hello", run="echo hello").is_command
+    True
+    >>> Job(name="sq", call="examples.tasks:square", args=(3,)).is_command
+    False
+
+    ``run`` is a shell string (run by ``/bin/sh -c``) or an argv sequence
+    (executed directly). ``call`` is ``"package.module:function"`` or a
+    module-level function object. Relative ``cwd`` and the import path of
+    ``call`` resolve against ``base_dir`` (the job file's folder), else the
+    current directory.
+    """
+
+    name: str
+    run: str | tuple[str, ...] | None = None
+    call: str | Callable[..., Any] | None = None
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    timeout: float | None = None
+    retries: int = 0
+    retry_delay: float = 0.0
+    tags: tuple[str, ...] = ()
+    base_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError("Job name must be a non-empty string")
+        if (self.run is None) == (self.call is None):
+            raise ValueError(f"job {self.name!r}: give exactly one of run= or call=")
+        if self.run is not None and not isinstance(self.run, str):
+            object.__setattr__(self, "run", tuple(str(a) for a in self.run))
+            if not self.run:
+                raise ValueError(f"job {self.name!r}: run= argv list is empty")
+        object.__setattr__(self, "args", tuple(self.args))
+        object.__setattr__(self, "kwargs", _frozen_mapping(self.kwargs))
+        object.__setattr__(self, "env", _frozen_mapping(self.env))
+        object.__setattr__(self, "tags", tuple(self.tags))
+        if self.timeout is not None and not self.timeout > 0:
+            raise ValueError(f"job {self.name!r}: timeout must be > 0")
+        if self.retries < 0:
+            raise ValueError(f"job {self.name!r}: retries must be >= 0")
+        if self.retry_delay < 0:
+            raise ValueError(f"job {self.name!r}: retry_delay must be >= 0")
+
+    @property
+    def is_command(self) -> bool:
+        """True for a ``run`` job, False for a ``call`` job."""
+        return self.run is not None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # MappingProxyType does not pickle; send plain dicts and rebuild.
+        values = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        values["kwargs"] = dict(self.kwargs)
+        values["env"] = dict(self.env)
+        return (_rebuild_job, (values,))
+
+
+def _rebuild_job(values: dict[str, Any]) -> Job:
+    return Job(**values)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One try of one job, as sent to a worker.
+
+    ``attempt_id`` is unique within a run; ``number`` counts from 1.
+    """
+
+    attempt_id: int
+    job: Job
+    number: int
+    stdout_log: str
+    stderr_log: str
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """The outcome of a job (or of one attempt of it): one results-file line.
+
+    Fields ``name status returncode value error attempts started finished
+    duration worker`` are the results-file contract; ``stdout_log``,
+    ``stderr_log`` and ``stderr_tail`` point at and excerpt the job's output.
+    """
+
+    name: str
+    status: Status
+    returncode: int | None = None
+    value: Any = None
+    error: str | None = None
+    attempts: int = 0
+    started: float | None = None
+    finished: float | None = None
+    duration: float | None = None
+    worker: str | None = None
+    stdout_log: str | None = None
+    stderr_log: str | None = None
+    stderr_tail: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the job succeeded."""
+        return self.status is Status.OK
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict with the status as its string value."""
+        data = asdict(self)
+        data["status"] = self.status.value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> JobResult:
+        """Rebuild a result from a results-file line; unknown keys are ignored."""
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known["status"] = Status(known["status"])
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What a run produced: one ``JobResult`` per job, in job order.
+
+    >>> report = RunReport((JobResult("a", Status.OK),), wall_time=0.1)
+    >>> report.ok, report["a"].status.value, report.counts["ok"]
+    (True, 'ok', 1)
+    """
+
+    results: tuple[JobResult, ...]
+    wall_time: float = 0.0
+    interrupted_by: str | None = None
+    results_path: str | None = None
+    log_dir: str | None = None
+
+    def __iter__(self) -> Iterator[JobResult]:
+        return iter(self.results)
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def __getitem__(self, name: str) -> JobResult:
+        for result in self.results:
+            if result.name == name:
+                return result
+        raise KeyError(name)
+
+    @property
+    def ok(self) -> bool:
+        """True when every job finished ``ok`` and the run was not interrupted."""
+        return self.interrupted_by is None and all(r.ok for r in self.results)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Number of jobs per status value (every status present, zeros included)."""
+        counter = Counter(r.status.value for r in self.results)
+        return {status.value: counter.get(status.value, 0) for status in Status}
+
+    def to_json(self) -> str:
+        """The report as one JSON document (counts, wall time, every result)."""
+        return json.dumps(
+            {
+                "ok": self.ok,
+                "counts": self.counts,
+                "wall_time": self.wall_time,
+                "interrupted_by": self.interrupted_by,
+                "results_path": self.results_path,
+                "log_dir": self.log_dir,
+                "results": [r.to_dict() for r in self.results],
+            }
+        )

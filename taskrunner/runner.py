@@ -1,0 +1,235 @@
+"""The run loop: ask the plan, submit to the pool, record outcomes, report.
+
+The runner owns the results file and the signals: SIGINT/SIGTERM handlers
+only set a flag (the loop then cancels running jobs gracefully and records
+them); a second signal kills every worker and job at once.
+
+    >>> import taskrunner
+    >>> report = taskrunner.run([taskrunner.Job(name="hi", run="true")],
+    ...                         workers=1, progress=False, results="/tmp/doc.jsonl")
+    >>> report.ok
+    True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import os
+import pickle
+import re
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .errors import TaskrunnerError
+from .journal import Journal
+from .model import Attempt, Job, JobResult, RunReport, Status
+from .plan import Plan
+from .pool import LocalPool
+from .progress import Reporter, SilentReporter, TqdmReporter
+
+__all__ = ["Runner", "default_paths", "log_file_stem", "run"]
+
+STATE_DIR = ".taskrunner"
+
+
+def default_paths(job_file: str) -> tuple[str, str]:
+    """Default (results path, log folder) for a job file: under ./.taskrunner/."""
+    stem = os.path.splitext(os.path.basename(job_file))[0] or "jobs"
+    return (
+        os.path.join(STATE_DIR, f"{stem}.results.jsonl"),
+        os.path.join(STATE_DIR, f"{stem}.logs"),
+    )
+
+
+def log_file_stem(name: str) -> str:
+    """A file name for a job's logs that cannot leave the log folder.
+
+    >>> log_file_stem("compress"), log_file_stem("../x")
+    ('compress', 'x-3d4e0bb3')
+    """
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._")[:80]
+    if safe != name:
+        # Keep distinct names distinct after cleaning ("a/b" vs "a_b").
+        safe = f"{safe or 'job'}-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
+    return safe
+
+
+class _SignalGuard:
+    """SIGINT/SIGTERM set a flag; a second one calls ``on_second`` at once."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self.on_second: Callable[[], None] = lambda: None
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.received is None:
+            self.received = signum
+        else:
+            self.on_second()
+
+    def __enter__(self) -> _SignalGuard:
+        # Signal handlers can only be set from the main thread; elsewhere
+        # (an embedding app's thread) the app keeps control of signals.
+        if threading.current_thread() is threading.main_thread():
+            for signum in self.SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+
+class Runner:
+    """Runs jobs on a local worker pool and records every result.
+
+    ``timeout`` and ``retries`` apply to jobs that do not set their own.
+    ``fail_fast`` is ``max_failures=1``. ``progress=None`` shows a bar only
+    when stderr is a terminal.
+
+    >>> runner = Runner(workers=2, results="/tmp/doc.jsonl", progress=False)
+    >>> runner.run([Job(name="a", run="true")]).ok
+    True
+    """
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        *,
+        results: str | None = None,
+        log_dir: str | None = None,
+        progress: bool | None = None,
+        fail_fast: bool = False,
+        max_failures: int | None = None,
+        timeout: float | None = None,
+        retries: int | None = None,
+    ) -> None:
+        if workers is not None and workers < 1:
+            raise ValueError("workers must be >= 1")
+        if max_failures is not None and max_failures < 1:
+            raise ValueError("max_failures must be >= 1")
+        self.workers = workers or os.cpu_count() or 1
+        default_results, default_logs = default_paths("jobs")
+        self.results_path = results or default_results
+        self.log_dir = log_dir or default_logs
+        self.progress = progress
+        self.max_failures = 1 if fail_fast else max_failures
+        self.timeout = timeout
+        self.retries = retries
+
+    def _reporter(self) -> Reporter:
+        show = self.progress if self.progress is not None else sys.stderr.isatty()
+        return TqdmReporter() if show else SilentReporter()
+
+    def _with_overrides(self, jobs: Sequence[Job]) -> list[Job]:
+        updated = []
+        for job in jobs:
+            changes: dict[str, Any] = {}
+            if self.timeout is not None and job.timeout is None:
+                changes["timeout"] = self.timeout
+            if self.retries is not None and job.retries == 0:
+                changes["retries"] = self.retries
+            updated.append(dataclasses.replace(job, **changes) if changes else job)
+        return updated
+
+    def run(self, jobs: Sequence[Job]) -> RunReport:
+        """Run ``jobs`` to completion (or interruption) and return the report."""
+        jobs = self._with_overrides(jobs)
+        names = [job.name for job in jobs]
+        if len(set(names)) != len(names):
+            duplicate = next(n for n in names if names.count(n) > 1)
+            raise ValueError(f"duplicate job name {duplicate!r}")
+        log_dir = os.path.abspath(self.log_dir)
+        os.makedirs(log_dir, exist_ok=True)
+        logs = [
+            (os.path.join(log_dir, f"{stem}.out"), os.path.join(log_dir, f"{stem}.err"))
+            for stem in (log_file_stem(job.name) for job in jobs)
+        ]
+        try:
+            journal = Journal(self.results_path)
+        except OSError as error:
+            raise TaskrunnerError(f"cannot write results file {self.results_path}: {error.strerror}") from None
+
+        plan = Plan(jobs, max_failures=self.max_failures)
+        reporter = self._reporter()
+        attempt_jobs: dict[int, int] = {}
+        attempt_ids = itertools.count(1)
+        started = time.monotonic()
+
+        def record(outcomes: list[tuple[int, JobResult]]) -> None:
+            for attempt_id, outcome in outcomes:
+                final = plan.record(attempt_jobs.pop(attempt_id), outcome, time.time())
+                if final is not None:
+                    journal.write(final)
+                    reporter.result(final)
+
+        signals = _SignalGuard()
+        pool = LocalPool(min(self.workers, max(1, len(jobs))))
+        signals.on_second = pool.kill_now
+        # Signals outermost: a second Ctrl-C while workers shut down still
+        # kills at once rather than raising KeyboardInterrupt mid-cleanup.
+        with signals, journal, pool:
+            reporter.start(len(jobs))
+            try:
+                while not plan.finished:
+                    if signals.received is not None:
+                        plan.stop()
+                    if plan.stopped:
+                        break
+                    for index, number in plan.take_due(time.time(), pool.capacity()):
+                        attempt = Attempt(next(attempt_ids), jobs[index], number, *logs[index])
+                        attempt_jobs[attempt.attempt_id] = index
+                        try:
+                            pool.submit(attempt)
+                        except (pickle.PicklingError, TypeError, AttributeError) as error:
+                            record([(attempt.attempt_id, _unsendable(attempt, error))])
+                    record(pool.poll(self._wait_time(plan, pool)))
+                if not plan.finished:
+                    record(pool.cancel())
+                    for final in plan.cancel_waiting():
+                        journal.write(final)
+                        reporter.result(final)
+            finally:
+                reporter.close()
+        interrupted = signal.Signals(signals.received).name if signals.received else None
+        return RunReport(
+            results=tuple(r for r in plan.results() if r is not None),
+            wall_time=time.monotonic() - started,
+            interrupted_by=interrupted,
+            results_path=self.results_path,
+            log_dir=self.log_dir,
+        )
+
+    @staticmethod
+    def _wait_time(plan: Plan, pool: LocalPool) -> float | None:
+        """How long to wait for outcomes: until the next retry is due, if it can start."""
+        due = plan.next_due()
+        if due is None or pool.capacity() == 0:
+            return None
+        return max(0.0, due - time.time())
+
+
+def _unsendable(attempt: Attempt, error: Exception) -> JobResult:
+    return JobResult(
+        name=attempt.job.name,
+        status=Status.FAILED,
+        error=(
+            f"cannot send job to a worker ({type(error).__name__}: {error}); "
+            "use a module-level function and picklable arguments"
+        ),
+        attempts=attempt.number,
+    )
+
+
+def run(jobs: Sequence[Job], workers: int | None = None, **options: Any) -> RunReport:
+    """Run ``jobs`` with a ``Runner(workers, **options)`` and return the report."""
+    return Runner(workers, **options).run(jobs)

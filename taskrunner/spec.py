@@ -1,0 +1,345 @@
+"""Job file (YAML) → validated ``Job`` values.
+
+Parses with PyYAML's safe loader (the C one when available) into a node tree,
+so that every problem can name its line, then validates the whole file and
+reports every problem found at once — nothing runs on an invalid file.
+
+    >>> from taskrunner.spec import load_job_file          # doctest: +SKIP
+    >>> load_job_file("jobs.yaml").jobs[0].name             # doctest: +SKIP
+    'compress'
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from .errors import SpecError, SpecProblem
+from .model import Job
+
+try:  # The C loader is several times faster on large files.
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+__all__ = ["JobFile", "load_job_file", "load_jobs"]
+
+_CALL_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
+@dataclass(frozen=True)
+class JobFile:
+    """A parsed job file: its jobs and its optional default worker count."""
+
+    path: str
+    jobs: tuple[Job, ...]
+    workers: int | None = None
+
+
+class _Invalid(Exception):
+    """A value failed validation; the message completes "'key' ..."."""
+
+
+# -- value validators: constructed YAML value -> Job field value -------------
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _positive_number(value: Any) -> float:
+    if not _is_number(value) or value <= 0:
+        raise _Invalid(f"must be a number of seconds > 0, got {value!r}")
+    return float(value)
+
+
+def _non_negative_number(value: Any) -> float:
+    if not _is_number(value) or value < 0:
+        raise _Invalid(f"must be a number of seconds >= 0, got {value!r}")
+    return float(value)
+
+
+def _non_negative_int(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise _Invalid(f"must be a whole number >= 0, got {value!r}")
+    return value
+
+
+def _positive_int(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise _Invalid(f"must be a whole number >= 1, got {value!r}")
+    return value
+
+
+def _non_empty_string(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _Invalid(f"must be a non-empty string, got {value!r}")
+    return value
+
+
+def _argv_item(value: Any) -> str:
+    if isinstance(value, str) or _is_number(value):
+        return str(value)
+    raise _Invalid(f"argv items must be strings or numbers, got {value!r}")
+
+
+def _run(value: Any) -> str | tuple[str, ...]:
+    if isinstance(value, str):
+        return _non_empty_string(value)
+    if isinstance(value, list):
+        if not value:
+            raise _Invalid("must be a command string or a non-empty argv list, got []")
+        return tuple(_argv_item(item) for item in value)
+    raise _Invalid(f"must be a command string or an argv list, got {value!r}")
+
+
+def _call(value: Any) -> str:
+    if not isinstance(value, str) or not _CALL_PATTERN.match(value):
+        raise _Invalid(f"must look like 'package.module:function', got {value!r}")
+    return value
+
+
+def _args(value: Any) -> tuple[Any, ...]:
+    if not isinstance(value, list):
+        raise _Invalid(f"must be a list, got {value!r}")
+    return tuple(value)
+
+
+def _kwargs(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise _Invalid(f"must be a mapping with string keys, got {value!r}")
+    return value
+
+
+def _env(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise _Invalid(f"must be a mapping of NAME: value, got {value!r}")
+    env: dict[str, str] = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not key or "=" in key:
+            raise _Invalid(f"has an invalid variable name {key!r}")
+        if isinstance(item, str) or _is_number(item):
+            env[key] = str(item)
+        else:
+            raise _Invalid(f"value of {key!r} must be a string or number (quote it), got {item!r}")
+    return env
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(t, str) and t for t in value):
+        raise _Invalid(f"must be a list of strings, got {value!r}")
+    return tuple(value)
+
+
+_JOB_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "name": _non_empty_string,
+    "run": _run,
+    "call": _call,
+    "args": _args,
+    "kwargs": _kwargs,
+    "env": _env,
+    "cwd": _non_empty_string,
+    "timeout": _positive_number,
+    "retries": _non_negative_int,
+    "retry_delay": _non_negative_number,
+    "tags": _tags,
+}
+_DEFAULTABLE = ("env", "cwd", "timeout", "retries", "retry_delay", "tags")
+_NOT_YET = {
+    "depends_on": "dependencies are not supported yet",
+    "matrix": "matrix expansion is not supported yet",
+}
+_TOP_LEVEL = ("workers", "defaults", "jobs")
+
+
+def _did_you_mean(key: str, choices: list[str] | tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(key, choices, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class _Reader:
+    """Walks the YAML node tree, collecting problems instead of stopping."""
+
+    def __init__(self, path: str, loader: Any) -> None:
+        self.path = path
+        self.loader = loader
+        self.problems: list[SpecProblem] = []
+
+    def problem(self, node: yaml.Node | None, message: str) -> None:
+        line = node.start_mark.line + 1 if node is not None else None
+        self.problems.append(SpecProblem(self.path, line, message))
+
+    def value(self, node: yaml.Node) -> Any:
+        return self.loader.construct_object(node, deep=True)
+
+    def mapping(self, node: yaml.Node, context: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+        """Key → (key node, value node), reporting non-string and duplicate keys."""
+        entries: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        for key_node, value_node in node.value:
+            key = self.value(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            if not isinstance(key, str):
+                self.problem(key_node, f"{context}keys must be strings")
+            elif key in entries:
+                self.problem(key_node, f"{context}duplicate key {key!r}")
+            else:
+                entries[key] = (key_node, value_node)
+        return entries
+
+    def field(self, context: str, key: str, node: yaml.Node, check: Callable[[Any], Any]) -> Any:
+        """Validate one value; on failure record a problem and return None."""
+        try:
+            return check(self.value(node))
+        except _Invalid as invalid:
+            self.problem(node, f"{context}{key!r} {invalid}")
+        return None
+
+    def fields(
+        self, entries: dict[str, tuple[yaml.Node, yaml.Node]], allowed: tuple[str, ...], context: str
+    ) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for key, (key_node, value_node) in entries.items():
+            if key in _NOT_YET:
+                self.problem(key_node, f"{context}{key!r}: {_NOT_YET[key]}")
+            elif key not in allowed:
+                hint = _did_you_mean(key, allowed)
+                if key == "name" or key == "run" or key == "call":
+                    hint = f" (a default cannot set {key!r})"
+                self.problem(key_node, f"{context}unknown key {key!r}{hint}")
+            else:
+                value = self.field(context, key, value_node, _JOB_FIELDS[key])
+                if value is not None:
+                    values[key] = value
+        return values
+
+
+def load_job_file(path: str | os.PathLike[str]) -> JobFile:
+    """Read, validate and return a job file; raise ``SpecError`` with every problem."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read().decode("utf-8")
+    except OSError as error:
+        raise SpecError(SpecProblem(path, None, f"cannot read job file: {error.strerror}")) from None
+    except UnicodeDecodeError:
+        raise SpecError(SpecProblem(path, None, "job file is not valid UTF-8")) from None
+
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            raise SpecError(SpecProblem(path, None, "job file is empty; it needs a 'jobs' list"))
+        reader = _Reader(path, loader)
+        job_file = _read_root(reader, root, os.path.dirname(os.path.abspath(path)))
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = " ".join(str(part) for part in (error.context, error.problem) if part)
+        raise SpecError(SpecProblem(path, line, f"invalid YAML: {problem}")) from None
+    except yaml.YAMLError as error:
+        raise SpecError(SpecProblem(path, None, f"invalid YAML: {error}")) from None
+    except RecursionError:
+        raise SpecError(SpecProblem(path, None, "invalid YAML: nested too deeply")) from None
+    finally:
+        loader.dispose()
+    if reader.problems:
+        raise SpecError(reader.problems)
+    assert job_file is not None
+    return job_file
+
+
+def load_jobs(path: str | os.PathLike[str]) -> list[Job]:
+    """The jobs of a job file, validated; raise ``SpecError`` if it is invalid.
+
+    >>> jobs = load_jobs("jobs.example.yaml")   # doctest: +SKIP
+    """
+    return list(load_job_file(path).jobs)
+
+
+def _read_root(reader: _Reader, root: yaml.Node, base_dir: str) -> JobFile | None:
+    if not isinstance(root, yaml.MappingNode):
+        reader.problem(root, "the top level must be a mapping with a 'jobs' list")
+        return None
+    top = reader.mapping(root, "")
+    for key, (key_node, _) in top.items():
+        if key not in _TOP_LEVEL:
+            reader.problem(key_node, f"unknown top-level key {key!r}{_did_you_mean(key, _TOP_LEVEL)}")
+
+    workers = None
+    if "workers" in top:
+        workers = reader.field("", "workers", top["workers"][1], _positive_int)
+
+    defaults: dict[str, Any] = {}
+    if "defaults" in top:
+        node = top["defaults"][1]
+        if isinstance(node, yaml.MappingNode):
+            defaults = reader.fields(reader.mapping(node, "defaults: "), _DEFAULTABLE, "defaults: ")
+        else:
+            reader.problem(node, "'defaults' must be a mapping")
+
+    if "jobs" not in top:
+        reader.problem(root, "missing required key 'jobs' (a list of jobs)")
+        return None
+    jobs_node = top["jobs"][1]
+    if not isinstance(jobs_node, yaml.SequenceNode) or not jobs_node.value:
+        reader.problem(jobs_node, "'jobs' must be a non-empty list of jobs")
+        return None
+
+    jobs: list[Job] = []
+    first_line: dict[str, int] = {}
+    for index, job_node in enumerate(jobs_node.value, start=1):
+        job = _read_job(reader, job_node, index, defaults, base_dir)
+        if job is None:
+            continue
+        line = job_node.start_mark.line + 1
+        if job.name in first_line:
+            reader.problem(job_node, f"job {job.name!r}: duplicate name (first defined on line {first_line[job.name]})")
+        else:
+            first_line[job.name] = line
+            jobs.append(job)
+    return JobFile(path=reader.path, jobs=tuple(jobs), workers=workers)
+
+
+def _read_job(
+    reader: _Reader, node: yaml.Node, index: int, defaults: dict[str, Any], base_dir: str
+) -> Job | None:
+    if not isinstance(node, yaml.MappingNode):
+        reader.problem(node, f"job #{index}: must be a mapping with 'name' and 'run' or 'call'")
+        return None
+    problems_before = len(reader.problems)
+    entries = reader.mapping(node, f"job #{index}: ")
+    name = None
+    if "name" in entries:
+        _, name_node = entries.pop("name")
+        name = reader.field(f"job #{index}: ", "name", name_node, _non_empty_string)
+    else:
+        reader.problem(node, f"job #{index}: missing required key 'name'")
+    context = f"job {name!r}: " if name else f"job #{index}: "
+    values = reader.fields(entries, tuple(_JOB_FIELDS), context)
+    if name:
+        values["name"] = name
+
+    has_run, has_call = "run" in entries, "call" in entries
+    if has_run and has_call:
+        reader.problem(node, f"{context}has both 'run' and 'call'; give exactly one")
+    elif not has_run and not has_call:
+        reader.problem(node, f"{context}needs 'run' (a command) or 'call' (module:function)")
+    elif has_run and ("args" in entries or "kwargs" in entries):
+        key = "args" if "args" in entries else "kwargs"
+        reader.problem(entries[key][0], f"{context}{key!r} goes with 'call', not 'run'")
+    if len(reader.problems) > problems_before:
+        return None
+
+    merged = dict(defaults)
+    merged.update(values)
+    if "env" in defaults and "env" in values:
+        merged["env"] = {**defaults["env"], **values["env"]}
+    return Job(base_dir=base_dir, **merged)

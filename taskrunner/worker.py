@@ -1,0 +1,173 @@
+"""The worker process: ``get()`` an attempt, run it, put the result, ``task_done()``.
+
+What a worker shares with the coordinator, and why:
+
+- ``tasks`` (JoinableQueue): ``(attempt_id, pickled Attempt)`` items, or
+  ``None``, the sentinel that tells one worker to exit.
+- ``results`` (Queue): ``(attempt_id, "inline", pickled JobResult)``, or
+  ``(attempt_id, "file", path)`` when the result is too big to be one atomic
+  pipe write (see ``ATOMIC_MESSAGE``).
+- ``WorkerSlots``: lock-free shared arrays in which each worker publishes the
+  attempt it holds and its command's process group, so the coordinator knows
+  what a dead worker was doing without asking it.
+
+A worker waits for work *without* holding the queue's read lock (it waits on
+the pipe, then takes an item with ``get(block=False)``), so killing an idle
+worker almost never leaves the lock held; the coordinator repairs the rare
+case (see ``pool.py``).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import queue
+import signal
+import tempfile
+import threading
+import time
+from multiprocessing.connection import wait
+from typing import Any
+
+from .execute import AttemptControl, execute
+from .model import Attempt, JobResult, Status
+
+__all__ = ["ATOMIC_MESSAGE", "WorkerSlots", "decode_result", "worker_main"]
+
+#: Pipe writes up to PIPE_BUF (4096 on Linux) bytes are atomic: a worker
+#: killed mid-send can never leave half a message in the result pipe. Larger
+#: results travel through a spool file instead.
+ATOMIC_MESSAGE = 3800
+NOT_HELD = -1
+
+
+class WorkerSlots:
+    """Per-worker shared state, one slot per worker position (no locks).
+
+    ``held[i]``: attempt id worker *i* is running, or -1.
+    ``pgid[i]``: process group of the command it runs, or 0.
+    ``started[i]`` / ``idle_since[i]``: when it took its attempt / became idle.
+    ``stopping``: set by the coordinator; workers then skip queued attempts.
+    """
+
+    def __init__(self, ctx: Any, size: int) -> None:
+        self.size = size
+        self.held = ctx.Array("q", [NOT_HELD] * size, lock=False)
+        self.pgid = ctx.Array("q", size, lock=False)
+        self.started = ctx.Array("d", size, lock=False)
+        self.idle_since = ctx.Array("d", size, lock=False)
+        self.stopping = ctx.Value("b", 0, lock=False)
+
+
+# The attempt running in this worker, for the SIGTERM handler.
+_current: AttemptControl | None = None
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    # SIGTERM from the coordinator means "cancel what you are running"; an
+    # idle worker ignores it (the coordinator's stop flag covers queued work).
+    if _current is not None:
+        _current.cancel()
+
+
+def _watch_parent(sentinel: int) -> None:
+    """Exit, killing the running command's group, once the coordinator is gone."""
+    wait([sentinel])
+    if _current is not None:
+        _current.kill()
+    os._exit(1)
+
+
+def _next_item(tasks: Any) -> Any:
+    """Block until an item can be taken, holding the read lock only to take it."""
+    while True:
+        wait([tasks._reader])
+        try:
+            return tasks.get(block=False)
+        except queue.Empty:
+            # Another worker holds the lock or took the item; wait again.
+            time.sleep(0.0005)
+
+
+def worker_main(slot: int, tasks: Any, results: Any, slots: WorkerSlots, spool_dir: str) -> None:
+    """Entry point of a worker process (runs until it gets the ``None`` sentinel)."""
+    global _current
+    # Ctrl-C reaches the whole foreground process group; the coordinator decides.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    # Own process group: killing the group also takes whatever a call job spawned.
+    os.setpgid(0, 0)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_watch_parent, args=(parent.sentinel,), daemon=True).start()
+    name = f"w{slot}-{os.getpid()}"
+    slots.idle_since[slot] = time.time()
+
+    def publish_pgid(pgid: int) -> None:
+        slots.pgid[slot] = pgid
+
+    while True:
+        item = _next_item(tasks)
+        if item is None:
+            _task_done(tasks)
+            break
+        attempt_id, payload = item
+        slots.started[slot] = time.time()
+        slots.held[slot] = attempt_id
+        if not slots.stopping.value:
+            _current = AttemptControl(on_spawn=publish_pgid)
+            result = _run(payload, name, _current)
+            _current = None
+            results.put(_encode(attempt_id, result, spool_dir))
+        # Order matters: clear the slot before task_done(), so a worker that
+        # dies in between owes a task_done() the coordinator can see is owed.
+        slots.held[slot] = NOT_HELD
+        slots.idle_since[slot] = time.time()
+        _task_done(tasks)
+    results.close()
+    results.join_thread()
+
+
+def _task_done(tasks: Any) -> None:
+    try:
+        tasks.task_done()
+    except ValueError:
+        # The coordinator already paid this one for us (it does so when it
+        # believes our task_done() is lost); the count is right either way.
+        pass
+
+
+def _run(payload: bytes, name: str, control: AttemptControl) -> JobResult:
+    try:
+        attempt: Attempt = pickle.loads(payload)
+    except Exception as error:  # noqa: BLE001 - e.g. a function only __main__ had
+        return JobResult(
+            name="?",
+            status=Status.FAILED,
+            error=f"worker could not load the job: {type(error).__name__}: {error}",
+            worker=name,
+        )
+    return execute(attempt, name, control)
+
+
+def _encode(attempt_id: int, result: JobResult, spool_dir: str) -> tuple[int, str, Any]:
+    payload = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+    if len(payload) <= ATOMIC_MESSAGE:
+        return attempt_id, "inline", payload
+    handle, path = tempfile.mkstemp(prefix=f"{attempt_id}-", suffix=".result", dir=spool_dir)
+    with os.fdopen(handle, "wb") as spool:
+        spool.write(payload)
+    return attempt_id, "file", path
+
+
+def decode_result(message: tuple[int, str, Any]) -> tuple[int, JobResult]:
+    """The coordinator's side of ``_encode`` (removes a spool file after reading)."""
+    attempt_id, kind, data = message
+    if kind == "file":
+        with open(data, "rb") as spool:
+            payload = spool.read()
+        os.unlink(data)
+    else:
+        payload = data
+    return attempt_id, pickle.loads(payload)
