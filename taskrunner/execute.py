@@ -261,26 +261,35 @@ def _recordable(value: Any) -> _Outcome:
 
 @contextmanager
 def _redirected_output(attempt: Attempt) -> Iterator[None]:
-    """Point fds 1 and 2 (so print() and C code alike) at the attempt's logs."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
+    """Point fds 1 and 2 *and* sys.stdout/sys.stderr at the attempt's logs,
+    so print(), C code and replaced streams (pytest, notebooks) all land there."""
+    saved_streams = sys.stdout, sys.stderr
+    for stream in saved_streams:
+        _flush(stream)
+    saved_fds = os.dup(1), os.dup(2)
     out = os.open(attempt.stdout_log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     err = os.open(attempt.stderr_log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         os.dup2(out, 1)
         os.dup2(err, 2)
+        sys.stdout = open(out, "w", buffering=1, closefd=False, encoding="utf-8", errors="replace")
+        sys.stderr = open(err, "w", buffering=1, closefd=False, encoding="utf-8", errors="replace")
         yield
     finally:
         for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except (OSError, ValueError):
-                pass
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for fd in (*saved, out, err):
+            _flush(stream)
+        sys.stdout, sys.stderr = saved_streams
+        os.dup2(saved_fds[0], 1)
+        os.dup2(saved_fds[1], 2)
+        for fd in (*saved_fds, out, err):
             os.close(fd)
+
+
+def _flush(stream: Any) -> None:
+    try:
+        stream.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 @contextmanager

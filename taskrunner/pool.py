@@ -28,7 +28,6 @@ import dataclasses
 import multiprocessing
 import os
 import pickle
-import queue
 import shutil
 import signal
 import tempfile
@@ -89,7 +88,11 @@ class LocalPool:
         # A Condition over a plain Lock (not the default RLock): only a plain
         # lock can be released by the coordinator when a dead worker held it.
         self._tasks._cond = self._ctx.Condition(self._ctx.Lock())
-        self._results: Any = self._ctx.Queue()
+        # A SimpleQueue, as ProcessPoolExecutor uses for results: its put()
+        # writes synchronously, so a result is in the pipe before the worker
+        # moves on; a Queue's feeder thread would lose it if the worker died
+        # during its next job.
+        self._results: Any = self._ctx.SimpleQueue()
         self._slots = WorkerSlots(self._ctx, workers)
         self._procs: list[Any] = [None] * workers
         self._spool_dir = tempfile.mkdtemp(prefix="taskrunner-spool-")
@@ -173,13 +176,9 @@ class LocalPool:
         return outcomes
 
     def _drain(self) -> list[tuple[int, JobResult]]:
-        outcomes = []
-        while True:
-            try:
-                message = self._results.get(block=False)
-            except queue.Empty:
-                return outcomes
-            attempt_id, result = decode_result(message)
+        outcomes: list[tuple[int, JobResult]] = []
+        while not self._results.empty():
+            attempt_id, result = decode_result(self._results.get())
             attempt = self._outstanding.pop(attempt_id, None)
             if attempt is None:
                 continue  # already recorded (e.g. its worker was declared dead)
@@ -191,6 +190,7 @@ class LocalPool:
             elif self._cancelling and result.status is not Status.OK:
                 result = dataclasses.replace(result, status=Status.CANCELLED)
             outcomes.append((attempt_id, result))
+        return outcomes
 
     # -- supervision -------------------------------------------------------
 

@@ -4,7 +4,7 @@ What a worker shares with the coordinator, and why:
 
 - ``tasks`` (JoinableQueue): ``(attempt_id, pickled Attempt)`` items, or
   ``None``, the sentinel that tells one worker to exit.
-- ``results`` (Queue): ``(attempt_id, "inline", pickled JobResult)``, or
+- ``results`` (SimpleQueue, written synchronously): ``(attempt_id, "inline", pickled JobResult)``, or
   ``(attempt_id, "file", path)`` when the result is too big to be one atomic
   pipe write (see ``ATOMIC_MESSAGE``).
 - ``WorkerSlots``: lock-free shared arrays in which each worker publishes the
@@ -126,7 +126,6 @@ def worker_main(slot: int, tasks: Any, results: Any, slots: WorkerSlots, spool_d
         slots.idle_since[slot] = time.time()
         _task_done(tasks)
     results.close()
-    results.join_thread()
 
 
 def _task_done(tasks: Any) -> None:

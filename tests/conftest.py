@@ -1,0 +1,132 @@
+"""Shared fixtures: run the CLI for real, and prove nothing is left running."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+TESTS_DIR = Path(__file__).resolve().parent
+REPO_DIR = TESTS_DIR.parent
+TAG_VARIABLE = "TASKRUNNER_TEST_TAG"
+
+
+def tagged_processes(tag: str) -> list[psutil.Process]:
+    """Every live process whose environment carries ``tag`` (a run's whole tree,
+    including processes that were reparented after their parent died)."""
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if process.environ().get(TAG_VARIABLE) == tag and process.status() != psutil.STATUS_ZOMBIE:
+                found.append(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def wait_until_gone(tag: str, timeout: float = 10.0) -> list[psutil.Process]:
+    """Wait for the tagged processes to end; return those still alive."""
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = tagged_processes(tag)
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.05)
+
+
+class CliRunner:
+    """Runs ``python -m taskrunner`` in a real child process, tagged for leak checks."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.tag = uuid.uuid4().hex
+        self.env = {**os.environ, TAG_VARIABLE: self.tag, "PYTHONPATH": str(TESTS_DIR)}
+
+    def command(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "taskrunner", *args]
+
+    def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            self.command(*args),
+            cwd=self.workdir,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+
+    def start(self, *args: str, **popen: object) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            self.command(*args),
+            cwd=self.workdir,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            **popen,  # type: ignore[arg-type]
+        )
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Iterator[CliRunner]:
+    """A CLI runner in a temporary folder; fails the test if any process of it survives."""
+    runner = CliRunner(tmp_path)
+    yield runner
+    alive = wait_until_gone(runner.tag)
+    for process in alive:
+        process.kill()
+    assert not alive, f"processes left behind: {[p.cmdline() for p in alive]}"
+
+
+def _is_multiprocessing_helper(process: psutil.Process) -> bool:
+    """multiprocessing's fork server and resource tracker live as long as the session."""
+    try:
+        return any("forkserver" in part or "resource_tracker" in part for part in process.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+@pytest.fixture
+def no_leftovers() -> Iterator[None]:
+    """For in-process runs: after the test no child of this process may remain
+    (multiprocessing's session-wide helpers aside)."""
+    yield
+    me = psutil.Process()
+    deadline = time.monotonic() + 10
+    while True:
+        children = [c for c in me.children(recursive=True) if _is_live(c) and not _is_multiprocessing_helper(c)]
+        if not children or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    described = [_describe(c) for c in children]
+    for child in children:
+        child.kill()
+    assert not children, f"processes left behind: {described}"
+
+
+def _is_live(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _describe(process: psutil.Process) -> str:
+    try:
+        return f"{process.pid} ppid={process.ppid()} {process.status()} {process.cmdline()}"
+    except psutil.Error as error:
+        return f"{process.pid} ({error})"
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path

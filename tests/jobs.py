@@ -1,0 +1,78 @@
+"""Importable functions for ``call`` jobs in the tests (``call: jobs:NAME``)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+def echo(*args: object, **kwargs: object) -> dict[str, object]:
+    return {"args": list(args), "kwargs": kwargs}
+
+
+def fail(message: str = "boom") -> None:
+    raise ValueError(message)
+
+
+def exit_hard(code: int = 3) -> None:
+    """Kill the worker the way a segfault or a C extension's abort would."""
+    os._exit(code)
+
+
+def kill_self() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def sleep(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+def spin(seconds: float) -> int:
+    """Busy CPU work that never checks for signals between bytecodes' worth of C."""
+    end = time.monotonic() + seconds
+    count = 0
+    while time.monotonic() < end:
+        count += 1
+    return count
+
+
+def print_both(text: str) -> str:
+    print(f"out: {text}")
+    print(f"err: {text}", file=sys.stderr)
+    return text
+
+
+def env_and_cwd(name: str) -> dict[str, str | None]:
+    return {"value": os.environ.get(name), "cwd": os.getcwd()}
+
+
+def generator() -> object:
+    return (i for i in range(3))
+
+
+class Unpicklable(Exception):
+    def __init__(self, a: object, b: object) -> None:
+        super().__init__(a)
+        self.b = b
+
+
+def raise_unpicklable() -> None:
+    raise Unpicklable("first", "second")
+
+
+def big_value(megabytes: int) -> str:
+    return "x" * (megabytes << 20)
+
+
+def write_pid(path: str, seconds: float = 60) -> None:
+    """Record this worker's pid, then sleep (for tests that kill it)."""
+    with open(path, "w") as handle:
+        handle.write(str(os.getpid()))
+    time.sleep(seconds)

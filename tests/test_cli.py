@@ -1,0 +1,115 @@
+"""The `taskrunner` command, run as a real child process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO_DIR, CliRunner, write
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def test_example_file_runs_green(cli: CliRunner) -> None:
+    done = cli.run("run", str(REPO_DIR / "jobs.example.yaml"), "--workers", "8")
+    assert done.returncode == 0, done.stderr
+    lines = (cli.workdir / ".taskrunner/jobs.example.results.jsonl").read_text().splitlines()
+    statuses = {json.loads(line)["name"]: json.loads(line)["status"] for line in lines}
+    assert set(statuses.values()) == {"ok"} and len(statuses) >= 5
+    assert "jobs in" in done.stderr and "ok" in done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+def test_failing_and_crashing_jobs_exit_1_with_a_summary(cli: CliRunner) -> None:
+    jobs = write(
+        cli.workdir / "jobs.yaml",
+        """
+jobs:
+  - {name: good, run: "true"}
+  - {name: bad, run: "echo the disk is full >&2; exit 3"}
+  - {name: crash, call: "jobs:exit_hard"}
+  - {name: raises, call: "jobs:fail", args: [kaput]}
+""",
+    )
+    done = cli.run("run", str(jobs), "-w", "2")
+    assert done.returncode == 1
+    assert "FAILED bad: exited with status 3" in done.stderr
+    assert "the disk is full" in done.stderr
+    assert "CRASHED crash: worker" in done.stderr
+    assert "FAILED raises: ValueError: kaput" in done.stderr
+    assert ".taskrunner/jobs.results.jsonl" in done.stderr
+    results = [json.loads(line) for line in (cli.workdir / ".taskrunner/jobs.results.jsonl").read_text().splitlines()]
+    assert {r["name"]: r["status"] for r in results} == {"good": "ok", "bad": "failed", "crash": "crashed", "raises": "failed"}
+
+
+def test_bad_job_file_is_one_line_exit_2_and_writes_nothing(cli: CliRunner) -> None:
+    jobs = write(cli.workdir / "jobs.yaml", "jobs:\n  - name: b\n    rnu: echo\n    run: echo\n")
+    done = cli.run("run", str(jobs))
+    assert done.returncode == 2
+    assert done.stderr == f"{jobs}:3: job 'b': unknown key 'rnu' (did you mean 'run'?)\n"
+    assert not (cli.workdir / ".taskrunner").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("--workers", "0"), ("--workers", "-3"), ("--timeout", "0"), ("--retries", "-1"), ("--workers", "many")],
+)
+def test_bad_options_exit_2(cli: CliRunner, args: tuple[str, ...]) -> None:
+    jobs = write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: a, run: 'true'}\n")
+    done = cli.run("run", str(jobs), *args)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert not (cli.workdir / ".taskrunner").exists()
+
+
+def test_missing_file_exit_2(cli: CliRunner) -> None:
+    done = cli.run("run", "nope.yaml")
+    assert done.returncode == 2 and done.stderr.strip() == "nope.yaml: cannot read job file: No such file or directory"
+
+
+def test_results_and_log_dir_options(cli: CliRunner) -> None:
+    jobs = write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: hi, run: 'echo hello'}\n")
+    done = cli.run("run", str(jobs), "--results", "out/r.jsonl", "--log-dir", "mylogs")
+    assert done.returncode == 0, done.stderr
+    assert json.loads((cli.workdir / "out/r.jsonl").read_text())["status"] == "ok"
+    assert (cli.workdir / "mylogs/hi.out").read_text() == "hello\n"
+
+
+def test_file_workers_default_and_override(cli: CliRunner) -> None:
+    jobs = write(cli.workdir / "jobs.yaml", "workers: 1\njobs:\n" + "".join(
+        f"  - {{name: p{i}, call: 'os:getpid'}}\n" for i in range(4)))
+    assert cli.run("run", str(jobs)).returncode == 0
+    pids = {json.loads(line)["value"] for line in (cli.workdir / ".taskrunner/jobs.results.jsonl").read_text().splitlines()}
+    assert len(pids) == 1
+
+
+def test_no_progress_bar_in_a_pipe_unless_forced(cli: CliRunner) -> None:
+    jobs = write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: a, run: 'sleep 0.3'}\n")
+    plain = cli.run("run", str(jobs))
+    assert plain.returncode == 0 and "job/s" not in plain.stderr
+    forced = cli.run("run", str(jobs), "--progress")
+    assert forced.returncode == 0 and "job/s" in forced.stderr
+    assert "job/s" not in cli.run("run", str(jobs), "--no-progress").stderr
+
+
+def test_validate(cli: CliRunner) -> None:
+    good = write(cli.workdir / "good.yaml", "jobs:\n  - {name: a, run: 'true'}\n  - {name: b, call: 'm:f'}\n")
+    done = cli.run("validate", str(good))
+    assert done.returncode == 0 and done.stdout == f"{good}: valid, 2 jobs\n"
+    bad = write(cli.workdir / "bad.yaml", "jobs:\n  - {name: a, run: 'true', timeout: 0}\n  - {name: b}\n")
+    done = cli.run("validate", str(bad))
+    assert done.returncode == 2 and len(done.stderr.splitlines()) == 2
+
+
+def test_list(cli: CliRunner) -> None:
+    jobs = write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: a, run: 'echo 1', tags: [x]}\n  - {name: b, call: 'm:f'}\n")
+    done = cli.run("list", str(jobs))
+    assert done.returncode == 0
+    assert done.stdout.splitlines() == ["a\trun\techo 1  [x]", "b\tcall\tm:f"]
+
+
+def test_python_dash_m_and_help(cli: CliRunner) -> None:
+    done = cli.run("--help")
+    assert done.returncode == 0 and "taskrunner run jobs.yaml" in done.stdout
+    assert "Example" in cli.run("run", "--help").stdout

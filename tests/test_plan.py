@@ -1,0 +1,105 @@
+"""The planner is pure: every transition checked without processes or clocks."""
+
+from __future__ import annotations
+
+from taskrunner.model import Job, JobResult, Status
+from taskrunner.plan import Plan
+
+
+def job(name: str, **fields: object) -> Job:
+    return Job(name=name, run="true", **fields)  # type: ignore[arg-type]
+
+
+def outcome(name: str, status: Status, attempts: int = 1) -> JobResult:
+    return JobResult(name=name, status=status, attempts=attempts)
+
+
+def test_first_attempts_come_in_job_order_up_to_the_limit() -> None:
+    plan = Plan([job("a"), job("b"), job("c")])
+    assert plan.take_due(now=0, limit=2) == [(0, 1), (1, 1)]
+    assert plan.running == {0, 1}
+    assert plan.take_due(now=0, limit=2) == [(2, 1)]
+    assert plan.take_due(now=0, limit=2) == []
+
+
+def test_success_is_final_and_finishes_the_plan() -> None:
+    plan = Plan([job("a")])
+    plan.take_due(0, 1)
+    final = plan.record(0, outcome("a", Status.OK), now=1)
+    assert final is not None and final.status is Status.OK and final.attempts == 1
+    assert plan.finished and plan.idle and plan.results() == [final]
+
+
+def test_retry_backs_off_exponentially_then_gives_up() -> None:
+    plan = Plan([job("a", retries=2, retry_delay=1.0)])
+    assert plan.take_due(0, 1) == [(0, 1)]
+    assert plan.record(0, outcome("a", Status.FAILED, 1), now=10) is None
+    assert plan.next_due() == 11.0
+    assert plan.take_due(10.5, 1) == []
+    assert plan.take_due(11.0, 1) == [(0, 2)]
+    assert plan.record(0, outcome("a", Status.TIMEOUT, 2), now=20) is None
+    assert plan.next_due() == 22.0  # 1 s, then 2 s
+    assert plan.take_due(22.0, 1) == [(0, 3)]
+    final = plan.record(0, outcome("a", Status.CRASHED, 3), now=30)
+    assert final is not None and final.status is Status.CRASHED and final.attempts == 3
+
+
+def test_retry_then_success() -> None:
+    plan = Plan([job("a", retries=1)])
+    plan.take_due(0, 1)
+    assert plan.record(0, outcome("a", Status.FAILED), now=0) is None
+    assert plan.take_due(0, 1) == [(0, 2)]
+    final = plan.record(0, outcome("a", Status.OK, 2), now=0)
+    assert final is not None and final.ok and final.attempts == 2
+
+
+def test_cancelled_and_ok_are_never_retried() -> None:
+    plan = Plan([job("a", retries=5), job("b", retries=5)])
+    plan.take_due(0, 2)
+    assert plan.record(0, outcome("a", Status.CANCELLED), now=0) is not None
+    assert plan.record(1, outcome("b", Status.OK), now=0) is not None
+    assert plan.finished
+
+
+def test_max_failures_stops_dispatch_and_cancels_the_rest() -> None:
+    plan = Plan([job("a"), job("b"), job("c"), job("d")], max_failures=1)
+    assert plan.take_due(0, 2) == [(0, 1), (1, 1)]
+    plan.record(0, outcome("a", Status.FAILED), now=1)
+    assert plan.stopped and plan.take_due(1, 10) == [] and plan.next_due() is None
+    cancelled = plan.cancel_waiting()
+    assert [r.name for r in cancelled] == ["c", "d"]
+    assert all(r.status is Status.CANCELLED and r.attempts == 0 for r in cancelled)
+    assert not plan.finished  # b still runs
+    plan.record(1, outcome("b", Status.CANCELLED), now=2)
+    assert plan.finished
+
+
+def test_failures_that_will_be_retried_do_not_count_towards_max_failures() -> None:
+    plan = Plan([job("a", retries=1), job("b")], max_failures=1)
+    plan.take_due(0, 2)
+    assert plan.record(0, outcome("a", Status.FAILED), now=0) is None
+    assert not plan.stopped
+
+
+def test_stop_prevents_pending_retries() -> None:
+    plan = Plan([job("a", retries=3)])
+    plan.take_due(0, 1)
+    plan.stop()
+    final = plan.record(0, outcome("a", Status.FAILED), now=0)
+    assert final is not None and final.status is Status.FAILED
+
+
+def test_job_waiting_for_retry_keeps_its_attempt_count_when_cancelled() -> None:
+    plan = Plan([job("a", retries=3, retry_delay=100)])
+    plan.take_due(0, 1)
+    plan.record(0, outcome("a", Status.FAILED), now=0)
+    plan.stop()
+    (cancelled,) = plan.cancel_waiting()
+    assert cancelled.attempts == 1 and plan.finished
+
+
+def test_final_result_takes_the_job_name() -> None:
+    plan = Plan([job("real-name")])
+    plan.take_due(0, 1)
+    final = plan.record(0, JobResult(name="?", status=Status.FAILED, attempts=1), now=0)
+    assert final is not None and final.name == "real-name"

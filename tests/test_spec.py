@@ -1,0 +1,174 @@
+"""The job-file loader: what it accepts, and every way it refuses a file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from taskrunner.errors import SpecError
+from taskrunner.model import Job
+from taskrunner.spec import load_job_file, load_jobs
+
+
+def load_text(tmp_path: Path, text: str) -> list[Job]:
+    path = tmp_path / "jobs.yaml"
+    path.write_text(text)
+    return load_jobs(path)
+
+
+def problems(tmp_path: Path, text: str) -> list[str]:
+    path = tmp_path / "jobs.yaml"
+    path.write_text(text)
+    with pytest.raises(SpecError) as caught:
+        load_jobs(path)
+    prefix = str(path)
+    lines = str(caught.value).splitlines()
+    assert all(line.startswith(prefix) for line in lines), lines
+    return [line[len(prefix):] for line in lines]
+
+
+def test_full_contract_example(tmp_path: Path) -> None:
+    jobs = load_text(
+        tmp_path,
+        """
+workers: 4
+defaults:
+  timeout: 60
+  env: {LANG: C.UTF-8, B: "2"}
+jobs:
+  - name: compress
+    run: gzip -k data.log
+    env: {KEY: value, B: 3}
+    cwd: some/dir
+    timeout: 30
+    retries: 2
+    retry_delay: 1.5
+    tags: [nightly]
+  - name: train
+    call: mypkg.tasks:train
+    args: [1, 2]
+    kwargs: {lr: 0.1}
+  - name: argv
+    run: [sleep, 1]
+""",
+    )
+    compress, train, argv = jobs
+    assert compress.run == "gzip -k data.log"
+    assert dict(compress.env) == {"LANG": "C.UTF-8", "B": "3", "KEY": "value"}
+    assert compress.cwd == "some/dir" and compress.base_dir == str(tmp_path)
+    assert (compress.timeout, compress.retries, compress.retry_delay, compress.tags) == (30.0, 2, 1.5, ("nightly",))
+    assert train.call == "mypkg.tasks:train" and train.args == (1, 2) and dict(train.kwargs) == {"lr": 0.1}
+    assert train.timeout == 60.0 and dict(train.env) == {"LANG": "C.UTF-8", "B": "2"}
+    assert argv.run == ("sleep", "1")
+    assert load_job_file(tmp_path / "jobs.yaml").workers == 4
+
+
+def test_job_without_defaults_keeps_its_own_values(tmp_path: Path) -> None:
+    (job,) = load_text(tmp_path, "jobs:\n  - {name: a, run: 'true'}\n")
+    assert job.timeout is None and job.retries == 0 and dict(job.env) == {} and job.tags == ()
+
+
+def test_single_tag_string_is_accepted(tmp_path: Path) -> None:
+    (job,) = load_text(tmp_path, "jobs:\n  - {name: a, run: 'true', tags: nightly}\n")
+    assert job.tags == ("nightly",)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("jobs:\n  - name: b\n    rnu: x\n", [":3: job 'b': unknown key 'rnu' (did you mean 'run'?)", ":2: job 'b': needs 'run' (a command) or 'call' (module:function)"]),
+        ("jobs:\n  - name: a\n    run: x\n    call: m:f\n", [":2: job 'a': has both 'run' and 'call'; give exactly one"]),
+        ("jobs:\n  - run: x\n", [":2: job #1: missing required key 'name'"]),
+        ("jobs:\n  - {name: a, run: x}\n  - {name: a, run: y}\n", [":3: job 'a': duplicate name (first defined on line 2)"]),
+        ("jobs:\n  - {name: a, run: x, timeout: -1}\n", [":2: job 'a': 'timeout' must be a number of seconds > 0, got -1"]),
+        ("jobs:\n  - {name: a, run: x, timeout: fast}\n", [":2: job 'a': 'timeout' must be a number of seconds > 0, got 'fast'"]),
+        ("jobs:\n  - {name: a, run: x, timeout: true}\n", [":2: job 'a': 'timeout' must be a number of seconds > 0, got True"]),
+        ("jobs:\n  - {name: a, run: x, retries: 1.5}\n", [":2: job 'a': 'retries' must be a whole number >= 0, got 1.5"]),
+        ("jobs:\n  - {name: a, run: x, retries: -1}\n", [":2: job 'a': 'retries' must be a whole number >= 0, got -1"]),
+        ("jobs:\n  - {name: a, run: x, retry_delay: -2}\n", [":2: job 'a': 'retry_delay' must be a number of seconds >= 0, got -2"]),
+        ("jobs:\n  - {name: a, run: []}\n", [":2: job 'a': 'run' must be a command string or a non-empty argv list, got []"]),
+        ("jobs:\n  - {name: a, run: '  '}\n", [":2: job 'a': 'run' must be a non-empty string, got '  '"]),
+        ("jobs:\n  - {name: a, run: [ls, [x]]}\n", [":2: job 'a': 'run' argv items must be strings or numbers, got ['x']"]),
+        ("jobs:\n  - {name: a, run: {x: 1}}\n", [":2: job 'a': 'run' must be a command string or an argv list, got {'x': 1}"]),
+        ("jobs:\n  - {name: a, call: 'nocolon'}\n", [":2: job 'a': 'call' must look like 'package.module:function', got 'nocolon'"]),
+        ("jobs:\n  - {name: a, call: 'm:f', args: {x: 1}}\n", [":2: job 'a': 'args' must be a list, got {'x': 1}"]),
+        ("jobs:\n  - {name: a, call: 'm:f', kwargs: [1]}\n", [":2: job 'a': 'kwargs' must be a mapping with string keys, got [1]"]),
+        ("jobs:\n  - {name: a, run: x, args: [1]}\n", [":2: job 'a': 'args' goes with 'call', not 'run'"]),
+        ("jobs:\n  - {name: a, run: x, env: [A]}\n", [":2: job 'a': 'env' must be a mapping of NAME: value, got ['A']"]),
+        ("jobs:\n  - {name: a, run: x, env: {A: [1]}}\n", [":2: job 'a': 'env' value of 'A' must be a string or number (quote it), got [1]"]),
+        ("jobs:\n  - {name: a, run: x, env: {A=B: 1}}\n", [":2: job 'a': 'env' has an invalid variable name 'A=B'"]),
+        ("jobs:\n  - {name: a, run: x, cwd: ''}\n", [":2: job 'a': 'cwd' must be a non-empty string, got ''"]),
+        ("jobs:\n  - {name: a, run: x, tags: [1]}\n", [":2: job 'a': 'tags' must be a list of strings, got [1]"]),
+        ("jobs:\n  - {name: 5, run: x}\n", [":2: job #1: 'name' must be a non-empty string, got 5"]),
+        ("jobs:\n  - {name: a, run: x, depends_on: [b]}\n", [":2: job 'a': 'depends_on': dependencies are not supported yet"]),
+        ("jobs:\n  - {name: a, run: x, matrix: {n: [1]}}\n", [":2: job 'a': 'matrix': matrix expansion is not supported yet"]),
+        ("jobs:\n  - {name: a, run: x, run: y}\n", [":2: job #1: duplicate key 'run'"]),
+        ("jobs:\n  - just a string\n", [":2: job #1: must be a mapping with 'name' and 'run' or 'call'"]),
+        ("jobs: []\n", [":1: 'jobs' must be a non-empty list of jobs"]),
+        ("jobs: {a: 1}\n", [":1: 'jobs' must be a non-empty list of jobs"]),
+        ("workers: 2\n", [":1: missing required key 'jobs' (a list of jobs)"]),
+        ("- a\n- b\n", [":1: the top level must be a mapping with a 'jobs' list"]),
+        ("jobz: []\n", [":1: unknown top-level key 'jobz' (did you mean 'jobs'?)", ":1: missing required key 'jobs' (a list of jobs)"]),
+        ("workers: 0\njobs:\n  - {name: a, run: x}\n", [":1: 'workers' must be a whole number >= 1, got 0"]),
+        ("defaults: 3\njobs:\n  - {name: a, run: x}\n", [":1: 'defaults' must be a mapping"]),
+        ("defaults: {run: x}\njobs:\n  - {name: a, run: x}\n", [":1: defaults: unknown key 'run' (a default cannot set 'run')"]),
+        ("defaults: {timout: 3}\njobs:\n  - {name: a, run: x}\n", [":1: defaults: unknown key 'timout' (did you mean 'timeout'?)"]),
+        ("defaults: {timeout: 0}\njobs:\n  - {name: a, run: x}\n", [":1: defaults: 'timeout' must be a number of seconds > 0, got 0"]),
+        ("jobs:\n  - {name: a, run: x, [k]: 1}\n", [":2: job #1: keys must be strings"]),
+        ("jobs:\n  - {name: a, run: !!python/object:os.system x}\n", ":2: invalid YAML:"),
+        ("jobs:\n  - {name: a, run: x\n", ":3: invalid YAML:"),
+        ("jobs:\n\t- {name: a}\n", ":2: invalid YAML:"),
+    ],
+)
+def test_invalid_files_name_file_line_and_key(tmp_path: Path, text: str, expected: list[str] | str) -> None:
+    found = problems(tmp_path, text)
+    if isinstance(expected, str):  # YAML-level errors: PyYAML words them; we add file and line
+        assert len(found) == 1 and found[0].startswith(expected), found
+    else:
+        assert found == expected
+
+
+def test_every_problem_is_reported_not_only_the_first(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path,
+        "jobs:\n  - {name: a, run: x, timeout: 0}\n  - {name: b, rnu: y}\n  - {name: c, call: bad}\n",
+    )
+    assert [line.split(":")[1] for line in found] == ["2", "3", "3", "4"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"", "job file is empty; it needs a 'jobs' list"), (b"\xff\xfe", "job file is not valid UTF-8")],
+)
+def test_empty_and_binary_files(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "jobs.yaml"
+    path.write_bytes(content)
+    with pytest.raises(SpecError, match=message) as caught:
+        load_jobs(path)
+    assert caught.value.line is None and caught.value.path == str(path)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="cannot read job file: No such file or directory"):
+        load_jobs(tmp_path / "nope.yaml")
+
+
+def test_deeply_nested_yaml_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    found = problems(tmp_path, "jobs:\n  - {name: a, call: 'm:f', args: " + "[" * 5000 + "]" * 5000 + "}\n")
+    assert len(found) == 1 and "invalid YAML" in found[0]
+
+
+def test_alias_bomb_does_not_explode(tmp_path: Path) -> None:
+    lines = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    lines += [f"a{i}: &a{i} [*a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}]" for i in range(1, 10)]
+    found = problems(tmp_path, "\n".join(lines) + "\njobs:\n  - {name: a, call: 'm:f', args: *a9}\n")
+    assert any("unknown top-level key 'a0'" in line for line in found)
+
+
+def test_example_file_is_valid() -> None:
+    example = Path(__file__).resolve().parent.parent / "jobs.example.yaml"
+    jobs = load_jobs(example)
+    assert len(jobs) >= 5 and any(job.is_command for job in jobs) and any(not job.is_command for job in jobs)
+    assert all(job.base_dir == os.path.dirname(example) for job in jobs)
