@@ -54,6 +54,7 @@ def main() -> None:
 @click.option("--retries", type=click.IntRange(min=0), help="Extra attempts, for jobs without their own retries.")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first failure; cancel running jobs.")
 @click.option("--max-failures", type=click.IntRange(min=1), help="Stop after N jobs failed; cancel running jobs.")
+@click.option("--resume", is_flag=True, help="Skip jobs the results file already records as ok; run the rest.")
 @click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: only on a terminal).")
 def run_command(
     job_file: str,
@@ -64,6 +65,7 @@ def run_command(
     retries: int | None,
     fail_fast: bool,
     max_failures: int | None,
+    resume: bool,
     progress: bool | None,
 ) -> None:
     """Run every job in JOB_FILE.
@@ -83,11 +85,14 @@ def run_command(
         max_failures=max_failures,
         timeout=timeout,
         retries=retries,
+        resume=resume,
     )
     try:
         report = runner.run(spec.jobs)
     except TaskrunnerError as error:
         _fail(error)
+    except KeyboardInterrupt:  # a Ctrl-C before or after the run's own handlers
+        sys.exit(EXIT_SIGNAL["SIGINT"])
     click.echo(format_summary(report), err=True)
     if report.interrupted_by:
         sys.exit(EXIT_SIGNAL.get(report.interrupted_by, EXIT_NOT_OK))

@@ -11,9 +11,10 @@ import json
 import os
 from typing import IO
 
+from .errors import TaskrunnerError
 from .model import JobResult
 
-__all__ = ["Journal", "read_results"]
+__all__ = ["Journal", "keep_only", "read_results"]
 
 
 class Journal:
@@ -46,11 +47,28 @@ class Journal:
 
 
 def read_results(path: str) -> list[JobResult]:
-    """Every complete line of a results file (a torn last line is skipped)."""
+    """Every complete line of a results file (a torn last line is skipped).
+
+    Raises ``TaskrunnerError`` naming the line if a complete line is not a result.
+    """
     results = []
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, start=1):
             if not line.endswith("\n"):
                 break  # the writer died mid-line; that result was never final
-            results.append(JobResult.from_dict(json.loads(line)))
+            try:
+                results.append(JobResult.from_dict(json.loads(line)))
+            except (ValueError, KeyError, TypeError) as error:
+                raise TaskrunnerError(f"{path}:{number}: not a taskrunner result line ({error})") from None
     return results
+
+
+def keep_only(path: str, results: list[JobResult]) -> None:
+    """Atomically replace the results file with exactly ``results``."""
+    temporary = f"{path}.tmp-{os.getpid()}"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        for result in results:
+            handle.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)

@@ -23,11 +23,12 @@ import signal
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from .errors import TaskrunnerError
-from .journal import Journal
+from .journal import Journal, keep_only, read_results
 from .model import Attempt, Job, JobResult, RunReport, Status
 from .plan import Plan
 from .pool import LocalPool
@@ -93,6 +94,8 @@ class Runner:
     """Runs jobs on a local worker pool and records every result.
 
     ``timeout`` and ``retries`` apply to jobs that do not set their own.
+    ``resume`` keeps the ``ok`` results already in the results file and runs
+    only the other jobs; the file then holds exactly one line per job.
     ``fail_fast`` is ``max_failures=1``. ``progress=None`` shows a bar only
     when stderr is a terminal.
 
@@ -112,6 +115,7 @@ class Runner:
         max_failures: int | None = None,
         timeout: float | None = None,
         retries: int | None = None,
+        resume: bool = False,
     ) -> None:
         if workers is not None and workers < 1:
             raise ValueError("workers must be >= 1")
@@ -125,6 +129,7 @@ class Runner:
         self.max_failures = 1 if fail_fast else max_failures
         self.timeout = timeout
         self.retries = retries
+        self.resume = resume
 
     def _reporter(self) -> Reporter:
         show = self.progress if self.progress is not None else sys.stderr.isatty()
@@ -144,26 +149,41 @@ class Runner:
     def run(self, jobs: Sequence[Job]) -> RunReport:
         """Run ``jobs`` to completion (or interruption) and return the report."""
         jobs = self._with_overrides(jobs)
-        names = [job.name for job in jobs]
-        if len(set(names)) != len(names):
-            duplicate = next(n for n in names if names.count(n) > 1)
-            raise ValueError(f"duplicate job name {duplicate!r}")
-        log_dir = os.path.abspath(self.log_dir)
-        os.makedirs(log_dir, exist_ok=True)
-        logs = [
-            (os.path.join(log_dir, f"{stem}.out"), os.path.join(log_dir, f"{stem}.err"))
-            for stem in (log_file_stem(job.name) for job in jobs)
-        ]
+        duplicates = [name for name, n in Counter(job.name for job in jobs).items() if n > 1]
+        if duplicates:
+            raise ValueError(f"duplicate job name {duplicates[0]!r}")
+        done = self._previous_successes({job.name for job in jobs}) if self.resume else {}
+        todo = [job for job in jobs if job.name not in done]
         try:
-            journal = Journal(self.results_path)
+            journal = Journal(self.results_path, append=bool(done))
         except OSError as error:
             raise TaskrunnerError(f"cannot write results file {self.results_path}: {error.strerror}") from None
+        started = time.monotonic()
+        signals = _SignalGuard()
+        pool = LocalPool(min(self.workers, max(1, len(todo))))
+        signals.on_second = pool.kill_now
+        # Signals outermost: a second Ctrl-C while workers shut down still
+        # kills at once rather than raising KeyboardInterrupt mid-cleanup.
+        with signals, journal, pool:
+            finals = self._run_loop(todo, pool, journal, signals)
+        finals.update(done)
+        return RunReport(
+            results=tuple(finals[job.name] for job in jobs if job.name in finals),
+            wall_time=time.monotonic() - started,
+            interrupted_by=signal.Signals(signals.received).name if signals.received else None,
+            results_path=self.results_path,
+            log_dir=self.log_dir,
+        )
 
+    def _run_loop(self, jobs: list[Job], pool: LocalPool, journal: Journal, signals: _SignalGuard) -> dict[str, JobResult]:
+        """Dispatch, collect and record until every job is final or the run stops."""
+        log_dir = os.path.abspath(self.log_dir)
+        os.makedirs(log_dir, exist_ok=True)
+        stems = [log_file_stem(job.name) for job in jobs]
         plan = Plan(jobs, max_failures=self.max_failures)
         reporter = self._reporter()
         attempt_jobs: dict[int, int] = {}
         attempt_ids = itertools.count(1)
-        started = time.monotonic()
 
         def record(outcomes: list[tuple[int, JobResult]]) -> None:
             for attempt_id, outcome in outcomes:
@@ -172,42 +192,39 @@ class Runner:
                     journal.write(final)
                     reporter.result(final)
 
-        signals = _SignalGuard()
-        pool = LocalPool(min(self.workers, max(1, len(jobs))))
-        signals.on_second = pool.kill_now
-        # Signals outermost: a second Ctrl-C while workers shut down still
-        # kills at once rather than raising KeyboardInterrupt mid-cleanup.
-        with signals, journal, pool:
-            reporter.start(len(jobs))
-            try:
-                while not plan.finished:
-                    if signals.received is not None:
-                        plan.stop()
-                    if plan.stopped:
-                        break
-                    for index, number in plan.take_due(time.time(), pool.capacity()):
-                        attempt = Attempt(next(attempt_ids), jobs[index], number, *logs[index])
-                        attempt_jobs[attempt.attempt_id] = index
-                        try:
-                            pool.submit(attempt)
-                        except (pickle.PicklingError, TypeError, AttributeError) as error:
-                            record([(attempt.attempt_id, _unsendable(attempt, error))])
-                    record(pool.poll(self._wait_time(plan, pool)))
-                if not plan.finished:
-                    record(pool.cancel())
-                    for final in plan.cancel_waiting():
-                        journal.write(final)
-                        reporter.result(final)
-            finally:
-                reporter.close()
-        interrupted = signal.Signals(signals.received).name if signals.received else None
-        return RunReport(
-            results=tuple(r for r in plan.results() if r is not None),
-            wall_time=time.monotonic() - started,
-            interrupted_by=interrupted,
-            results_path=self.results_path,
-            log_dir=self.log_dir,
-        )
+        reporter.start(len(jobs))
+        try:
+            while not plan.finished:
+                if signals.received is not None:
+                    plan.stop()
+                if plan.stopped:
+                    break
+                for index, number in plan.take_due(time.time(), pool.capacity()):
+                    stem = os.path.join(log_dir, stems[index])
+                    attempt = Attempt(next(attempt_ids), jobs[index], number, f"{stem}.out", f"{stem}.err")
+                    attempt_jobs[attempt.attempt_id] = index
+                    try:
+                        pool.submit(attempt)
+                    except (pickle.PicklingError, TypeError, AttributeError) as error:
+                        record([(attempt.attempt_id, _unsendable(attempt, error))])
+                record(pool.poll(self._wait_time(plan, pool)))
+            if not plan.finished:
+                record(pool.cancel())
+                for final in plan.cancel_waiting():
+                    journal.write(final)
+                    reporter.result(final)
+        finally:
+            reporter.close()
+        return {r.name: r for r in plan.results() if r is not None}
+
+    def _previous_successes(self, names: set[str]) -> dict[str, JobResult]:
+        """For --resume: the ok results on file for these jobs; the file is
+        rewritten to hold just those, so each job ends with exactly one line."""
+        if not os.path.exists(self.results_path):
+            return {}
+        done = {r.name: r for r in read_results(self.results_path) if r.ok and r.name in names}
+        keep_only(self.results_path, list(done.values()))
+        return done
 
     @staticmethod
     def _wait_time(plan: Plan, pool: LocalPool) -> float | None:
