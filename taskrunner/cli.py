@@ -1,7 +1,7 @@
 """The ``taskrunner`` command: click options → runner → exit code.
 
 Exit codes: 0 every job ok; 1 some job not ok; 2 usage error or invalid job
-file; 130 interrupted by SIGINT; 143 by SIGTERM.
+file; 129, 130, 143 interrupted by SIGHUP, SIGINT, SIGTERM.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from .spec import JobFile, load_job_file
 __all__ = ["main"]
 
 EXIT_OK, EXIT_NOT_OK, EXIT_USAGE = 0, 1, 2
-EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}
+EXIT_SIGNAL = {"SIGHUP": 129, "SIGINT": 130, "SIGTERM": 143}
 
 
 def _fail(error: TaskrunnerError) -> NoReturn:

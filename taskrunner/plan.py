@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+from collections import deque
 from collections.abc import Sequence
 
 from .model import Job, JobResult, Status
@@ -41,9 +42,11 @@ class Plan:
         self._final: list[JobResult | None] = [None] * len(self.jobs)
         self._attempts = [0] * len(self.jobs)
         self._running: set[int] = set()
-        # (due time, job index): a min-heap, so retries come out when due and
-        # first-time attempts (due at -inf) come out in job order.
-        self._due: list[tuple[float, int]] = [(float("-inf"), i) for i in range(len(self.jobs))]
+        # First attempts in job order; retries in a min-heap of (due time,
+        # job index). A retry that is due goes before jobs not yet started,
+        # so a started job finishes (or fails for good) as soon as it can.
+        self._fresh: deque[int] = deque(range(len(self.jobs)))
+        self._retries: list[tuple[float, int]] = []
         self._final_count = 0
         self._failures = 0
         self._stopped = False
@@ -68,13 +71,15 @@ class Plan:
     @property
     def idle(self) -> bool:
         """True when nothing runs and nothing more will be dispatched."""
-        return not self._running and (self._stopped or not self._due)
+        return not self._running and (self._stopped or not (self._fresh or self._retries))
 
     def next_due(self) -> float | None:
         """When the earliest waiting attempt becomes due (None if none waits)."""
-        if self._stopped or not self._due:
+        if self._stopped:
             return None
-        return self._due[0][0]
+        if self._fresh:
+            return float("-inf")
+        return self._retries[0][0] if self._retries else None
 
     def results(self) -> list[JobResult | None]:
         """Final results in job order (None where not final yet)."""
@@ -85,8 +90,13 @@ class Plan:
     def take_due(self, now: float, limit: int) -> list[tuple[int, int]]:
         """Up to ``limit`` attempts due at ``now``, as (job index, attempt number)."""
         taken: list[tuple[int, int]] = []
-        while not self._stopped and self._due and len(taken) < limit and self._due[0][0] <= now:
-            _, index = heapq.heappop(self._due)
+        while not self._stopped and len(taken) < limit:
+            if self._retries and self._retries[0][0] <= now:
+                _, index = heapq.heappop(self._retries)
+            elif self._fresh:
+                index = self._fresh.popleft()
+            else:
+                break
             self._attempts[index] += 1
             self._running.add(index)
             taken.append((index, self._attempts[index]))
@@ -103,7 +113,7 @@ class Plan:
         attempt = self._attempts[index]
         if outcome.status in RETRYABLE and attempt <= job.retries and not self._stopped:
             delay = job.retry_delay * (2 ** (attempt - 1))
-            heapq.heappush(self._due, (now + delay, index))
+            heapq.heappush(self._retries, (now + delay, index))
             return None
         final = dataclasses.replace(outcome, name=job.name)
         self._set_final(index, final)
@@ -134,7 +144,8 @@ class Plan:
                 )
                 self._set_final(index, result)
                 cancelled.append(result)
-        self._due.clear()
+        self._fresh.clear()
+        self._retries.clear()
         return cancelled
 
     def _set_final(self, index: int, result: JobResult) -> None:

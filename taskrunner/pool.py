@@ -19,7 +19,8 @@ Start method: ``forkserver``. ``fork`` is cheaper (about 2 ms a worker
 against 6 ms here) but the coordinator has threads (each Queue's feeder) by
 the time it replaces a dead worker, and forking a threaded process is unsafe
 and deprecated from Python 3.12; ``spawn`` costs about 40 ms a worker. The
-fork server preloads ``taskrunner.worker`` so each worker starts warm.
+fork server preloads ``taskrunner.forkserver_setup`` so each worker starts
+warm and the server survives signals sent to the coordinator's group.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from typing import Any
 from .errors import WorkerError
 from .execute import KILL_GRACE
 from .model import Attempt, JobResult, Status
+from .taskqueue import TaskQueue
 from .worker import NOT_HELD, WorkerSlots, decode_result, worker_main
 
 __all__ = ["LocalPool"]
@@ -47,8 +49,9 @@ START_METHOD = "forkserver"
 #: coordinator concludes the dead worker held it. Live workers hold these
 #: locks for microseconds.
 POISON_WAIT = 1.0
-#: An attempt nobody holds while some worker has idled this long was lost.
-LOST_AFTER = 1.0
+#: An attempt nobody holds, while a worker sat idle with the queue usable
+#: for this long, was taken off the queue by a worker that then died.
+LOST_AFTER = 3.0
 #: Upper bound on one wait, so signals and call-job deadlines are seen promptly.
 MAX_WAIT = 0.2
 
@@ -83,11 +86,9 @@ class LocalPool:
             raise ValueError("workers must be >= 1")
         self.workers = workers
         self._ctx = multiprocessing.get_context(START_METHOD)
-        self._ctx.set_forkserver_preload(["taskrunner.worker"])
-        self._tasks: Any = self._ctx.JoinableQueue()
-        # A Condition over a plain Lock (not the default RLock): only a plain
-        # lock can be released by the coordinator when a dead worker held it.
-        self._tasks._cond = self._ctx.Condition(self._ctx.Lock())
+        self._ctx.set_forkserver_preload(["taskrunner.forkserver_setup"])
+        self._tasks = TaskQueue(ctx=self._ctx)
+        self._tasks.on_stuck = self._reap_while_stuck
         # A SimpleQueue, as ProcessPoolExecutor uses for results: its put()
         # writes synchronously, so a result is in the pipe before the worker
         # moves on; a Queue's feeder thread would lose it if the worker died
@@ -102,6 +103,8 @@ class LocalPool:
         self._cancelling = False
         self._closed = False
         self._suspect_lost = False
+        self._pending: list[tuple[int, JobResult]] = []
+        self._queue_usable_since = 0.0
         self._deaths_without_work = 0
         self.crashes = 0
 
@@ -144,13 +147,17 @@ class LocalPool:
         """Queue ``attempt``; raises ``pickle.PicklingError``/``TypeError`` if it cannot be sent."""
         payload = pickle.dumps(attempt, protocol=pickle.HIGHEST_PROTOCOL)
         self._outstanding[attempt.attempt_id] = attempt
-        self._submitted_at[attempt.attempt_id] = time.monotonic()
+        self._submitted_at[attempt.attempt_id] = time.time()
         self._tasks.put((attempt.attempt_id, payload))
 
     @property
     def outstanding(self) -> int:
         """Attempts submitted whose outcome has not been returned yet."""
         return len(self._outstanding)
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the live workers, by slot."""
+        return [p.pid for p in self._procs if p is not None and p.exitcode is None]
 
     def running(self) -> dict[int, float]:
         """Attempt id → start time (Unix) of every attempt a worker holds now."""
@@ -167,8 +174,10 @@ class LocalPool:
         """
         timeout = MAX_WAIT if timeout is None else max(0.0, min(timeout, MAX_WAIT))
         sentinels = [p.sentinel for p in self._procs if p is not None]
-        wait([self._results._reader, *sentinels], timeout)
-        outcomes = self._drain()
+        if not self._pending:
+            wait([self._results._reader, *sentinels], timeout)
+        outcomes, self._pending = self._pending, []
+        outcomes += self._drain()
         outcomes += self._reap_dead()
         self._enforce_call_timeouts()
         if self._suspect_lost:
@@ -194,6 +203,10 @@ class LocalPool:
 
     # -- supervision -------------------------------------------------------
 
+    def _reap_while_stuck(self) -> None:
+        """The task queue's lock stays taken: reap (and so repair) dead workers."""
+        self._pending += self._reap_dead()
+
     def _reap_dead(self) -> list[tuple[int, JobResult]]:
         outcomes = []
         for slot, process in enumerate(self._procs):
@@ -210,7 +223,10 @@ class LocalPool:
         _kill_group(process.pid)  # whatever a call job started
         process.join()
         self._procs[slot] = None
-        outcomes = []
+        self._slots.held[slot] = NOT_HELD
+        self._slots.pgid[slot] = 0
+        outcomes = self._repair_lock(self._results._wlock)
+        outcomes += self._repair_lock(self._tasks._cond)
         if attempt_id == NOT_HELD:
             # It may have died inside get() holding the read lock, or with an
             # item taken but not yet published in its slot.
@@ -224,8 +240,6 @@ class LocalPool:
             if attempt is not None:
                 outcomes.append((attempt_id, self._death_result(attempt, slot, process)))
             self._deaths_without_work = 0
-        outcomes += self._repair_lock(self._results._wlock)
-        outcomes += self._repair_lock(self._tasks._cond)
         if not self._closed and not self._cancelling:
             if self._deaths_without_work > 3 * self.workers + 10:
                 raise WorkerError("workers keep dying before running any job")
@@ -280,27 +294,33 @@ class LocalPool:
                 return outcomes
             outcomes += self._drain()
         lock.release()
+        self._queue_usable_since = time.time()
         return outcomes
 
     def _find_lost(self) -> list[tuple[int, JobResult]]:
-        """Outcomes for attempts taken off the queue by a worker that then died."""
-        now_wall, now = time.time(), time.monotonic()
+        """Outcomes for attempts taken off the queue by a worker that then died.
+
+        An attempt is lost when nobody holds it although some worker has been
+        idle, with the queue usable, for LOST_AFTER since the attempt was
+        queued: a live idle worker takes a queued item within milliseconds.
+        """
+        now = time.time()
         held = set(self._slots.held[:])
-        idle_long = any(
-            self._procs[slot] is not None
-            and self._slots.held[slot] == NOT_HELD
-            and now_wall - self._slots.idle_since[slot] > LOST_AFTER
-            for slot in range(self.workers)
-        )
         unheld = [a for a in self._outstanding if a not in held]
         if not unheld:
             self._suspect_lost = False
             return []
-        if not idle_long:
+        idle_since = [
+            self._slots.idle_since[slot]
+            for slot in range(self.workers)
+            if self._procs[slot] is not None and self._slots.held[slot] == NOT_HELD
+        ]
+        if not idle_since:
             return []
         outcomes = []
         for attempt_id in unheld:
-            if now - self._submitted_at.get(attempt_id, now) <= LOST_AFTER:
+            since = max(self._submitted_at.get(attempt_id, now), self._queue_usable_since)
+            if now - since <= LOST_AFTER or min(idle_since) > since:
                 continue
             attempt = self._outstanding.pop(attempt_id)
             self._submitted_at.pop(attempt_id, None)
@@ -414,10 +434,9 @@ class LocalPool:
         its slot and calling ``task_done()`` owes one nobody will pay; once
         all live workers have idled a moment, the coordinator pays it.
         """
-        unfinished = self._tasks._unfinished_tasks
         deadline = time.monotonic() + 10.0
         quiet_since = None
-        while unfinished.get_value() > 0 and time.monotonic() < deadline:
+        while self._tasks.unfinished() > 0 and time.monotonic() < deadline:
             self._drain()
             self._reap_dead()
             if any(self._slots.held[s] != NOT_HELD for s in range(self.workers)):
@@ -425,10 +444,10 @@ class LocalPool:
             elif quiet_since is None:
                 quiet_since = time.monotonic()
             elif time.monotonic() - quiet_since > 0.5:
-                for _ in range(unfinished.get_value()):
+                for _ in range(self._tasks.unfinished()):
                     self._task_done_for_dead()
             time.sleep(0.01)
-        if unfinished.get_value() == 0:
+        if self._tasks.unfinished() == 0:
             self._tasks.join()
 
     def kill_now(self) -> None:

@@ -62,9 +62,9 @@ def log_file_stem(name: str) -> str:
 
 
 class _SignalGuard:
-    """SIGINT/SIGTERM set a flag; a second one calls ``on_second`` at once."""
+    """SIGINT/SIGTERM/SIGHUP set a flag; a second one calls ``on_second`` at once."""
 
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
     def __init__(self) -> None:
         self.received: int | None = None

@@ -96,6 +96,7 @@ def worker_main(slot: int, tasks: Any, results: Any, slots: WorkerSlots, spool_d
     # Ctrl-C reaches the whole foreground process group; the coordinator decides.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)  # the fork server ignores it; jobs must not
     # Own process group: killing the group also takes whatever a call job spawned.
     os.setpgid(0, 0)
     parent = multiprocessing.parent_process()

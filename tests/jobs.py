@@ -76,3 +76,17 @@ def write_pid(path: str, seconds: float = 60) -> None:
     with open(path, "w") as handle:
         handle.write(str(os.getpid()))
     time.sleep(seconds)
+
+
+def segfault() -> None:
+    import ctypes
+
+    ctypes.string_at(0)
+
+
+def print_lots(megabytes: int) -> int:
+    chunk = "y" * 1023 + "\n"
+    for _ in range(megabytes * 1024):
+        sys.stdout.write(chunk)
+        sys.stderr.write(chunk)
+    return megabytes

@@ -103,3 +103,18 @@ def test_final_result_takes_the_job_name() -> None:
     plan.take_due(0, 1)
     final = plan.record(0, JobResult(name="?", status=Status.FAILED, attempts=1), now=0)
     assert final is not None and final.name == "real-name"
+
+
+def test_a_due_retry_goes_before_jobs_not_yet_started() -> None:
+    plan = Plan([job("a", retries=1), job("b"), job("c")])
+    assert plan.take_due(0, 1) == [(0, 1)]
+    plan.record(0, outcome("a", Status.FAILED), now=5)
+    assert plan.take_due(5, 2) == [(0, 2), (1, 1)]
+
+
+def test_next_due_is_now_while_fresh_jobs_wait() -> None:
+    plan = Plan([job("a"), job("b")])
+    plan.take_due(0, 1)
+    assert plan.next_due() == float("-inf")
+    plan.take_due(0, 1)
+    assert plan.next_due() is None

@@ -1,0 +1,134 @@
+"""The local pool under abuse: workers killed while idle, queue locks left held
+by dead processes. Real processes and real SIGKILLs throughout."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from taskrunner.model import Attempt, Job, JobResult, Status
+from taskrunner.pool import LocalPool
+
+pytestmark = [pytest.mark.timeout(90), pytest.mark.usefixtures("no_leftovers")]
+
+
+def attempts(tmp_path: Path, count: int, start: int = 1, **fields: Any) -> list[Attempt]:
+    fields.setdefault("call", "jobs:add")
+    fields.setdefault("args", (1, 2))
+    return [
+        Attempt(i, Job(name=f"j{i}", **fields), 1, str(tmp_path / f"{i}.out"), str(tmp_path / f"{i}.err"))
+        for i in range(start, start + count)
+    ]
+
+
+def collect(pool: LocalPool, expected: int, deadline: float = 30.0) -> dict[int, JobResult]:
+    outcomes: dict[int, JobResult] = {}
+    end = time.monotonic() + deadline
+    while len(outcomes) < expected and time.monotonic() < end:
+        for attempt_id, result in pool.poll(0.1):
+            assert attempt_id not in outcomes, "an attempt was reported twice"
+            outcomes[attempt_id] = result
+    return outcomes
+
+
+def wait_for_new_workers(pool: LocalPool, old: set[int], count: int) -> None:
+    end = time.monotonic() + 10
+    while time.monotonic() < end:
+        pool.poll(0.05)
+        if len(set(pool.worker_pids()) - old) >= count:
+            return
+    raise AssertionError("replacement workers did not start")
+
+
+def test_killing_idle_workers_does_not_stall_the_pool(tmp_path: Path) -> None:
+    with LocalPool(3) as pool:
+        next_id = 1
+        for _round in range(4):
+            time.sleep(0.2)  # let every worker reach its idle wait
+            old = set(pool.worker_pids())
+            for pid in list(old)[:2]:
+                os.kill(pid, signal.SIGKILL)
+            wait_for_new_workers(pool, old, 2)
+            for attempt in attempts(tmp_path, 5, start=next_id):
+                pool.submit(attempt)
+            outcomes = collect(pool, 5)
+            assert sorted(outcomes) == list(range(next_id, next_id + 5))
+            assert all(r.ok and r.value == 3 for r in outcomes.values())
+            next_id += 5
+        assert pool.crashes == 0
+
+
+def _hold_forever(lock: Any) -> None:
+    lock.acquire()
+    time.sleep(3600)
+
+
+@pytest.mark.parametrize("which", ["task read lock", "task condition", "result write lock"])
+def test_a_lock_left_held_by_a_dead_process_is_repaired(tmp_path: Path, which: str) -> None:
+    with LocalPool(2) as pool:
+        lock = {
+            "task read lock": pool._tasks._rlock,
+            "task condition": pool._tasks._cond,
+            "result write lock": pool._results._wlock,
+        }[which]
+        holder = pool._ctx.Process(target=_hold_forever, args=(lock,), daemon=True)
+        holder.start()
+        while lock.acquire(timeout=0.01):  # wait until the holder has it
+            lock.release()
+            time.sleep(0.01)
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.join()
+        # The poisoned lock is found when a worker dies: kill an idle one.
+        time.sleep(0.2)
+        os.kill(pool.worker_pids()[0], signal.SIGKILL)
+        for attempt in attempts(tmp_path, 6):
+            pool.submit(attempt)
+        outcomes = collect(pool, 6)
+        assert sorted(outcomes) == list(range(1, 7))
+        assert all(r.ok for r in outcomes.values())
+
+
+def test_worker_killed_while_running_is_crashed_with_signal_and_replaced(tmp_path: Path) -> None:
+    pidfile = tmp_path / "pid"
+    with LocalPool(2) as pool:
+        (victim,) = attempts(tmp_path, 1, call="jobs:write_pid", args=(str(pidfile),))
+        pool.submit(victim)
+        end = time.monotonic() + 10
+        while not pidfile.exists() or not pidfile.read_text():
+            assert time.monotonic() < end
+            pool.poll(0.05)
+        os.kill(int(pidfile.read_text()), signal.SIGKILL)
+        (result,) = collect(pool, 1).values()
+        assert result.status is Status.CRASHED and "SIGKILL" in (result.error or "")
+        for attempt in attempts(tmp_path, 4, start=2):
+            pool.submit(attempt)
+        assert all(r.ok for r in collect(pool, 4).values())
+
+
+def test_worker_killed_between_jobs_loses_nothing(tmp_path: Path) -> None:
+    """A stream of tiny jobs while workers are SIGKILLed at random moments:
+    every attempt gets exactly one outcome (ok, or crashed if it was running)."""
+    with LocalPool(2) as pool:
+        batch = attempts(tmp_path, 300, call="jobs:sleep", args=(0.002,))
+        for attempt in batch[:4]:
+            pool.submit(attempt)
+        submitted, outcomes, kills = 4, {}, 0
+        end = time.monotonic() + 60
+        while len(outcomes) < len(batch) and time.monotonic() < end:
+            for attempt_id, result in pool.poll(0.01):
+                assert attempt_id not in outcomes
+                outcomes[attempt_id] = result
+            while submitted < len(batch) and pool.capacity() > 0:
+                pool.submit(batch[submitted])
+                submitted += 1
+            if len(outcomes) // 30 > kills and pool.worker_pids():
+                os.kill(pool.worker_pids()[kills % 2 - 1], signal.SIGKILL)
+                kills += 1
+        assert len(outcomes) == len(batch)
+        assert {r.status for r in outcomes.values()} <= {Status.OK, Status.CRASHED}
+        assert kills >= 5
