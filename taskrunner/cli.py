@@ -34,9 +34,21 @@ def _load(path: str) -> JobFile:
         _fail(error)
 
 
+def main(args: list[str] | None = None, prog_name: str = "taskrunner") -> NoReturn:
+    """Console entry point: click, except that Ctrl-C exits 130 (click says 1)."""
+    try:
+        code = cli.main(args, prog_name=prog_name, standalone_mode=False)
+    except click.ClickException as error:
+        error.show()
+        code = error.exit_code
+    except click.Abort:  # KeyboardInterrupt outside a run's own signal handling
+        code = EXIT_SIGNAL["SIGINT"]
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="taskrunner")
-def main() -> None:
+def cli() -> None:
     """Run shell commands and Python callables from a YAML job file, in parallel.
 
     \b
@@ -45,7 +57,7 @@ def main() -> None:
     """
 
 
-@main.command("run")
+@cli.command("run")
 @click.argument("job_file", type=click.Path(dir_okay=False))
 @click.option("-w", "--workers", type=click.IntRange(min=1), help="Worker processes (default: the file's 'workers', else the CPU count).")
 @click.option("--results", "results_path", type=click.Path(dir_okay=False), help="Results file (JSON Lines). Default: .taskrunner/<file>.results.jsonl")
@@ -91,15 +103,13 @@ def run_command(
         report = runner.run(spec.jobs)
     except TaskrunnerError as error:
         _fail(error)
-    except KeyboardInterrupt:  # a Ctrl-C before or after the run's own handlers
-        sys.exit(EXIT_SIGNAL["SIGINT"])
     click.echo(format_summary(report), err=True)
     if report.interrupted_by:
         sys.exit(EXIT_SIGNAL.get(report.interrupted_by, EXIT_NOT_OK))
     sys.exit(EXIT_OK if report.ok else EXIT_NOT_OK)
 
 
-@main.command("validate")
+@cli.command("validate")
 @click.argument("job_file", type=click.Path(dir_okay=False))
 def validate_command(job_file: str) -> None:
     """Check JOB_FILE and report every problem (exit 0 if valid, 2 if not)."""
@@ -107,7 +117,7 @@ def validate_command(job_file: str) -> None:
     click.echo(f"{job_file}: valid, {len(spec.jobs)} jobs")
 
 
-@main.command("list")
+@cli.command("list")
 @click.argument("job_file", type=click.Path(dir_okay=False))
 def list_command(job_file: str) -> None:
     """Print the jobs of JOB_FILE, one per line: name, kind, what it runs, tags."""

@@ -152,20 +152,22 @@ class Runner:
         duplicates = [name for name, n in Counter(job.name for job in jobs).items() if n > 1]
         if duplicates:
             raise ValueError(f"duplicate job name {duplicates[0]!r}")
-        done = self._previous_successes({job.name for job in jobs}) if self.resume else {}
-        todo = [job for job in jobs if job.name not in done]
-        try:
-            journal = Journal(self.results_path, append=bool(done))
-        except OSError as error:
-            raise TaskrunnerError(f"cannot write results file {self.results_path}: {error.strerror}") from None
         started = time.monotonic()
+        # Signals first: from here on a Ctrl-C is recorded (every job gets a
+        # line), never a KeyboardInterrupt that leaves the results file empty.
+        # A second one while workers shut down kills at once.
         signals = _SignalGuard()
-        pool = LocalPool(min(self.workers, max(1, len(todo))))
-        signals.on_second = pool.kill_now
-        # Signals outermost: a second Ctrl-C while workers shut down still
-        # kills at once rather than raising KeyboardInterrupt mid-cleanup.
-        with signals, journal, pool:
-            finals = self._run_loop(todo, pool, journal, signals)
+        with signals:
+            done = self._previous_successes({job.name for job in jobs}) if self.resume else {}
+            todo = [job for job in jobs if job.name not in done]
+            try:
+                journal = Journal(self.results_path, append=bool(done))
+            except OSError as error:
+                raise TaskrunnerError(f"cannot write results file {self.results_path}: {error.strerror}") from None
+            pool = LocalPool(min(self.workers, max(1, len(todo))))
+            signals.on_second = pool.kill_now
+            with journal, pool:
+                finals = self._run_loop(todo, pool, journal, signals)
         finals.update(done)
         return RunReport(
             results=tuple(finals[job.name] for job in jobs if job.name in finals),
