@@ -4,14 +4,15 @@
     >>> jobs = [taskrunner.Job(name="hello", run="echo hello")]
     >>> taskrunner.run(jobs, workers=2, progress=False, results="/tmp/doc.jsonl").ok
     True
+
+Names are imported on first use, so ``import taskrunner`` (and the command's
+start-up, before it can handle Ctrl-C) stays cheap.
 """
 
 from __future__ import annotations
 
-from .errors import SpecError, SpecProblem, TaskrunnerError, WorkerError
-from .model import Job, JobResult, RunReport, Status
-from .runner import Runner, run
-from .spec import load_jobs
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "Job",
@@ -26,3 +27,35 @@ __all__ = [
     "load_jobs",
     "run",
 ]
+
+_MODULE_OF = {
+    "Job": "model",
+    "JobResult": "model",
+    "RunReport": "model",
+    "Status": "model",
+    "Runner": "runner",
+    "run": "runner",
+    "SpecError": "errors",
+    "SpecProblem": "errors",
+    "TaskrunnerError": "errors",
+    "WorkerError": "errors",
+    "load_jobs": "spec",
+}
+
+if TYPE_CHECKING:
+    from .errors import SpecError, SpecProblem, TaskrunnerError, WorkerError
+    from .model import Job, JobResult, RunReport, Status
+    from .runner import Runner, run
+    from .spec import load_jobs
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module 'taskrunner' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_MODULE_OF[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,5 +1,5 @@
 """``python -m taskrunner``: the same as the ``taskrunner`` command."""
 
-from .cli import main
+from .entry import main
 
 main()

@@ -32,7 +32,9 @@ import pickle
 import shutil
 import signal
 import tempfile
+import threading
 import time
+from multiprocessing import forkserver
 from multiprocessing.connection import wait
 from typing import Any
 
@@ -71,6 +73,26 @@ def _kill_group(pgid: int) -> None:
             os.killpg(pgid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+
+
+def _start_fork_server() -> None:
+    """Start multiprocessing's fork server with group signals ignored.
+
+    It lives in the coordinator's process group, and until it has imported
+    its preload modules a Ctrl-C would kill it with a traceback. Ignored
+    dispositions survive exec, so it starts immune; a signal sent in these
+    few milliseconds is lost (press Ctrl-C again).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        forkserver.ensure_running()
+        return
+    group_signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in group_signals}
+    try:
+        forkserver.ensure_running()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 class LocalPool:
@@ -118,7 +140,8 @@ class LocalPool:
         self.close()
 
     def start(self) -> None:
-        """Start every worker."""
+        """Start the fork server (if needed) and every worker."""
+        _start_fork_server()
         for slot in range(self.workers):
             self._spawn(slot)
 
@@ -193,11 +216,9 @@ class LocalPool:
                 continue  # already recorded (e.g. its worker was declared dead)
             self._submitted_at.pop(attempt_id, None)
             result = dataclasses.replace(result, attempts=attempt.number)
-            if attempt_id in self._timed_out:
-                # The job finished while we were killing it for its timeout.
-                self._timed_out.discard(attempt_id)
-            elif self._cancelling and result.status is not Status.OK:
-                result = dataclasses.replace(result, status=Status.CANCELLED)
+            # A job that finished while we were killing it (timeout, cancel)
+            # keeps its real outcome; one we stopped says so itself.
+            self._timed_out.discard(attempt_id)
             outcomes.append((attempt_id, result))
         return outcomes
 

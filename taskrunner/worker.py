@@ -71,6 +71,10 @@ def _on_sigterm(signum: int, frame: Any) -> None:
         _current.cancel()
 
 
+def _ignore(signum: int, frame: Any) -> None:
+    """A no-op handler: unlike SIG_IGN it is not inherited by the commands we exec."""
+
+
 def _watch_parent(sentinel: int) -> None:
     """Exit, killing the running command's group, once the coordinator is gone."""
     wait([sentinel])
@@ -94,7 +98,7 @@ def worker_main(slot: int, tasks: Any, results: Any, slots: WorkerSlots, spool_d
     """Entry point of a worker process (runs until it gets the ``None`` sentinel)."""
     global _current
     # Ctrl-C reaches the whole foreground process group; the coordinator decides.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, _ignore)
     signal.signal(signal.SIGTERM, _on_sigterm)
     signal.signal(signal.SIGHUP, signal.SIG_DFL)  # the fork server ignores it; jobs must not
     # Own process group: killing the group also takes whatever a call job spawned.

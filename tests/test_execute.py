@@ -132,3 +132,11 @@ def test_read_tail_of_missing_or_empty_file(tmp_path: Path) -> None:
     assert read_tail(str(tmp_path / "missing")) is None
     (tmp_path / "empty").write_text("")
     assert read_tail(str(tmp_path / "empty")) is None
+
+
+def test_commands_get_default_signal_dispositions(tmp_path: Path) -> None:
+    # SigIgn in /proc/self/status is the mask of ignored signals: none of
+    # INT (2), TERM (15), HUP (1) may be inherited as ignored by a job.
+    result = run(tmp_path, run="grep SigIgn /proc/self/status")
+    mask = int((tmp_path / "j.out").read_text().split()[1], 16)
+    assert result.ok and not mask & ((1 << 1) | (1 << 0) | (1 << 14))

@@ -161,3 +161,11 @@ def test_workers_never_see_sigint_noise(tmp_path: Path) -> None:
     # only the coordinator; check their group differs from ours.
     report = run(tmp_path, [Job(name="pgid", call="os:getpgrp")], workers=1)
     assert report["pgid"].value != os.getpgrp()
+
+
+def test_jobs_run_by_workers_do_not_inherit_ignored_signals(tmp_path: Path) -> None:
+    # Workers ignore Ctrl-C, the fork server ignores INT/TERM/HUP; none of
+    # that may leak into the commands (SigIgn bits: HUP=0, INT=1, TERM=14).
+    report = run(tmp_path, [Job(name="mask", run="grep SigIgn /proc/self/status")], workers=1)
+    mask = int((tmp_path / "logs/mask.out").read_text().split()[1], 16)
+    assert report.ok and not mask & ((1 << 0) | (1 << 1) | (1 << 14))
