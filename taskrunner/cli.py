@@ -120,7 +120,7 @@ def validate_command(job_file: str) -> None:
 @cli.command("list")
 @click.argument("job_file", type=click.Path(dir_okay=False))
 def list_command(job_file: str) -> None:
-    """Print the jobs of JOB_FILE, one per line: name, kind, what it runs, tags."""
+    """Print the jobs of JOB_FILE, one per line: name, kind, what it runs, tags, dependencies."""
     for job in _load(job_file).jobs:
         if job.is_command:
             what = job.run if isinstance(job.run, str) else " ".join(job.run or ())
@@ -128,7 +128,8 @@ def list_command(job_file: str) -> None:
         else:
             what, kind = str(job.call), "call"
         tags = f"  [{', '.join(job.tags)}]" if job.tags else ""
-        click.echo(f"{job.name}\t{kind}\t{what}{tags}")
+        after = f"  (after: {', '.join(job.depends_on)})" if job.depends_on else ""
+        click.echo(f"{job.name}\t{kind}\t{what}{tags}{after}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -44,7 +44,8 @@ class Job:
     >>> Job(name="sq", call="examples.tasks:square", args=(3,)).is_command
     False
 
-    ``run`` is a shell string (run by ``/bin/sh -c``) or an argv sequence
+    ``depends_on`` names jobs that must finish ``ok`` first (if one does not,
+    this job is ``skipped``). ``run`` is a shell string (run by ``/bin/sh -c``) or an argv sequence
     (executed directly). ``call`` is ``"package.module:function"`` or a
     module-level function object. Relative ``cwd`` and the import path of
     ``call`` resolve against ``base_dir`` (the job file's folder), else the
@@ -62,6 +63,7 @@ class Job:
     retries: int = 0
     retry_delay: float = 0.0
     tags: tuple[str, ...] = ()
+    depends_on: tuple[str, ...] = ()
     base_dir: str | None = None
 
     def __post_init__(self) -> None:
@@ -76,13 +78,18 @@ class Job:
         object.__setattr__(self, "args", tuple(self.args))
         object.__setattr__(self, "kwargs", _frozen_mapping(self.kwargs))
         object.__setattr__(self, "env", _frozen_mapping(self.env))
-        object.__setattr__(self, "tags", tuple(self.tags))
-        if self.timeout is not None and not self.timeout > 0:
-            raise ValueError(f"job {self.name!r}: timeout must be > 0")
-        if self.retries < 0:
-            raise ValueError(f"job {self.name!r}: retries must be >= 0")
-        if self.retry_delay < 0:
-            raise ValueError(f"job {self.name!r}: retry_delay must be >= 0")
+        object.__setattr__(self, "tags", _names(self.tags, self.name, "tags"))
+        object.__setattr__(self, "depends_on", _names(self.depends_on, self.name, "depends_on"))
+        if self.call is not None and not (callable(self.call) or isinstance(self.call, str)):
+            raise TypeError(f"job {self.name!r}: call= must be 'module:function' or a function")
+        if self.call is None and (self.args or self.kwargs):
+            raise ValueError(f"job {self.name!r}: args=/kwargs= go with call=, not run=")
+        if self.timeout is not None and not (_is_number(self.timeout) and self.timeout > 0):
+            raise ValueError(f"job {self.name!r}: timeout must be a number of seconds > 0")
+        if not isinstance(self.retries, int) or isinstance(self.retries, bool) or self.retries < 0:
+            raise ValueError(f"job {self.name!r}: retries must be a whole number >= 0")
+        if not _is_number(self.retry_delay) or self.retry_delay < 0:
+            raise ValueError(f"job {self.name!r}: retry_delay must be a number of seconds >= 0")
 
     @property
     def is_command(self) -> bool:
@@ -95,6 +102,18 @@ class Job:
         values["kwargs"] = dict(self.kwargs)
         values["env"] = dict(self.env)
         return (_rebuild_job, (values,))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _names(value: str | Any, job: str, field_name: str) -> tuple[str, ...]:
+    """A string or an iterable of non-empty strings, as a tuple."""
+    names = (value,) if isinstance(value, str) else tuple(value)
+    if not all(isinstance(n, str) and n for n in names):
+        raise TypeError(f"job {job!r}: {field_name}= must be a name or a list of names")
+    return names
 
 
 def _rebuild_job(values: dict[str, Any]) -> Job:

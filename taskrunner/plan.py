@@ -2,15 +2,16 @@
 
 No processes and no clocks: every method that needs the time takes ``now``.
 The runner asks ``take_due`` for attempts to submit and feeds every attempt's
-outcome to ``record``; ``record`` answers with the job's final result once
-there will be no further attempt.
+outcome to ``record``; ``record`` answers with the results that became final
+(the job's own once no further attempt will follow, plus ``skipped`` results
+for jobs that depended on it when it did not succeed).
 
     >>> from taskrunner.model import Job, JobResult, Status
     >>> plan = Plan([Job(name="a", run="true", retries=1, retry_delay=2.0)])
     >>> plan.take_due(now=0.0, limit=8)
     [(0, 1)]
-    >>> plan.record(0, JobResult("a", Status.FAILED, attempts=1), now=10.0) is None
-    True
+    >>> plan.record(0, JobResult("a", Status.FAILED, attempts=1), now=10.0)
+    []
     >>> plan.next_due(), plan.take_due(now=11.0, limit=8), plan.take_due(now=12.0, limit=8)
     (12.0, [], [(0, 2)])
 """
@@ -20,32 +21,89 @@ from __future__ import annotations
 import dataclasses
 import heapq
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from .model import Job, JobResult, Status
 
-__all__ = ["Plan", "RETRYABLE"]
+__all__ = ["Plan", "RETRYABLE", "dependency_problems"]
 
 RETRYABLE = frozenset({Status.FAILED, Status.TIMEOUT, Status.CRASHED})
+
+
+def dependency_problems(jobs: Sequence[Job], known: Iterable[str] = ()) -> list[tuple[int, str]]:
+    """(job index, message) for each unknown dependency and each cycle.
+
+    ``known`` are names that count as existing (jobs finished in an earlier
+    run, for ``--resume``).
+
+    >>> dependency_problems([Job(name="a", run="x", depends_on=["b"]), Job(name="b", run="x", depends_on=["a"])])
+    [(0, "job 'a': dependency cycle a -> b -> a")]
+    """
+    index_of = {job.name: i for i, job in enumerate(jobs)}
+    known = set(known)
+    problems = []
+    for i, job in enumerate(jobs):
+        for name in job.depends_on:
+            if name not in index_of and name not in known:
+                problems.append((i, f"job {job.name!r}: depends on unknown job {name!r}"))
+    # Depth-first search with colours; report each cycle once, from its first job.
+    state = [0] * len(jobs)  # 0 new, 1 on the current path, 2 done
+    for root in range(len(jobs)):
+        if state[root]:
+            continue
+        path: list[int] = []
+        stack: list[tuple[int, int]] = [(root, 0)]
+        while stack:
+            node, edge = stack.pop()
+            if edge == 0:
+                state[node] = 1
+                path.append(node)
+            deps = [index_of[d] for d in jobs[node].depends_on if d in index_of]
+            if edge < len(deps):
+                stack.append((node, edge + 1))
+                nxt = deps[edge]
+                if state[nxt] == 1:
+                    cycle = path[path.index(nxt):] + [nxt]
+                    names = " -> ".join(jobs[c].name for c in cycle)
+                    problems.append((nxt, f"job {jobs[nxt].name!r}: dependency cycle {names}"))
+                elif state[nxt] == 0:
+                    stack.append((nxt, 0))
+            else:
+                state[node] = 2
+                path.pop()
+    return problems
 
 
 class Plan:
     """Scheduling state of one run over ``jobs``.
 
     ``max_failures`` stops dispatching once that many jobs have finally
-    failed (``--fail-fast`` is ``max_failures=1``).
+    failed (``--fail-fast`` is ``max_failures=1``). ``satisfied`` names
+    dependencies already met outside this plan (earlier ``ok`` results).
+    Dependencies must be valid (see ``dependency_problems``).
     """
 
-    def __init__(self, jobs: Sequence[Job], *, max_failures: int | None = None) -> None:
+    def __init__(
+        self, jobs: Sequence[Job], *, max_failures: int | None = None, satisfied: Iterable[str] = ()
+    ) -> None:
         self.jobs = list(jobs)
         self.max_failures = max_failures
+        index_of = {job.name: i for i, job in enumerate(self.jobs)}
+        satisfied = set(satisfied)
+        self._dependents: list[list[int]] = [[] for _ in self.jobs]
+        self._blockers = [0] * len(self.jobs)
+        for i, job in enumerate(self.jobs):
+            for name in set(job.depends_on) - satisfied:
+                self._dependents[index_of[name]].append(i)
+                self._blockers[i] += 1
         self._final: list[JobResult | None] = [None] * len(self.jobs)
         self._attempts = [0] * len(self.jobs)
         self._running: set[int] = set()
-        # First attempts in job order; retries in a min-heap of (due time,
-        # job index). A retry that is due goes before jobs not yet started,
-        # so a started job finishes (or fails for good) as soon as it can.
-        self._fresh: deque[int] = deque(range(len(self.jobs)))
+        # Ready first attempts in the order they became ready (job order at
+        # first); retries in a min-heap of (due time, job index). A due retry
+        # goes before jobs not yet started, so a started job finishes (or
+        # fails for good) as soon as it can.
+        self._fresh: deque[int] = deque(i for i in range(len(self.jobs)) if not self._blockers[i])
         self._retries: list[tuple[float, int]] = []
         self._final_count = 0
         self._failures = 0
@@ -67,11 +125,6 @@ class Plan:
     def running(self) -> frozenset[int]:
         """Indexes of jobs with an attempt submitted and not yet recorded."""
         return frozenset(self._running)
-
-    @property
-    def idle(self) -> bool:
-        """True when nothing runs and nothing more will be dispatched."""
-        return not self._running and (self._stopped or not (self._fresh or self._retries))
 
     def next_due(self) -> float | None:
         """When the earliest waiting attempt becomes due (None if none waits)."""
@@ -102,11 +155,13 @@ class Plan:
             taken.append((index, self._attempts[index]))
         return taken
 
-    def record(self, index: int, outcome: JobResult, now: float) -> JobResult | None:
-        """Record one attempt's outcome; return the job's final result, if final.
+    def record(self, index: int, outcome: JobResult, now: float) -> list[JobResult]:
+        """Record one attempt's outcome; return the results that became final.
 
         A retryable outcome with attempts left is scheduled again after
-        ``retry_delay * 2**(attempt - 1)`` seconds and gives None.
+        ``retry_delay * 2**(attempt - 1)`` seconds and gives ``[]``. A final
+        result other than ``ok`` also makes every job depending on it,
+        directly or not, final as ``skipped``.
         """
         self._running.discard(index)
         job = self.jobs[index]
@@ -114,14 +169,37 @@ class Plan:
         if outcome.status in RETRYABLE and attempt <= job.retries and not self._stopped:
             delay = job.retry_delay * (2 ** (attempt - 1))
             heapq.heappush(self._retries, (now + delay, index))
-            return None
+            return []
         final = dataclasses.replace(outcome, name=job.name)
         self._set_final(index, final)
+        if final.status is Status.OK:
+            for dependent in self._dependents[index]:
+                self._blockers[dependent] -= 1
+                if not self._blockers[dependent] and self._final[dependent] is None:
+                    self._fresh.append(dependent)
+            return [final]
         if final.status in RETRYABLE:
             self._failures += 1
             if self.max_failures is not None and self._failures >= self.max_failures:
                 self.stop()
-        return final
+        return [final, *self._skip_dependents(index)]
+
+    def _skip_dependents(self, index: int) -> list[JobResult]:
+        skipped = []
+        queue = deque([index])
+        while queue:
+            cause = queue.popleft()
+            for dependent in self._dependents[cause]:
+                if self._final[dependent] is None:
+                    result = JobResult(
+                        name=self.jobs[dependent].name,
+                        status=Status.SKIPPED,
+                        error=f"dependency {self.jobs[cause].name!r} did not succeed",
+                    )
+                    self._set_final(dependent, result)
+                    skipped.append(result)
+                    queue.append(dependent)
+        return skipped
 
     def stop(self) -> None:
         """Dispatch nothing more (running attempts may still be recorded)."""

@@ -24,13 +24,13 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any
 
 from .errors import TaskrunnerError
 from .journal import Journal, keep_only, read_results
 from .model import Attempt, Job, JobResult, RunReport, Status
-from .plan import Plan
+from .plan import Plan, dependency_problems
 from .pool import LocalPool
 from .progress import Reporter, SilentReporter, TqdmReporter
 
@@ -97,11 +97,13 @@ class Runner:
     ``resume`` keeps the ``ok`` results already in the results file and runs
     only the other jobs; the file then holds exactly one line per job.
     ``fail_fast`` is ``max_failures=1``. ``progress=None`` shows a bar only
-    when stderr is a terminal.
+    when stderr is a terminal. ``on_result`` is called with each final
+    ``JobResult`` as it is recorded.
 
-    >>> runner = Runner(workers=2, results="/tmp/doc.jsonl", progress=False)
-    >>> runner.run([Job(name="a", run="true")]).ok
-    True
+    >>> with Runner(workers=2, results="/tmp/doc.jsonl", progress=False) as runner:
+    ...     for result in runner.iter_results([Job(name="a", run="true")]):
+    ...         print(result.name, result.status.value)
+    a ok
     """
 
     def __init__(
@@ -116,11 +118,16 @@ class Runner:
         timeout: float | None = None,
         retries: int | None = None,
         resume: bool = False,
+        on_result: Callable[[JobResult], None] | None = None,
     ) -> None:
-        if workers is not None and workers < 1:
+        if workers is not None and (isinstance(workers, bool) or workers < 1):
             raise ValueError("workers must be >= 1")
         if max_failures is not None and max_failures < 1:
             raise ValueError("max_failures must be >= 1")
+        if timeout is not None and not timeout > 0:
+            raise ValueError("timeout must be > 0")
+        if retries is not None and retries < 0:
+            raise ValueError("retries must be >= 0")
         self.workers = workers or os.cpu_count() or 1
         default_results, default_logs = default_paths("jobs")
         self.results_path = results or default_results
@@ -130,6 +137,19 @@ class Runner:
         self.timeout = timeout
         self.retries = retries
         self.resume = resume
+        self.on_result = on_result
+        self._active: list[Generator[JobResult, None, RunReport]] = []
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop any ``iter_results`` still running: cancel its jobs, stop its workers."""
+        while self._active:
+            self._active.pop().close()
 
     def _reporter(self) -> Reporter:
         show = self.progress if self.progress is not None else sys.stderr.isatty()
@@ -147,11 +167,38 @@ class Runner:
         return updated
 
     def run(self, jobs: Sequence[Job]) -> RunReport:
-        """Run ``jobs`` to completion (or interruption) and return the report."""
+        """Run ``jobs`` to completion (or interruption) and return the report.
+
+        Raises ``ValueError``/``TypeError`` before anything runs if the jobs
+        are inconsistent (duplicate names, unknown or cyclic dependencies, a
+        function that cannot be sent to a worker).
+        """
+        execution = self._execute(jobs)
+        while True:
+            try:
+                next(execution)
+            except StopIteration as done:
+                return done.value
+
+    def iter_results(self, jobs: Sequence[Job]) -> Iterator[JobResult]:
+        """Run ``jobs``, yielding each final ``JobResult`` as it is recorded.
+
+        Leaving the loop early (``break``, an exception) cancels what still
+        runs and stops the workers; so does ``close()`` or leaving the
+        ``with Runner(...)`` block.
+        """
+        execution = self._execute(jobs)
+        self._active.append(execution)
+        try:
+            yield from execution
+        finally:
+            execution.close()
+            if execution in self._active:
+                self._active.remove(execution)
+
+    def _execute(self, jobs: Sequence[Job]) -> Generator[JobResult, None, RunReport]:
         jobs = self._with_overrides(jobs)
-        duplicates = [name for name, n in Counter(job.name for job in jobs).items() if n > 1]
-        if duplicates:
-            raise ValueError(f"duplicate job name {duplicates[0]!r}")
+        _check_jobs(jobs)
         started = time.monotonic()
         # Signals first: from here on a Ctrl-C is recorded (every job gets a
         # line), never a KeyboardInterrupt that leaves the results file empty.
@@ -160,14 +207,19 @@ class Runner:
         with signals:
             done = self._previous_successes({job.name for job in jobs}) if self.resume else {}
             todo = [job for job in jobs if job.name not in done]
+            dependency_errors = dependency_problems(todo, known=done)
+            if dependency_errors:
+                raise ValueError(dependency_errors[0][1])
             try:
                 journal = Journal(self.results_path, append=bool(done))
             except OSError as error:
                 raise TaskrunnerError(f"cannot write results file {self.results_path}: {error.strerror}") from None
             pool = LocalPool(min(self.workers, max(1, len(todo))))
             signals.on_second = pool.kill_now
+            plan = Plan(todo, max_failures=self.max_failures, satisfied=done)
             with journal, pool:
-                finals = self._run_loop(todo, pool, journal, signals)
+                yield from self._run_loop(plan, pool, journal, signals)
+        finals = {r.name: r for r in plan.results() if r is not None}
         finals.update(done)
         return RunReport(
             results=tuple(finals[job.name] for job in jobs if job.name in finals),
@@ -177,22 +229,35 @@ class Runner:
             log_dir=self.log_dir,
         )
 
-    def _run_loop(self, jobs: list[Job], pool: LocalPool, journal: Journal, signals: _SignalGuard) -> dict[str, JobResult]:
-        """Dispatch, collect and record until every job is final or the run stops."""
+    def _run_loop(
+        self, plan: Plan, pool: LocalPool, journal: Journal, signals: _SignalGuard
+    ) -> Iterator[JobResult]:
+        """Dispatch, collect and record until every job is final or the run stops.
+
+        If the consumer stops early (GeneratorExit), what runs is cancelled
+        and recorded before the pool shuts down.
+        """
+        jobs = plan.jobs
         log_dir = os.path.abspath(self.log_dir)
         os.makedirs(log_dir, exist_ok=True)
         stems = [log_file_stem(job.name) for job in jobs]
-        plan = Plan(jobs, max_failures=self.max_failures)
         reporter = self._reporter()
         attempt_jobs: dict[int, int] = {}
         attempt_ids = itertools.count(1)
 
-        def record(outcomes: list[tuple[int, JobResult]]) -> None:
+        def publish(finals: list[JobResult]) -> list[JobResult]:
+            for final in finals:
+                journal.write(final)
+                reporter.result(final)
+                if self.on_result is not None:
+                    self.on_result(final)
+            return finals
+
+        def record(outcomes: list[tuple[int, JobResult]]) -> list[JobResult]:
+            finals = []
             for attempt_id, outcome in outcomes:
-                final = plan.record(attempt_jobs.pop(attempt_id), outcome, time.time())
-                if final is not None:
-                    journal.write(final)
-                    reporter.result(final)
+                finals += plan.record(attempt_jobs.pop(attempt_id), outcome, time.time())
+            return publish(finals)
 
         reporter.start(len(jobs))
         try:
@@ -208,16 +273,14 @@ class Runner:
                     try:
                         pool.submit(attempt)
                     except (pickle.PicklingError, TypeError, AttributeError) as error:
-                        record([(attempt.attempt_id, _unsendable(attempt, error))])
-                record(pool.poll(self._wait_time(plan, pool)))
-            if not plan.finished:
-                record(pool.cancel())
-                for final in plan.cancel_waiting():
-                    journal.write(final)
-                    reporter.result(final)
+                        yield from record([(attempt.attempt_id, _unsendable(attempt, error))])
+                yield from record(pool.poll(self._wait_time(plan, pool)))
         finally:
+            if not plan.finished:
+                plan.stop()
+                record(pool.cancel())
+                publish(plan.cancel_waiting())
             reporter.close()
-        return {r.name: r for r in plan.results() if r is not None}
 
     def _previous_successes(self, names: set[str]) -> dict[str, JobResult]:
         """For --resume: the ok results on file for these jobs; the file is
@@ -235,6 +298,24 @@ class Runner:
         if due is None or pool.capacity() == 0:
             return None
         return max(0.0, due - time.time())
+
+
+def _check_jobs(jobs: Sequence[Job]) -> None:
+    """Refuse, before anything runs, what could only fail later."""
+    duplicates = [name for name, n in Counter(job.name for job in jobs).items() if n > 1]
+    if duplicates:
+        raise ValueError(f"duplicate job name {duplicates[0]!r}")
+    for job in jobs:
+        if job.call is None or (isinstance(job.call, str) and not job.args and not job.kwargs):
+            continue
+        try:
+            pickle.dumps(job)
+        except Exception as error:  # noqa: BLE001 - pickling raises many types
+            raise TypeError(
+                f"job {job.name!r}: its function or arguments cannot be sent to a worker process "
+                f"({type(error).__name__}: {error}); use a function defined at module level "
+                "and picklable arguments"
+            ) from None
 
 
 def _unsendable(attempt: Attempt, error: Exception) -> JobResult:

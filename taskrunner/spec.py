@@ -23,6 +23,7 @@ import yaml
 
 from .errors import SpecError, SpecProblem
 from .model import Job
+from .plan import dependency_problems
 
 try:  # The C loader is several times faster on large files.
     from yaml import CSafeLoader as _Loader
@@ -133,6 +134,7 @@ def _env(value: Any) -> dict[str, str]:
 
 
 def _tags(value: Any) -> tuple[str, ...]:
+    """A string or a list of strings (tags, job names)."""
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(t, str) and t for t in value):
@@ -152,10 +154,10 @@ _JOB_FIELDS: dict[str, Callable[[Any], Any]] = {
     "retries": _non_negative_int,
     "retry_delay": _non_negative_number,
     "tags": _tags,
+    "depends_on": _tags,
 }
 _DEFAULTABLE = ("env", "cwd", "timeout", "retries", "retry_delay", "tags")
 _NOT_YET = {
-    "depends_on": "dependencies are not supported yet",
     "matrix": "matrix expansion is not supported yet",
 }
 _TOP_LEVEL = ("workers", "defaults", "jobs")
@@ -294,6 +296,7 @@ def _read_root(reader: _Reader, root: yaml.Node, base_dir: str) -> JobFile | Non
         return None
 
     jobs: list[Job] = []
+    nodes: list[yaml.Node] = []
     first_line: dict[str, int] = {}
     for index, job_node in enumerate(jobs_node.value, start=1):
         job = _read_job(reader, job_node, index, defaults, base_dir)
@@ -305,6 +308,10 @@ def _read_root(reader: _Reader, root: yaml.Node, base_dir: str) -> JobFile | Non
         else:
             first_line[job.name] = line
             jobs.append(job)
+            nodes.append(job_node)
+    if not reader.problems:  # with invalid jobs dropped, names would look unknown
+        for index, message in dependency_problems(jobs):
+            reader.problem(nodes[index], message)
     return JobFile(path=reader.path, jobs=tuple(jobs), workers=workers)
 
 

@@ -103,10 +103,10 @@ def test_validate(cli: CliRunner) -> None:
 
 
 def test_list(cli: CliRunner) -> None:
-    jobs = write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: a, run: 'echo 1', tags: [x]}\n  - {name: b, call: 'm:f'}\n")
+    jobs = write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: a, run: 'echo 1', tags: [x]}\n  - {name: b, call: 'm:f', depends_on: a}\n")
     done = cli.run("list", str(jobs))
     assert done.returncode == 0
-    assert done.stdout.splitlines() == ["a\trun\techo 1  [x]", "b\tcall\tm:f"]
+    assert done.stdout.splitlines() == ["a\trun\techo 1  [x]", "b\tcall\tm:f  (after: a)"]
 
 
 def test_python_dash_m_and_help(cli: CliRunner) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from taskrunner.model import Job, JobResult, Status
-from taskrunner.plan import Plan
+from taskrunner.plan import Plan, dependency_problems
 
 
 def job(name: str, **fields: object) -> Job:
@@ -25,39 +25,39 @@ def test_first_attempts_come_in_job_order_up_to_the_limit() -> None:
 def test_success_is_final_and_finishes_the_plan() -> None:
     plan = Plan([job("a")])
     plan.take_due(0, 1)
-    final = plan.record(0, outcome("a", Status.OK), now=1)
-    assert final is not None and final.status is Status.OK and final.attempts == 1
-    assert plan.finished and plan.idle and plan.results() == [final]
+    (final,) = plan.record(0, outcome("a", Status.OK), now=1)
+    assert final.status is Status.OK and final.attempts == 1
+    assert plan.finished and plan.results() == [final]
 
 
 def test_retry_backs_off_exponentially_then_gives_up() -> None:
     plan = Plan([job("a", retries=2, retry_delay=1.0)])
     assert plan.take_due(0, 1) == [(0, 1)]
-    assert plan.record(0, outcome("a", Status.FAILED, 1), now=10) is None
+    assert plan.record(0, outcome("a", Status.FAILED, 1), now=10) == []
     assert plan.next_due() == 11.0
     assert plan.take_due(10.5, 1) == []
     assert plan.take_due(11.0, 1) == [(0, 2)]
-    assert plan.record(0, outcome("a", Status.TIMEOUT, 2), now=20) is None
+    assert plan.record(0, outcome("a", Status.TIMEOUT, 2), now=20) == []
     assert plan.next_due() == 22.0  # 1 s, then 2 s
     assert plan.take_due(22.0, 1) == [(0, 3)]
-    final = plan.record(0, outcome("a", Status.CRASHED, 3), now=30)
-    assert final is not None and final.status is Status.CRASHED and final.attempts == 3
+    (final,) = plan.record(0, outcome("a", Status.CRASHED, 3), now=30)
+    assert final.status is Status.CRASHED and final.attempts == 3
 
 
 def test_retry_then_success() -> None:
     plan = Plan([job("a", retries=1)])
     plan.take_due(0, 1)
-    assert plan.record(0, outcome("a", Status.FAILED), now=0) is None
+    assert plan.record(0, outcome("a", Status.FAILED), now=0) == []
     assert plan.take_due(0, 1) == [(0, 2)]
-    final = plan.record(0, outcome("a", Status.OK, 2), now=0)
-    assert final is not None and final.ok and final.attempts == 2
+    (final,) = plan.record(0, outcome("a", Status.OK, 2), now=0)
+    assert final.ok and final.attempts == 2
 
 
 def test_cancelled_and_ok_are_never_retried() -> None:
     plan = Plan([job("a", retries=5), job("b", retries=5)])
     plan.take_due(0, 2)
-    assert plan.record(0, outcome("a", Status.CANCELLED), now=0) is not None
-    assert plan.record(1, outcome("b", Status.OK), now=0) is not None
+    assert plan.record(0, outcome("a", Status.CANCELLED), now=0) != []
+    assert plan.record(1, outcome("b", Status.OK), now=0) != []
     assert plan.finished
 
 
@@ -77,7 +77,7 @@ def test_max_failures_stops_dispatch_and_cancels_the_rest() -> None:
 def test_failures_that_will_be_retried_do_not_count_towards_max_failures() -> None:
     plan = Plan([job("a", retries=1), job("b")], max_failures=1)
     plan.take_due(0, 2)
-    assert plan.record(0, outcome("a", Status.FAILED), now=0) is None
+    assert plan.record(0, outcome("a", Status.FAILED), now=0) == []
     assert not plan.stopped
 
 
@@ -85,8 +85,8 @@ def test_stop_prevents_pending_retries() -> None:
     plan = Plan([job("a", retries=3)])
     plan.take_due(0, 1)
     plan.stop()
-    final = plan.record(0, outcome("a", Status.FAILED), now=0)
-    assert final is not None and final.status is Status.FAILED
+    (final,) = plan.record(0, outcome("a", Status.FAILED), now=0)
+    assert final.status is Status.FAILED
 
 
 def test_job_waiting_for_retry_keeps_its_attempt_count_when_cancelled() -> None:
@@ -101,8 +101,8 @@ def test_job_waiting_for_retry_keeps_its_attempt_count_when_cancelled() -> None:
 def test_final_result_takes_the_job_name() -> None:
     plan = Plan([job("real-name")])
     plan.take_due(0, 1)
-    final = plan.record(0, JobResult(name="?", status=Status.FAILED, attempts=1), now=0)
-    assert final is not None and final.name == "real-name"
+    (final,) = plan.record(0, JobResult(name="?", status=Status.FAILED, attempts=1), now=0)
+    assert final.name == "real-name"
 
 
 def test_a_due_retry_goes_before_jobs_not_yet_started() -> None:
@@ -118,3 +118,62 @@ def test_next_due_is_now_while_fresh_jobs_wait() -> None:
     assert plan.next_due() == float("-inf")
     plan.take_due(0, 1)
     assert plan.next_due() is None
+
+
+def dep(name: str, *deps: str, **fields: object) -> Job:
+    return job(name, depends_on=list(deps), **fields)
+
+
+def test_dependents_start_only_after_their_dependencies_succeed() -> None:
+    plan = Plan([dep("a"), dep("b", "a"), dep("c", "a", "b"), dep("d")])
+    assert plan.take_due(0, 10) == [(0, 1), (3, 1)]  # only the ready ones
+    plan.record(0, outcome("a", Status.OK), now=1)
+    assert plan.take_due(1, 10) == [(1, 1)]
+    plan.record(1, outcome("b", Status.OK), now=2)
+    assert plan.take_due(2, 10) == [(2, 1)]
+
+
+def test_failure_skips_dependents_transitively_and_the_rest_goes_on() -> None:
+    plan = Plan([dep("a"), dep("b", "a"), dep("c", "b"), dep("d"), dep("e", "d")])
+    plan.take_due(0, 10)
+    finals = plan.record(0, outcome("a", Status.TIMEOUT), now=1)
+    assert [(r.name, r.status) for r in finals] == [("a", Status.TIMEOUT), ("b", Status.SKIPPED), ("c", Status.SKIPPED)]
+    assert finals[2].error == "dependency 'b' did not succeed" and finals[2].attempts == 0
+    plan.record(3, outcome("d", Status.OK), now=1)
+    assert plan.take_due(1, 10) == [(4, 1)]
+
+
+def test_retries_happen_before_dependents_are_skipped() -> None:
+    plan = Plan([dep("a", retries=1), dep("b", "a")])
+    plan.take_due(0, 10)
+    assert plan.record(0, outcome("a", Status.FAILED), now=0) == []
+    assert plan.take_due(0, 10) == [(0, 2)]
+    plan.record(0, outcome("a", Status.OK, 2), now=0)
+    assert plan.take_due(0, 10) == [(1, 1)]
+
+
+def test_satisfied_dependencies_come_from_an_earlier_run() -> None:
+    plan = Plan([dep("b", "a")], satisfied={"a"})
+    assert plan.take_due(0, 10) == [(0, 1)]
+
+
+def test_jobs_waiting_on_dependencies_are_cancelled_on_stop() -> None:
+    plan = Plan([dep("a"), dep("b", "a")])
+    plan.take_due(0, 10)
+    plan.stop()
+    assert [r.name for r in plan.cancel_waiting()] == ["b"]
+
+
+def test_dependency_problems_unknown_and_cycles() -> None:
+    jobs = [dep("a", "c"), dep("b", "a"), dep("c", "b"), dep("d", "nope"), dep("e", "e")]
+    assert dependency_problems(jobs) == [
+        (3, "job 'd': depends on unknown job 'nope'"),
+        (0, "job 'a': dependency cycle a -> c -> b -> a"),
+        (4, "job 'e': dependency cycle e -> e"),
+    ]
+    assert dependency_problems([dep("x", "done-before")], known={"done-before"}) == []
+
+
+def test_long_chain_has_no_recursion_limit() -> None:
+    jobs = [dep("j0")] + [dep(f"j{i}", f"j{i-1}") for i in range(1, 5000)]
+    assert dependency_problems(jobs) == []

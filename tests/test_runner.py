@@ -104,11 +104,41 @@ def test_global_timeout_and_retries_fill_jobs_without_their_own(tmp_path: Path) 
     assert report["b"].status is Status.TIMEOUT and report["b"].attempts == 2
 
 
-def test_unpicklable_callable_fails_with_a_clear_error(tmp_path: Path) -> None:
-    report = run(tmp_path, [Job(name="lambda", call=lambda: 1), Job(name="ok", run="true")])
-    assert report["lambda"].status is Status.FAILED
-    assert "module-level function" in (report["lambda"].error or "")
-    assert report["ok"].ok
+def test_unpicklable_callable_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="job 'lambda': its function .* use a function defined at module level"):
+        run(tmp_path, [Job(name="ok", run="true"), Job(name="lambda", call=lambda: 1)])
+    assert not (tmp_path / "results.jsonl").exists()
+
+
+def test_dependencies_order_and_skip(tmp_path: Path) -> None:
+    order = tmp_path / "order"
+    jobs = [
+        Job(name="c", run=f"echo c >> {order}", depends_on=["b"]),
+        Job(name="b", run=f"sleep 0.2; echo b >> {order}", depends_on="a"),
+        Job(name="a", run=f"echo a >> {order}"),
+        Job(name="broken", run="exit 1"),
+        Job(name="after-broken", run="true", depends_on=["broken"]),
+        Job(name="after-after", run="true", depends_on=["after-broken", "a"]),
+    ]
+    report = run(tmp_path, jobs, workers=3)
+    assert order.read_text().split() == ["a", "b", "c"]
+    assert report["after-broken"].status is Status.SKIPPED and report["after-after"].status is Status.SKIPPED
+    assert report.counts == {"ok": 3, "failed": 1, "timeout": 0, "crashed": 0, "skipped": 2, "cancelled": 0}
+    assert len(results_file(tmp_path)) == 6
+
+
+@pytest.mark.parametrize(
+    ("jobs", "message"),
+    [
+        ([Job(name="a", run="x", depends_on="b"), Job(name="b", run="x", depends_on="a")], "dependency cycle a -> b -> a"),
+        ([Job(name="a", run="x", depends_on="ghost")], "depends on unknown job 'ghost'"),
+        ([Job(name="a", run="x"), Job(name="a", run="y")], "duplicate job name 'a'"),
+    ],
+)
+def test_inconsistent_jobs_are_refused_before_anything_runs(tmp_path: Path, jobs: list[Job], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        run(tmp_path, jobs)
+    assert not (tmp_path / "results.jsonl").exists()
 
 
 def test_unpicklable_exception_and_big_value(tmp_path: Path) -> None:

@@ -102,7 +102,9 @@ def test_single_tag_string_is_accepted(tmp_path: Path) -> None:
         ("jobs:\n  - {name: a, run: x, cwd: ''}\n", [":2: job 'a': 'cwd' must be a non-empty string, got ''"]),
         ("jobs:\n  - {name: a, run: x, tags: [1]}\n", [":2: job 'a': 'tags' must be a list of strings, got [1]"]),
         ("jobs:\n  - {name: 5, run: x}\n", [":2: job #1: 'name' must be a non-empty string, got 5"]),
-        ("jobs:\n  - {name: a, run: x, depends_on: [b]}\n", [":2: job 'a': 'depends_on': dependencies are not supported yet"]),
+        ("jobs:\n  - {name: a, run: x, depends_on: [b]}\n", [":2: job 'a': depends on unknown job 'b'"]),
+        ("jobs:\n  - {name: a, run: x, depends_on: b}\n  - {name: b, run: x, depends_on: [a]}\n", [":2: job 'a': dependency cycle a -> b -> a"]),
+        ("jobs:\n  - {name: a, run: x, depends_on: [1]}\n", [":2: job 'a': 'depends_on' must be a list of strings, got [1]"]),
         ("jobs:\n  - {name: a, run: x, matrix: {n: [1]}}\n", [":2: job 'a': 'matrix': matrix expansion is not supported yet"]),
         ("jobs:\n  - {name: a, run: x, run: y}\n", [":2: job #1: duplicate key 'run'"]),
         ("jobs:\n  - just a string\n", [":2: job #1: must be a mapping with 'name' and 'run' or 'call'"]),
@@ -172,3 +174,8 @@ def test_example_file_is_valid() -> None:
     jobs = load_jobs(example)
     assert len(jobs) >= 5 and any(job.is_command for job in jobs) and any(not job.is_command for job in jobs)
     assert all(job.base_dir == os.path.dirname(example) for job in jobs)
+
+
+def test_depends_on_string_or_list(tmp_path: Path) -> None:
+    a, b, c = load_text(tmp_path, "jobs:\n  - {name: a, run: x}\n  - {name: b, run: x, depends_on: a}\n  - {name: c, run: x, depends_on: [a, b]}\n")
+    assert (a.depends_on, b.depends_on, c.depends_on) == ((), ("a",), ("a", "b"))

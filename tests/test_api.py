@@ -1,0 +1,141 @@
+"""The Python API, driven from real scripts run as subprocesses (as users do)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import taskrunner
+from conftest import REPO_DIR, CliRunner, write
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def run_script(cli: CliRunner, source: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    script = write(cli.workdir / "script.py", source)
+    env = {**cli.env, "PYTHONPATH": f"{Path(__file__).parent}:{REPO_DIR}"}
+    return subprocess.run([sys.executable, str(script)], cwd=cli.workdir, env=env,
+                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def test_public_surface() -> None:
+    assert sorted(taskrunner.__all__) == [
+        "Job", "JobResult", "RunReport", "Runner", "SpecError", "SpecProblem", "Status",
+        "TaskrunnerError", "WorkerError", "load_jobs", "run",
+    ]
+    for name in taskrunner.__all__:
+        obj = getattr(taskrunner, name)
+        assert obj.__doc__, f"{name} has no docstring"
+    with pytest.raises(AttributeError):
+        taskrunner.nothing_here  # noqa: B018
+
+
+def test_script_with_main_function_dependencies_and_report(cli: CliRunner) -> None:
+    done = run_script(cli, '''
+import json, taskrunner
+
+def square(x):
+    return x * x
+
+if __name__ == "__main__":
+    jobs = [taskrunner.Job(name=f"sq-{n}", call=square, args=(n,), timeout=60) for n in range(5)]
+    jobs.append(taskrunner.Job(name="index", run="echo indexed", depends_on=[j.name for j in jobs]))
+    seen = []
+    report = taskrunner.run(jobs, workers=2, results="out.jsonl", on_result=lambda r: seen.append(r.name))
+    print(json.dumps({
+        "ok": report.ok, "values": [r.value for r in report][:5], "index": report["index"].status.value,
+        "last_seen": seen[-1], "seen": len(seen), "counts": report.counts,
+        "json_ok": json.loads(report.to_json())["ok"],
+    }))
+''')
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out == {
+        "ok": True, "values": [0, 1, 4, 9, 16], "index": "ok", "last_seen": "index", "seen": 6,
+        "counts": {"ok": 6, "failed": 0, "timeout": 0, "crashed": 0, "skipped": 0, "cancelled": 0},
+        "json_ok": True,
+    }
+    assert len((cli.workdir / "out.jsonl").read_text().splitlines()) == 6
+
+
+def test_lambda_fails_fast_with_advice(cli: CliRunner) -> None:
+    done = run_script(cli, '''
+import taskrunner
+if __name__ == "__main__":
+    try:
+        taskrunner.run([taskrunner.Job(name="l", call=lambda: 1)], workers=1, results="out.jsonl")
+    except TypeError as error:
+        print(error)
+''')
+    assert done.returncode == 0, done.stderr
+    assert "cannot be sent to a worker process" in done.stdout and "module level" in done.stdout
+
+
+def test_break_out_of_iter_results_cancels_and_leaves_nothing(cli: CliRunner) -> None:
+    done = run_script(cli, '''
+import json, taskrunner
+if __name__ == "__main__":
+    jobs = [taskrunner.Job(name="quick", run="true")]
+    jobs += [taskrunner.Job(name=f"slow{i}", run="sleep 60") for i in range(3)]
+    runner = taskrunner.Runner(workers=4, results="out.jsonl", progress=False)
+    for result in runner.iter_results(jobs):
+        print(result.name, result.status.value)
+        break
+    print(json.dumps(sorted(json.loads(l)["status"] for l in open("out.jsonl"))))
+''')
+    assert done.returncode == 0, done.stderr
+    first, statuses = done.stdout.splitlines()
+    assert first == "quick ok"
+    assert json.loads(statuses) == ["cancelled", "cancelled", "cancelled", "ok"]
+
+
+def test_exception_in_the_loop_and_context_manager_clean_up(cli: CliRunner) -> None:
+    done = run_script(cli, '''
+import taskrunner
+if __name__ == "__main__":
+    jobs = [taskrunner.Job(name="quick", run="true"), taskrunner.Job(name="slow", run="sleep 60")]
+    try:
+        with taskrunner.Runner(workers=2, results="out.jsonl", progress=False) as runner:
+            for result in runner.iter_results(jobs):
+                raise RuntimeError("stop here")
+    except RuntimeError as error:
+        print("caught", error)
+''')
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "caught stop here"
+
+
+def test_load_jobs_raises_spec_error_naming_file_line_and_key(tmp_path: Path) -> None:
+    path = write(tmp_path / "jobs.yaml", "jobs:\n  - {name: a, rnu: x}\n")
+    with pytest.raises(taskrunner.SpecError) as caught:
+        taskrunner.load_jobs(path)
+    assert caught.value.line == 2 and "unknown key 'rnu'" in str(caught.value) and str(path) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({"run": "x", "call": "m:f"}, ValueError),
+        ({}, ValueError),
+        ({"run": "x", "timeout": 0}, ValueError),
+        ({"run": "x", "timeout": "5"}, ValueError),
+        ({"run": "x", "retries": 1.5}, ValueError),
+        ({"run": "x", "retry_delay": -1}, ValueError),
+        ({"run": "x", "args": (1,)}, ValueError),
+        ({"call": 42}, TypeError),
+        ({"run": "x", "depends_on": [1]}, TypeError),
+    ],
+)
+def test_job_validates_when_made(fields: dict[str, object], error: type[Exception]) -> None:
+    with pytest.raises(error):
+        taskrunner.Job(name="j", **fields)  # type: ignore[arg-type]
+
+
+def test_runner_options_are_validated() -> None:
+    for options in ({"workers": 0}, {"max_failures": 0}, {"timeout": -1}, {"retries": -1}):
+        with pytest.raises(ValueError):
+            taskrunner.Runner(**options)  # type: ignore[arg-type]
