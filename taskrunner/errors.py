@@ -18,7 +18,11 @@ __all__ = ["SpecError", "SpecProblem", "TaskrunnerError", "WorkerError"]
 
 
 class TaskrunnerError(Exception):
-    """Base class of every error taskrunner raises on purpose."""
+    """Base class of every error taskrunner raises on purpose.
+
+    >>> issubclass(SpecError, TaskrunnerError) and issubclass(WorkerError, TaskrunnerError)
+    True
+    """
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,10 @@ class SpecError(TaskrunnerError):
 
     ``problems`` lists every problem found (at least one); ``str()`` gives one
     line per problem, so a single mistake prints as a single line.
+
+    >>> error = SpecError(SpecProblem("jobs.yaml", 3, "job 'a': 'timeout' must be > 0"))
+    >>> str(error), error.line
+    ("jobs.yaml:3: job 'a': 'timeout' must be > 0", 3)
     """
 
     def __init__(self, problems: list[SpecProblem] | SpecProblem) -> None:
@@ -65,4 +73,8 @@ class SpecError(TaskrunnerError):
 
 
 class WorkerError(TaskrunnerError):
-    """The worker pool could not be started or kept alive."""
+    """The worker pool could not be started or kept alive.
+
+    >>> str(WorkerError("workers keep dying before running any job"))
+    'workers keep dying before running any job'
+    """

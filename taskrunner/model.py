@@ -18,7 +18,11 @@ __all__ = ["Attempt", "Job", "JobResult", "RunReport", "Status"]
 
 
 class Status(str, Enum):
-    """The final (or per-attempt) outcome of a job."""
+    """The final (or per-attempt) outcome of a job; compares equal to its string.
+
+    >>> Status("timeout") is Status.TIMEOUT, Status.OK == "ok"
+    (True, True)
+    """
 
     OK = "ok"
     FAILED = "failed"
@@ -141,6 +145,10 @@ class JobResult:
     Fields ``name status returncode value error attempts started finished
     duration worker`` are the results-file contract; ``stdout_log``,
     ``stderr_log`` and ``stderr_tail`` point at and excerpt the job's output.
+
+    >>> result = JobResult.from_dict({"name": "a", "status": "failed", "returncode": 3})
+    >>> result.ok, result.to_dict()["status"]
+    (False, 'failed')
     """
 
     name: str

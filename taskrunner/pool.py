@@ -107,7 +107,7 @@ class LocalPool:
         if workers < 1:
             raise ValueError("workers must be >= 1")
         self.workers = workers
-        self._ctx = multiprocessing.get_context(START_METHOD)
+        self._ctx: Any = multiprocessing.get_context(START_METHOD)
         self._ctx.set_forkserver_preload(["taskrunner.forkserver_setup"])
         self._tasks = TaskQueue(ctx=self._ctx)
         self._tasks.on_stuck = self._reap_while_stuck

@@ -52,7 +52,7 @@ def log_file_stem(name: str) -> str:
     """A file name for a job's logs that cannot leave the log folder.
 
     >>> log_file_stem("compress"), log_file_stem("../x")
-    ('compress', 'x-3d4e0bb3')
+    ('compress', 'x-72e4d01d')
     """
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._")[:80]
     if safe != name:
@@ -331,5 +331,10 @@ def _unsendable(attempt: Attempt, error: Exception) -> JobResult:
 
 
 def run(jobs: Sequence[Job], workers: int | None = None, **options: Any) -> RunReport:
-    """Run ``jobs`` with a ``Runner(workers, **options)`` and return the report."""
+    """Run ``jobs`` with a ``Runner(workers, **options)`` and return the report.
+
+    >>> report = run([Job(name="a", run="true")], workers=1, progress=False, results="/tmp/doc.jsonl")
+    >>> report.ok, report["a"].status.value
+    (True, 'ok')
+    """
     return Runner(workers, **options).run(jobs)

@@ -33,6 +33,16 @@ class TaskQueue(JoinableQueue):  # type: ignore[type-arg]
     """
 
     on_stuck: Callable[[], None] | None = None
+    # CPython's private state, declared for type checkers.
+    _closed: bool
+    _sem: Any
+    _notempty: Any
+    _thread: Any
+    _buffer: Any
+    _cond: Any
+    _rlock: Any
+    _reader: Any
+    _unfinished_tasks: Any
 
     def __init__(self, *, ctx: Any) -> None:
         super().__init__(ctx=ctx)
@@ -55,7 +65,7 @@ class TaskQueue(JoinableQueue):  # type: ignore[type-arg]
             raise Full
         with self._notempty, self._shared_lock():
             if self._thread is None:
-                self._start_thread()
+                self._start_thread()  # type: ignore[attr-defined]
             self._buffer.append(obj)
             self._unfinished_tasks.release()
             self._notempty.notify()
