@@ -6,15 +6,19 @@ file; 129, 130, 143 interrupted by SIGHUP, SIGINT, SIGTERM.
 
 from __future__ import annotations
 
+import json
 import sys
-from typing import NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 import click
 
 from .errors import TaskrunnerError
+from .model import Job
 from .progress import format_summary
 from .runner import Runner, default_paths
-from .spec import JobFile, load_job_file
+from .selection import dependency_order, select_jobs, unmatched
+from .spec import MAX_JOBS, JobFile, load_job_file
 
 __all__ = ["main"]
 
@@ -27,11 +31,49 @@ def _fail(error: TaskrunnerError) -> NoReturn:
     sys.exit(EXIT_USAGE)
 
 
-def _load(path: str) -> JobFile:
+def _load(path: str, max_jobs: int = MAX_JOBS) -> JobFile:
     try:
-        return load_job_file(path)
+        return load_job_file(path, max_jobs=max_jobs)
     except TaskrunnerError as error:
         _fail(error)
+
+
+def _selected(spec: JobFile, only: tuple[str, ...], tags: tuple[str, ...]) -> list[Job]:
+    missing = unmatched(spec.jobs, only, tags)
+    if missing:
+        click.echo(f"{spec.path}: --only/--tag {missing[0]!r} matches no job", err=True)
+        sys.exit(EXIT_USAGE)
+    return select_jobs(spec.jobs, only, tags)
+
+
+def _selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--only, --tag and --max-jobs, shared by run and list."""
+    command = click.option("--max-jobs", type=click.IntRange(min=1), default=MAX_JOBS, show_default=True,
+                           help="Refuse a file that expands (matrices) to more jobs.")(command)
+    command = click.option("--tag", "tags", multiple=True, metavar="TAG",
+                           help="Only jobs carrying TAG, plus their dependencies (repeatable).")(command)
+    command = click.option("--only", multiple=True, metavar="GLOB",
+                           help="Only jobs whose name matches GLOB, plus their dependencies (repeatable).")(command)
+    return command
+
+
+def _describe(job: Job) -> str:
+    """One line for list/--dry-run: name, run or call, what, [tags], (after: deps)."""
+    if job.is_command:
+        what, kind = (job.run if isinstance(job.run, str) else " ".join(job.run or ())), "run"
+    else:
+        what, kind = str(job.call), "call"
+    tags = f"  [{', '.join(job.tags)}]" if job.tags else ""
+    after = f"  (after: {', '.join(job.depends_on)})" if job.depends_on else ""
+    return f"{job.name}\t{kind}\t{what}{tags}{after}"
+
+
+def _as_json(job: Job) -> dict[str, Any]:
+    data: dict[str, Any] = {"name": job.name}
+    data.update({"run": job.run} if job.is_command else {"call": job.call, "args": list(job.args), "kwargs": dict(job.kwargs)})
+    data.update(env=dict(job.env), cwd=job.cwd, timeout=job.timeout, retries=job.retries,
+                retry_delay=job.retry_delay, tags=list(job.tags), depends_on=list(job.depends_on))
+    return data
 
 
 def main(args: list[str] | None = None, prog_name: str = "taskrunner") -> NoReturn:
@@ -68,6 +110,8 @@ def cli() -> None:
 @click.option("--max-failures", type=click.IntRange(min=1), help="Stop after N jobs failed; cancel running jobs.")
 @click.option("--resume", is_flag=True, help="Skip jobs the results file already records as ok; run the rest.")
 @click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: only on a terminal).")
+@click.option("--dry-run", is_flag=True, help="Print the jobs that would run, in order, and run nothing.")
+@_selection_options
 def run_command(
     job_file: str,
     workers: int | None,
@@ -79,14 +123,25 @@ def run_command(
     max_failures: int | None,
     resume: bool,
     progress: bool | None,
+    dry_run: bool,
+    only: tuple[str, ...],
+    tags: tuple[str, ...],
+    max_jobs: int,
 ) -> None:
-    """Run every job in JOB_FILE.
+    """Run the jobs in JOB_FILE (all, or those --only/--tag select).
 
     \b
-    Example:
+    Examples:
       taskrunner run jobs.yaml -w 8 --timeout 600 --retries 1
+      taskrunner run jobs.yaml --only 'resize-*' --dry-run
     """
-    spec = _load(job_file)
+    spec = _load(job_file, max_jobs)
+    jobs = _selected(spec, only, tags)
+    if dry_run:
+        for job in dependency_order(jobs):
+            click.echo(_describe(job))
+        click.echo(f"{len(jobs)} jobs would run; nothing was run (--dry-run)", err=True)
+        sys.exit(EXIT_OK)
     default_results, default_logs = default_paths(job_file)
     runner = Runner(
         workers or spec.workers,
@@ -100,7 +155,7 @@ def run_command(
         resume=resume,
     )
     try:
-        report = runner.run(spec.jobs)
+        report = runner.run(jobs)
     except TaskrunnerError as error:
         _fail(error)
     click.echo(format_summary(report), err=True)
@@ -111,25 +166,29 @@ def run_command(
 
 @cli.command("validate")
 @click.argument("job_file", type=click.Path(dir_okay=False))
-def validate_command(job_file: str) -> None:
+@click.option("--max-jobs", type=click.IntRange(min=1), default=MAX_JOBS, show_default=True,
+              help="Refuse a file that expands (matrices) to more jobs.")
+def validate_command(job_file: str, max_jobs: int) -> None:
     """Check JOB_FILE and report every problem (exit 0 if valid, 2 if not)."""
-    spec = _load(job_file)
+    spec = _load(job_file, max_jobs)
     click.echo(f"{job_file}: valid, {len(spec.jobs)} jobs")
 
 
 @cli.command("list")
 @click.argument("job_file", type=click.Path(dir_okay=False))
-def list_command(job_file: str) -> None:
-    """Print the jobs of JOB_FILE, one per line: name, kind, what it runs, tags, dependencies."""
-    for job in _load(job_file).jobs:
-        if job.is_command:
-            what = job.run if isinstance(job.run, str) else " ".join(job.run or ())
-            kind = "run"
-        else:
-            what, kind = str(job.call), "call"
-        tags = f"  [{', '.join(job.tags)}]" if job.tags else ""
-        after = f"  (after: {', '.join(job.depends_on)})" if job.depends_on else ""
-        click.echo(f"{job.name}\t{kind}\t{what}{tags}{after}")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array of the jobs, for tools.")
+@_selection_options
+def list_command(job_file: str, as_json: bool, only: tuple[str, ...], tags: tuple[str, ...], max_jobs: int) -> None:
+    """Print the jobs of JOB_FILE (matrices expanded) in dependency order.
+
+    One line per job: name, run/call, what it runs, [tags], (after: dependencies).
+    """
+    jobs = dependency_order(_selected(_load(job_file, max_jobs), only, tags))
+    if as_json:
+        click.echo(json.dumps([_as_json(job) for job in jobs], indent=2))
+        return
+    for job in jobs:
+        click.echo(_describe(job))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -53,11 +53,16 @@ class AttemptControl:
     a ``call`` job raises ``JobCancelled`` in the main thread.
     """
 
-    def __init__(self, on_spawn: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self, on_spawn: Callable[[int], None] | None = None, spawn_lock: threading.Lock | None = None
+    ) -> None:
         self.pgid: int | None = None
         self.in_call = False
         self.cancelled = False
         self._on_spawn = on_spawn
+        # Held while a command starts and is published: whoever takes it
+        # (a worker whose coordinator died) knows no command is half-started.
+        self.spawn_lock = spawn_lock or threading.Lock()
 
     def spawned(self, pgid: int | None) -> None:
         self.pgid = pgid
@@ -126,7 +131,7 @@ def _run_command(attempt: Attempt, control: AttemptControl) -> _Outcome:
     argv: str | list[str] = job.run if isinstance(job.run, str) else list(job.run or ())
     env = {**os.environ, **job.env} if job.env else None
     try:
-        with open(attempt.stdout_log, "wb") as out, open(attempt.stderr_log, "wb") as err:
+        with control.spawn_lock, open(attempt.stdout_log, "wb") as out, open(attempt.stderr_log, "wb") as err:
             proc = subprocess.Popen(
                 argv,
                 shell=isinstance(argv, str),
@@ -137,10 +142,10 @@ def _run_command(attempt: Attempt, control: AttemptControl) -> _Outcome:
                 cwd=_resolve_cwd(job),
                 start_new_session=True,
             )
+            control.spawned(proc.pid)
     except OSError as error:
         what = "working directory" if error.filename == _resolve_cwd(job) else "command"
         return Status.FAILED, 127, None, f"cannot start {what}: {error.strerror}: {error.filename}"
-    control.spawned(proc.pid)
     try:
         returncode, timed_out = _wait(proc, job.timeout, control)
     finally:

@@ -11,6 +11,7 @@ reports every problem found at once — nothing runs on an invalid file.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 import os
@@ -22,6 +23,7 @@ from typing import Any
 import yaml
 
 from .errors import SpecError, SpecProblem
+from . import matrix
 from .model import Job
 from .plan import dependency_problems
 
@@ -142,6 +144,23 @@ def _tags(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+_VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _matrix(value: Any) -> dict[str, list[Any]]:
+    if not isinstance(value, dict) or not value:
+        raise _Invalid(f"must be a non-empty mapping of variable: [values], got {value!r}")
+    for name, values in value.items():
+        if not isinstance(name, str) or not _VARIABLE.match(name):
+            raise _Invalid(f"variable {name!r} must be an identifier (letters, digits, _)")
+        if not isinstance(values, list) or not values:
+            raise _Invalid(f"variable {name!r} must list at least one value, got {values!r}")
+        for item in values:
+            if not isinstance(item, (str, int, float, bool)):
+                raise _Invalid(f"variable {name!r}: values must be strings, numbers or booleans, got {item!r}")
+    return value
+
+
 _JOB_FIELDS: dict[str, Callable[[Any], Any]] = {
     "name": _non_empty_string,
     "run": _run,
@@ -155,11 +174,11 @@ _JOB_FIELDS: dict[str, Callable[[Any], Any]] = {
     "retry_delay": _non_negative_number,
     "tags": _tags,
     "depends_on": _tags,
+    "matrix": _matrix,
 }
 _DEFAULTABLE = ("env", "cwd", "timeout", "retries", "retry_delay", "tags")
-_NOT_YET = {
-    "matrix": "matrix expansion is not supported yet",
-}
+#: Default cap on the number of jobs a file may expand to (``--max-jobs``).
+MAX_JOBS = 100_000
 _TOP_LEVEL = ("workers", "defaults", "jobs")
 
 
@@ -171,9 +190,11 @@ def _did_you_mean(key: str, choices: list[str] | tuple[str, ...]) -> str:
 class _Reader:
     """Walks the YAML node tree, collecting problems instead of stopping."""
 
-    def __init__(self, path: str, loader: Any) -> None:
+    def __init__(self, path: str, loader: Any, max_jobs: int) -> None:
         self.path = path
         self.loader = loader
+        self.max_jobs = max_jobs
+        self.job_count = 0
         self.problems: list[SpecProblem] = []
 
     def problem(self, node: yaml.Node | None, message: str) -> None:
@@ -209,9 +230,7 @@ class _Reader:
     ) -> dict[str, Any]:
         values: dict[str, Any] = {}
         for key, (key_node, value_node) in entries.items():
-            if key in _NOT_YET:
-                self.problem(key_node, f"{context}{key!r}: {_NOT_YET[key]}")
-            elif key not in allowed:
+            if key not in allowed:
                 hint = _did_you_mean(key, allowed)
                 if key == "name" or key == "run" or key == "call":
                     hint = f" (a default cannot set {key!r})"
@@ -223,8 +242,11 @@ class _Reader:
         return values
 
 
-def load_job_file(path: str | os.PathLike[str]) -> JobFile:
-    """Read, validate and return a job file; raise ``SpecError`` with every problem."""
+def load_job_file(path: str | os.PathLike[str], *, max_jobs: int = MAX_JOBS) -> JobFile:
+    """Read, validate and return a job file; raise ``SpecError`` with every problem.
+
+    ``max_jobs`` caps how many jobs the file may expand to (matrices).
+    """
     path = os.fspath(path)
     try:
         with open(path, "rb") as handle:
@@ -234,36 +256,45 @@ def load_job_file(path: str | os.PathLike[str]) -> JobFile:
     except UnicodeDecodeError:
         raise SpecError(SpecProblem(path, None, "job file is not valid UTF-8")) from None
 
-    loader = _Loader(text)
+    loader = None
     try:
+        loader = _Loader(text)
         root = loader.get_single_node()
         if root is None:
             raise SpecError(SpecProblem(path, None, "job file is empty; it needs a 'jobs' list"))
-        reader = _Reader(path, loader)
+        reader = _Reader(path, loader, max_jobs)
         job_file = _read_root(reader, root, os.path.dirname(os.path.abspath(path)))
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark is not None else None
         problem = " ".join(str(part) for part in (error.context, error.problem) if part)
-        raise SpecError(SpecProblem(path, line, f"invalid YAML: {problem}")) from None
+        raise SpecError(SpecProblem(path, line, f"invalid YAML: {_one_line(problem)}")) from None
+    except yaml.reader.ReaderError as error:
+        line = text.count("\n", 0, error.position) + 1
+        raise SpecError(SpecProblem(path, line, f"invalid YAML: {_one_line(error.reason)} (character {error.character!r})")) from None
     except yaml.YAMLError as error:
-        raise SpecError(SpecProblem(path, None, f"invalid YAML: {error}")) from None
+        raise SpecError(SpecProblem(path, None, f"invalid YAML: {_one_line(str(error))}")) from None
     except RecursionError:
         raise SpecError(SpecProblem(path, None, "invalid YAML: nested too deeply")) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if reader.problems:
         raise SpecError(reader.problems)
     assert job_file is not None
     return job_file
 
 
-def load_jobs(path: str | os.PathLike[str]) -> list[Job]:
-    """The jobs of a job file, validated; raise ``SpecError`` if it is invalid.
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def load_jobs(path: str | os.PathLike[str], *, max_jobs: int = MAX_JOBS) -> list[Job]:
+    """The jobs of a job file, validated and expanded; raise ``SpecError`` if it is invalid.
 
     >>> jobs = load_jobs("jobs.example.yaml")   # doctest: +SKIP
     """
-    return list(load_job_file(path).jobs)
+    return list(load_job_file(path, max_jobs=max_jobs).jobs)
 
 
 def _read_root(reader: _Reader, root: yaml.Node, base_dir: str) -> JobFile | None:
@@ -297,27 +328,45 @@ def _read_root(reader: _Reader, root: yaml.Node, base_dir: str) -> JobFile | Non
 
     jobs: list[Job] = []
     nodes: list[yaml.Node] = []
+    templates: dict[str, list[str]] = {}  # a matrix job's name as written -> its expansions
     first_line: dict[str, int] = {}
     for index, job_node in enumerate(jobs_node.value, start=1):
-        job = _read_job(reader, job_node, index, defaults, base_dir)
-        if job is None:
+        read = _read_job(reader, job_node, index, defaults, base_dir)
+        if read is None:
             continue
-        line = job_node.start_mark.line + 1
-        if job.name in first_line:
-            reader.problem(job_node, f"job {job.name!r}: duplicate name (first defined on line {first_line[job.name]})")
-        else:
-            first_line[job.name] = line
-            jobs.append(job)
-            nodes.append(job_node)
+        template_name, expanded = read
+        if template_name is not None:
+            templates[template_name] = [job.name for job in expanded]
+        for job in expanded:
+            if job.name in first_line:
+                reader.problem(
+                    job_node, f"job {job.name!r}: duplicate name (first defined on line {first_line[job.name]})"
+                )
+            else:
+                first_line[job.name] = job_node.start_mark.line + 1
+                jobs.append(job)
+                nodes.append(job_node)
     if not reader.problems:  # with invalid jobs dropped, names would look unknown
+        jobs = [_resolve_templates(job, templates, first_line) for job in jobs]
         for index, message in dependency_problems(jobs):
             reader.problem(nodes[index], message)
     return JobFile(path=reader.path, jobs=tuple(jobs), workers=workers)
 
 
+def _resolve_templates(job: Job, templates: dict[str, list[str]], names: dict[str, int]) -> Job:
+    """``depends_on: [gen-{n}]`` naming a matrix job as written means all its expansions."""
+    if not any(dep in templates and dep not in names for dep in job.depends_on):
+        return job
+    resolved: list[str] = []
+    for dep in job.depends_on:
+        resolved += templates[dep] if dep in templates and dep not in names else [dep]
+    return dataclasses.replace(job, depends_on=tuple(dict.fromkeys(resolved)))
+
+
 def _read_job(
     reader: _Reader, node: yaml.Node, index: int, defaults: dict[str, Any], base_dir: str
-) -> Job | None:
+) -> tuple[str | None, list[Job]] | None:
+    """(the name as written if it is a matrix job, the expanded jobs), or None if invalid."""
     if not isinstance(node, yaml.MappingNode):
         reader.problem(node, f"job #{index}: must be a mapping with 'name' and 'run' or 'call'")
         return None
@@ -349,4 +398,18 @@ def _read_job(
     merged.update(values)
     if "env" in defaults and "env" in values:
         merged["env"] = {**defaults["env"], **values["env"]}
-    return Job(base_dir=base_dir, **merged)
+    matrix_values = merged.pop("matrix", None)
+    if matrix_values is None:
+        reader.job_count += 1
+        return None, [Job(base_dir=base_dir, **merged)]
+    total = reader.job_count + matrix.count(matrix_values)
+    if total > reader.max_jobs:
+        reader.problem(
+            entries["matrix"][1],
+            f"{context}'matrix' expands the file to {total:,} jobs, more than the limit of "
+            f"{reader.max_jobs:,} (raise it with --max-jobs)",
+        )
+        return None
+    reader.job_count = total
+    expanded = [Job(base_dir=base_dir, **e.fields) for e in matrix.expand(merged, matrix_values)]
+    return merged["name"], expanded

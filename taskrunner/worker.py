@@ -60,8 +60,10 @@ class WorkerSlots:
         self.stopping = ctx.Value("b", 0, lock=False)
 
 
-# The attempt running in this worker, for the SIGTERM handler.
+# The attempt running in this worker, for the SIGTERM handler and the
+# parent watcher; and the lock held while a command starts (see _watch_parent).
 _current: AttemptControl | None = None
+_spawn_lock = threading.Lock()
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
@@ -76,11 +78,17 @@ def _ignore(signum: int, frame: Any) -> None:
 
 
 def _watch_parent(sentinel: int) -> None:
-    """Exit, killing the running command's group, once the coordinator is gone."""
+    """Exit, killing the running command's group, once the coordinator is gone.
+
+    Taking the spawn lock for good first means the main thread cannot start
+    the next job between our kill and our exit (it would be orphaned).
+    Killing our own group takes us and anything a call job started.
+    """
     wait([sentinel])
+    _spawn_lock.acquire()
     if _current is not None:
         _current.kill()
-    os._exit(1)
+    os.killpg(0, signal.SIGKILL)
 
 
 def _next_item(tasks: Any) -> Any:
@@ -121,7 +129,7 @@ def worker_main(slot: int, tasks: Any, results: Any, slots: WorkerSlots, spool_d
         slots.started[slot] = time.time()
         slots.held[slot] = attempt_id
         if not slots.stopping.value:
-            _current = AttemptControl(on_spawn=publish_pgid)
+            _current = AttemptControl(on_spawn=publish_pgid, spawn_lock=_spawn_lock)
             result = _run(payload, name, _current)
             _current = None
             results.put(_encode(attempt_id, result, spool_dir))

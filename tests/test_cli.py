@@ -113,3 +113,47 @@ def test_python_dash_m_and_help(cli: CliRunner) -> None:
     done = cli.run("--help")
     assert done.returncode == 0 and "taskrunner run jobs.yaml" in done.stdout
     assert "Example" in cli.run("run", "--help").stdout
+
+
+WORKFLOW = """
+jobs:
+  - {name: gen-{n}, run: "echo gen {n} >> log", matrix: {n: [1, 2]}}
+  - {name: resize, run: "echo resize >> log", depends_on: "gen-{n}", tags: [images]}
+  - {name: docs, run: "echo docs >> log", tags: [docs]}
+  - {name: publish, run: "echo publish >> log", depends_on: [resize, docs]}
+""".replace("gen-{n},", "'gen-{n}',")
+
+
+def test_dry_run_prints_in_dependency_order_and_runs_nothing(cli: CliRunner) -> None:
+    jobs = write(cli.workdir / "jobs.yaml", WORKFLOW)
+    done = cli.run("run", str(jobs), "--dry-run")
+    assert done.returncode == 0, done.stderr
+    names = [line.split("\t")[0] for line in done.stdout.splitlines()]
+    assert names == ["gen-1", "gen-2", "resize", "docs", "publish"]
+    assert not (cli.workdir / "log").exists() and not (cli.workdir / ".taskrunner").exists()
+
+
+def test_only_and_tag_select_jobs_plus_their_dependencies(cli: CliRunner) -> None:
+    jobs = write(cli.workdir / "jobs.yaml", WORKFLOW)
+    assert cli.run("run", str(jobs), "--tag", "images").returncode == 0
+    assert sorted((cli.workdir / "log").read_text().split("\n")[:-1]) == ["gen 1", "gen 2", "resize"]
+    listed = cli.run("list", str(jobs), "--only", "doc*", "--only", "gen-2")
+    assert [line.split("\t")[0] for line in listed.stdout.splitlines()] == ["gen-2", "docs"]
+    bad = cli.run("run", str(jobs), "--only", "nothing*")
+    assert bad.returncode == 2 and "'nothing*' matches no job" in bad.stderr
+
+
+def test_list_json(cli: CliRunner) -> None:
+    jobs = write(cli.workdir / "jobs.yaml", WORKFLOW)
+    done = cli.run("list", str(jobs), "--json")
+    data = json.loads(done.stdout)
+    assert [d["name"] for d in data] == ["gen-1", "gen-2", "resize", "docs", "publish"]
+    assert data[2]["depends_on"] == ["gen-1", "gen-2"] and data[2]["tags"] == ["images"]
+    assert data[0]["run"] == "echo gen 1 >> log"
+
+
+def test_max_jobs_option(cli: CliRunner) -> None:
+    jobs = write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: m, run: 'true', matrix: {a: [1, 2, 3], b: [1, 2]}}\n")
+    refused = cli.run("validate", str(jobs), "--max-jobs", "5")
+    assert refused.returncode == 2 and "6 jobs, more than the limit of 5" in refused.stderr
+    assert cli.run("validate", str(jobs), "--max-jobs", "6").stdout.endswith("valid, 6 jobs\n")

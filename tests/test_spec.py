@@ -105,7 +105,12 @@ def test_single_tag_string_is_accepted(tmp_path: Path) -> None:
         ("jobs:\n  - {name: a, run: x, depends_on: [b]}\n", [":2: job 'a': depends on unknown job 'b'"]),
         ("jobs:\n  - {name: a, run: x, depends_on: b}\n  - {name: b, run: x, depends_on: [a]}\n", [":2: job 'a': dependency cycle a -> b -> a"]),
         ("jobs:\n  - {name: a, run: x, depends_on: [1]}\n", [":2: job 'a': 'depends_on' must be a list of strings, got [1]"]),
-        ("jobs:\n  - {name: a, run: x, matrix: {n: [1]}}\n", [":2: job 'a': 'matrix': matrix expansion is not supported yet"]),
+        ("jobs:\n  - {name: a, run: x, matrix: {n: []}}\n", [":2: job 'a': 'matrix' variable 'n' must list at least one value, got []"]),
+        ("jobs:\n  - {name: a, run: x, matrix: [1]}\n", [":2: job 'a': 'matrix' must be a non-empty mapping of variable: [values], got [1]"]),
+        ("jobs:\n  - {name: a, run: x, matrix: {n-1: [1]}}\n", [":2: job 'a': 'matrix' variable 'n-1' must be an identifier (letters, digits, _)"]),
+        ("jobs:\n  - {name: a, run: x, matrix: {n: [[1]]}}\n", [":2: job 'a': 'matrix' variable 'n': values must be strings, numbers or booleans, got [1]"]),
+        ("jobs:\n  - {name: 'a-{n}', run: x, matrix: {n: [1, '1']}}\n", [":2: job 'a-1': duplicate name (first defined on line 2)"]),
+        ("defaults: {matrix: {n: [1]}}\njobs:\n  - {name: a, run: x}\n", [":1: defaults: unknown key 'matrix'"]),
         ("jobs:\n  - {name: a, run: x, run: y}\n", [":2: job #1: duplicate key 'run'"]),
         ("jobs:\n  - just a string\n", [":2: job #1: must be a mapping with 'name' and 'run' or 'call'"]),
         ("jobs: []\n", [":1: 'jobs' must be a non-empty list of jobs"]),
@@ -179,3 +184,57 @@ def test_example_file_is_valid() -> None:
 def test_depends_on_string_or_list(tmp_path: Path) -> None:
     a, b, c = load_text(tmp_path, "jobs:\n  - {name: a, run: x}\n  - {name: b, run: x, depends_on: a}\n  - {name: c, run: x, depends_on: [a, b]}\n")
     assert (a.depends_on, b.depends_on, c.depends_on) == ((), ("a",), ("a", "b"))
+
+
+MATRIX = """
+jobs:
+  - name: gen-{n}
+    run: "awk '{print $2}' in-{n}.txt > out-{n}; echo ${HOME} {n} {label}"
+    matrix: {n: [1, 2], label: ["a b; touch x"]}
+    env: {N: "{n}"}
+    cwd: "work/{n}"
+  - name: call
+    call: "m:f"
+    args: ["{n}", "file-{n}.txt", ["{flag}"], 7]
+    kwargs: {size: "{n}", enabled: "{flag}"}
+    matrix: {n: [3, 4.5], flag: [true]}
+  - name: argv
+    run: [echo, "{n}", "x{n}"]
+    matrix: {n: [a b]}
+  - name: after
+    run: "true"
+    depends_on: ["gen-{n}", "call[n=3,flag=true]"]
+"""
+
+
+def test_matrix_expands_and_substitutes_only_declared_variables(tmp_path: Path) -> None:
+    jobs = {job.name: job for job in load_text(tmp_path, MATRIX)}
+    assert list(jobs) == ["gen-1", "gen-2", "call[n=3,flag=true]", "call[n=4.5,flag=true]", "argv[n=a b]", "after"]
+    gen = jobs["gen-1"]
+    assert gen.run == "awk '{print $2}' in-1.txt > out-1; echo ${HOME} 1 'a b; touch x'"
+    assert dict(gen.env) == {"N": "1"} and gen.cwd == "work/1"
+    call = jobs["call[n=3,flag=true]"]
+    assert call.args == (3, "file-3.txt", [True], 7)  # exact "{n}" keeps its YAML type
+    assert dict(call.kwargs) == {"size": 3, "enabled": True}
+    assert jobs["argv[n=a b]"].run == ("echo", "a b", "xa b")
+    assert jobs["after"].depends_on == ("gen-1", "gen-2", "call[n=3,flag=true]")
+
+
+def test_matrix_values_cannot_inject_shell_commands(tmp_path: Path) -> None:
+    import subprocess
+
+    (job,) = load_text(tmp_path, "jobs:\n  - {name: e, run: 'echo {v}', matrix: {v: ['a; touch pwned', '$(touch pwned)']}}\n")[:1]
+    out = subprocess.run(job.run, shell=True, cwd=tmp_path, capture_output=True, text=True).stdout
+    assert out == "a; touch pwned\n" and not (tmp_path / "pwned").exists()
+
+
+def test_huge_matrix_is_refused_unless_the_limit_is_raised(tmp_path: Path) -> None:
+    text = "jobs:\n  - {name: big, run: x, matrix: {a: %s, b: %s}}\n" % (list(range(400)), list(range(400)))
+    found = problems(tmp_path, text)
+    assert found == [":2: job 'big': 'matrix' expands the file to 160,000 jobs, more than the limit of 100,000 (raise it with --max-jobs)"]
+    assert len(load_jobs(tmp_path / "jobs.yaml", max_jobs=200_000)) == 160_000
+
+
+def test_a_matrix_can_depend_on_the_matching_expansion(tmp_path: Path) -> None:
+    jobs = load_text(tmp_path, "jobs:\n  - {name: 'gen-{n}', run: x, matrix: {n: [1, 2]}}\n  - {name: 'use-{n}', run: x, depends_on: 'gen-{n}', matrix: {n: [1, 2]}}\n")
+    assert [(j.name, j.depends_on) for j in jobs[2:]] == [("use-1", ("gen-1",)), ("use-2", ("gen-2",))]

@@ -1,0 +1,104 @@
+"""Matrix expansion: one job template × every combination of the variables.
+
+``{var}`` placeholders are replaced only for declared variables — any other
+braces (``awk '{print $2}'``, ``${HOME}``) stay as written. In a shell string
+each value is shell-quoted, so a value can never inject a command; in argv
+lists, ``args``, ``kwargs``, ``env`` and ``cwd`` it is inserted as is, and an
+argument that is exactly ``"{var}"`` keeps the value's YAML type.
+
+    >>> [e.fields["run"] for e in expand({"name": "gz", "run": "gzip {f}"}, {"f": ["a b", "c;d"]})]
+    ["gzip 'a b'", "gzip 'c;d'"]
+    >>> [e.fields["name"] for e in expand({"name": "t", "run": "x"}, {"n": [1, 2], "py": ["3.11"]})]
+    ['t[n=1,py=3.11]', 't[n=2,py=3.11]']
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Expansion", "count", "expand", "render"]
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """One expanded job: its fields and the variable values that made it."""
+
+    fields: dict[str, Any]
+    values: dict[str, Any]
+
+
+def render(value: Any) -> str:
+    """A matrix value as text, spelled as in YAML (``true``, not ``True``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def count(matrix: Mapping[str, Sequence[Any]]) -> int:
+    """How many jobs ``matrix`` expands to."""
+    return math.prod(len(values) for values in matrix.values())
+
+
+def expand(template: Mapping[str, Any], matrix: Mapping[str, Sequence[Any]]) -> list[Expansion]:
+    """Every combination of ``matrix`` applied to ``template`` (validated job fields).
+
+    Combinations come in file order, the last variable varying fastest.
+    """
+    names = list(matrix)
+    pattern = re.compile(r"\{(" + "|".join(re.escape(n) for n in names) + r")\}")
+    expansions = []
+    for combination in itertools.product(*(matrix[n] for n in names)):
+        values = dict(zip(names, combination))
+        substitute = _Substitution(pattern, values)
+        fields = dict(template)
+        name = template["name"]
+        if pattern.search(name):
+            fields["name"] = substitute.text(name)
+        else:
+            fields["name"] = f"{name}[{','.join(f'{k}={render(v)}' for k, v in values.items())}]"
+        run = template.get("run")
+        if isinstance(run, str):
+            fields["run"] = substitute.text(run, quote=True)
+        elif run is not None:
+            fields["run"] = tuple(substitute.text(item) for item in run)
+        for key in ("args", "kwargs"):
+            if key in template:
+                fields[key] = substitute.data(template[key])
+        if "env" in template:
+            fields["env"] = {k: substitute.text(v) for k, v in template["env"].items()}
+        if "cwd" in template:
+            fields["cwd"] = substitute.text(template["cwd"])
+        if "depends_on" in template:
+            fields["depends_on"] = tuple(substitute.text(d) for d in template["depends_on"])
+        expansions.append(Expansion(fields, values))
+    return expansions
+
+
+class _Substitution:
+    def __init__(self, pattern: re.Pattern[str], values: dict[str, Any]) -> None:
+        self.pattern = pattern
+        self.values = values
+
+    def text(self, text: str, quote: bool = False) -> str:
+        def replace(match: re.Match[str]) -> str:
+            value = render(self.values[match[1]])
+            return shlex.quote(value) if quote else value
+
+        return self.pattern.sub(replace, text)
+
+    def data(self, value: Any) -> Any:
+        """Arguments: an exact ``"{var}"`` becomes the value itself, with its type."""
+        if isinstance(value, str):
+            exact = self.pattern.fullmatch(value)
+            return self.values[exact[1]] if exact else self.text(value)
+        if isinstance(value, (list, tuple)):
+            return type(value)(self.data(item) for item in value)
+        if isinstance(value, dict):
+            return {key: self.data(item) for key, item in value.items()}
+        return value
