@@ -54,7 +54,7 @@ def expand(template: Mapping[str, Any], matrix: Mapping[str, Sequence[Any]]) -> 
     pattern = re.compile(r"\{(" + "|".join(re.escape(n) for n in names) + r")\}")
     expansions = []
     for combination in itertools.product(*(matrix[n] for n in names)):
-        values = dict(zip(names, combination))
+        values = dict(zip(names, combination, strict=True))
         substitute = _Substitution(pattern, values)
         fields = dict(template)
         name = template["name"]

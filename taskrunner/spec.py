@@ -22,8 +22,8 @@ from typing import Any
 
 import yaml
 
-from .errors import SpecError, SpecProblem
 from . import matrix
+from .errors import SpecError, SpecProblem
 from .model import Job
 from .plan import dependency_problems
 
