@@ -7,6 +7,8 @@ file; 129, 130, 143 interrupted by SIGHUP, SIGINT, SIGTERM.
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -15,8 +17,11 @@ import click
 
 from .errors import TaskrunnerError
 from .model import Job
-from .progress import format_summary
+from .journal import read_results
+from .model import RunReport
+from .progress import TerminalReporter, format_summary
 from .runner import Runner, default_paths
+from .timeline import render_timeline
 from .selection import dependency_order, select_jobs, unmatched
 from .spec import MAX_JOBS, JobFile, load_job_file
 
@@ -26,7 +31,14 @@ EXIT_OK, EXIT_NOT_OK, EXIT_USAGE = 0, 1, 2
 EXIT_SIGNAL = {"SIGHUP": 129, "SIGINT": 130, "SIGTERM": 143}
 
 
-def _fail(error: TaskrunnerError) -> NoReturn:
+def _resume_command(job_file: str, results_path: str | None, log_dir: str | None) -> str:
+    parts = ["taskrunner", "run", job_file, "--resume"]
+    parts += ["--results", results_path] if results_path else []
+    parts += ["--log-dir", log_dir] if log_dir else []
+    return " ".join(shlex.quote(part) for part in parts)
+
+
+def _fail(error: Exception) -> NoReturn:
     click.echo(str(error), err=True)
     sys.exit(EXIT_USAGE)
 
@@ -111,6 +123,9 @@ def cli() -> None:
 @click.option("--resume", is_flag=True, help="Skip jobs the results file already records as ok; run the rest.")
 @click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: only on a terminal).")
 @click.option("--dry-run", is_flag=True, help="Print the jobs that would run, in order, and run nothing.")
+@click.option("--output", "show_output", is_flag=True, help="Print each job's output when it finishes, grouped per job.")
+@click.option("--prefix", is_flag=True, help="With --output: start each output line with the job name.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout (everything else goes to stderr).")
 @_selection_options
 def run_command(
     job_file: str,
@@ -124,6 +139,9 @@ def run_command(
     resume: bool,
     progress: bool | None,
     dry_run: bool,
+    show_output: bool,
+    prefix: bool,
+    as_json: bool,
     only: tuple[str, ...],
     tags: tuple[str, ...],
     max_jobs: int,
@@ -143,6 +161,10 @@ def run_command(
         click.echo(f"{len(jobs)} jobs would run; nothing was run (--dry-run)", err=True)
         sys.exit(EXIT_OK)
     default_results, default_logs = default_paths(job_file)
+    bar = progress if progress is not None else sys.stderr.isatty()
+    reporter = TerminalReporter(
+        bar=bar, show_output=show_output, prefix=prefix, output=sys.stderr if as_json else sys.stdout
+    )
     runner = Runner(
         workers or spec.workers,
         results=results_path or default_results,
@@ -153,12 +175,15 @@ def run_command(
         timeout=timeout,
         retries=retries,
         resume=resume,
+        reporter=reporter,
     )
     try:
         report = runner.run(jobs)
-    except TaskrunnerError as error:
+    except (TaskrunnerError, ValueError, TypeError) as error:
         _fail(error)
-    click.echo(format_summary(report), err=True)
+    click.echo(format_summary(report, resume_command=_resume_command(job_file, results_path, log_dir)), err=True)
+    if as_json:
+        click.echo(report.to_json())
     if report.interrupted_by:
         sys.exit(EXIT_SIGNAL.get(report.interrupted_by, EXIT_NOT_OK))
     sys.exit(EXIT_OK if report.ok else EXIT_NOT_OK)
@@ -169,7 +194,12 @@ def run_command(
 @click.option("--max-jobs", type=click.IntRange(min=1), default=MAX_JOBS, show_default=True,
               help="Refuse a file that expands (matrices) to more jobs.")
 def validate_command(job_file: str, max_jobs: int) -> None:
-    """Check JOB_FILE and report every problem (exit 0 if valid, 2 if not)."""
+    """Check JOB_FILE and report every problem (exit 0 if valid, 2 if not).
+
+    \b
+    Example:
+      taskrunner validate jobs.yaml
+    """
     spec = _load(job_file, max_jobs)
     click.echo(f"{job_file}: valid, {len(spec.jobs)} jobs")
 
@@ -182,6 +212,11 @@ def list_command(job_file: str, as_json: bool, only: tuple[str, ...], tags: tupl
     """Print the jobs of JOB_FILE (matrices expanded) in dependency order.
 
     One line per job: name, run/call, what it runs, [tags], (after: dependencies).
+
+    \b
+    Examples:
+      taskrunner list jobs.yaml --tag nightly
+      taskrunner list jobs.yaml --json | jq '.[].name'
     """
     jobs = dependency_order(_selected(_load(job_file, max_jobs), only, tags))
     if as_json:
@@ -189,6 +224,36 @@ def list_command(job_file: str, as_json: bool, only: tuple[str, ...], tags: tupl
         return
     for job in jobs:
         click.echo(_describe(job))
+
+
+@cli.command("report")
+@click.argument("results_file", type=click.Path(dir_okay=False))
+@click.option("--timeline", type=click.Path(dir_okay=False), help="Also write a self-contained HTML timeline here.")
+@click.option("--json", "as_json", is_flag=True, help="The summary as JSON instead of text.")
+def report_command(results_file: str, timeline: str | None, as_json: bool) -> None:
+    """Summarise a results file (also of an interrupted run); exit 0 if all ok, else 1.
+
+    \b
+    Example:
+      taskrunner report .taskrunner/jobs.results.jsonl --timeline timeline.html
+    """
+    try:
+        results = read_results(results_file)
+    except OSError as error:
+        click.echo(f"{results_file}: cannot read results file: {error.strerror}", err=True)
+        sys.exit(EXIT_USAGE)
+    except TaskrunnerError as error:
+        _fail(error)
+    times = [t for r in results for t in (r.started, r.finished) if t is not None]
+    logs = next((os.path.dirname(r.stderr_log) for r in results if r.stderr_log), None)
+    report = RunReport(tuple(results), wall_time=(max(times) - min(times)) if times else 0.0,
+                       results_path=results_file, log_dir=logs)
+    click.echo(report.to_json() if as_json else format_summary(report))
+    if timeline:
+        with open(timeline, "w", encoding="utf-8") as page:
+            page.write(render_timeline(results, title=os.path.basename(results_file)))
+        click.echo(f"timeline: {timeline}", err=True)
+    sys.exit(EXIT_OK if report.ok else EXIT_NOT_OK)
 
 
 if __name__ == "__main__":  # pragma: no cover

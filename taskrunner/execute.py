@@ -194,11 +194,29 @@ def _stop_group(proc: subprocess.Popen[bytes]) -> int:
 
 
 def _group_alive(pgid: int) -> bool:
+    """True while a process of group ``pgid`` runs. Zombies do not count: where
+    nothing reaps orphans (PID 1 in some containers) they would stay forever."""
     try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
+        entries = os.listdir("/proc")
+    except OSError:
+        entries = None
+    if entries is None:  # no /proc: ask the kernel, zombies included
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != b"Z" and int(fields[2]) == pgid:
+            return True
+    return False
 
 
 def _signal_name(signum: int) -> str:

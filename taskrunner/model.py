@@ -144,7 +144,9 @@ class JobResult:
 
     Fields ``name status returncode value error attempts started finished
     duration worker`` are the results-file contract; ``stdout_log``,
-    ``stderr_log`` and ``stderr_tail`` point at and excerpt the job's output.
+    ``stderr_log`` and ``stderr_tail`` point at and excerpt the job's output;
+    ``history`` holds ``(started, finished, worker, status)`` of every attempt
+    that ran (for the timeline).
 
     >>> result = JobResult.from_dict({"name": "a", "status": "failed", "returncode": 3})
     >>> result.ok, result.to_dict()["status"]
@@ -164,6 +166,7 @@ class JobResult:
     stdout_log: str | None = None
     stderr_log: str | None = None
     stderr_tail: str | None = None
+    history: tuple[tuple[float, float, str, str], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -174,6 +177,7 @@ class JobResult:
         """A JSON-ready dict with the status as its string value."""
         data = asdict(self)
         data["status"] = self.status.value
+        data["history"] = [list(entry) for entry in self.history]
         return data
 
     @classmethod
@@ -181,6 +185,7 @@ class JobResult:
         """Rebuild a result from a results-file line; unknown keys are ignored."""
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         known["status"] = Status(known["status"])
+        known["history"] = tuple(tuple(entry) for entry in known.get("history") or ())
         return cls(**known)
 
 

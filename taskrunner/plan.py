@@ -98,6 +98,7 @@ class Plan:
                 self._blockers[i] += 1
         self._final: list[JobResult | None] = [None] * len(self.jobs)
         self._attempts = [0] * len(self.jobs)
+        self._history: list[list[tuple[float, float, str, str]]] = [[] for _ in self.jobs]
         self._running: set[int] = set()
         # Ready first attempts in the order they became ready (job order at
         # first); retries in a min-heap of (due time, job index). A due retry
@@ -166,11 +167,14 @@ class Plan:
         self._running.discard(index)
         job = self.jobs[index]
         attempt = self._attempts[index]
+        if outcome.started is not None and outcome.finished is not None:
+            entry = (outcome.started, outcome.finished, outcome.worker or "?", outcome.status.value)
+            self._history[index].append(entry)
         if outcome.status in RETRYABLE and attempt <= job.retries and not self._stopped:
             delay = job.retry_delay * (2 ** (attempt - 1))
             heapq.heappush(self._retries, (now + delay, index))
             return []
-        final = dataclasses.replace(outcome, name=job.name)
+        final = dataclasses.replace(outcome, name=job.name, history=tuple(self._history[index]))
         self._set_final(index, final)
         if final.status is Status.OK:
             for dependent in self._dependents[index]:

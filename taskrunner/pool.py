@@ -182,6 +182,10 @@ class LocalPool:
         """Process ids of the live workers, by slot."""
         return [p.pid for p in self._procs if p is not None and p.exitcode is None]
 
+    def running_count(self) -> int:
+        """How many attempts workers hold right now."""
+        return sum(1 for slot in range(self.workers) if self._slots.held[slot] != NOT_HELD)
+
     def running(self) -> dict[int, float]:
         """Attempt id → start time (Unix) of every attempt a worker holds now."""
         return {

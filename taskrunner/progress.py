@@ -1,27 +1,37 @@
-"""What the person at the terminal sees: a progress bar and a closing summary.
+"""What the person at the terminal sees: progress, failures as they happen, job
+output, and the closing summary.
 
-Reporters get ``start(total)``, one ``result()`` per final job result, and
-``close()``. Per result the tqdm reporter only bumps a counter; tqdm itself
+Reporters get ``start(total)``, ``running(count)`` whenever the number of
+running jobs may have changed, one ``result()`` per final job result, and
+``close()``. Per result the terminal reporter only bumps counters; tqdm
 decides when to redraw (``mininterval``), so thousands of tiny jobs cost
-nothing extra.
+nothing extra. Lines printed while the bar shows go through tqdm, so the bar
+never breaks or flickers.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+from collections import Counter
 from typing import IO, Protocol
 
 from tqdm import tqdm
 
 from .model import JobResult, RunReport, Status
 
-__all__ = ["Reporter", "SilentReporter", "TqdmReporter", "format_summary"]
+__all__ = ["Reporter", "SilentReporter", "TerminalReporter", "TqdmReporter", "format_summary", "short_reason"]
+
+PROBLEMS = (Status.FAILED, Status.TIMEOUT, Status.CRASHED)
+_RED, _RESET = "\033[31m", "\033[0m"
 
 
 class Reporter(Protocol):
     """Receives progress events from a run."""
 
     def start(self, total: int) -> None: ...
+
+    def running(self, count: int) -> None: ...
 
     def result(self, result: JobResult) -> None: ...
 
@@ -34,6 +44,9 @@ class SilentReporter:
     def start(self, total: int) -> None:
         pass
 
+    def running(self, count: int) -> None:
+        pass
+
     def result(self, result: JobResult) -> None:
         pass
 
@@ -41,52 +54,146 @@ class SilentReporter:
         pass
 
 
-class TqdmReporter:
-    """A tqdm bar on ``file`` (stderr by default) that vanishes when done."""
+def short_reason(result: JobResult) -> str:
+    """A few words on why a job is not ok: ``exit 3``, ``timeout``, ``ValueError: x``.
 
-    def __init__(self, file: IO[str] | None = None) -> None:
-        self._file = file or sys.stderr
+    >>> short_reason(JobResult("a", Status.FAILED, returncode=3))
+    'exit 3'
+    """
+    if result.status is Status.FAILED and result.returncode is not None and result.returncode > 0:
+        return f"exit {result.returncode}"
+    if result.status is Status.FAILED and result.error:
+        last = result.error.strip().splitlines()[-1]
+        return last if len(last) <= 80 else last[:77] + "..."
+    return result.status.value
+
+
+def _use_color(stream: IO[str]) -> bool:
+    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
+
+
+class TerminalReporter:
+    """A bar (optional) with live counts, a line per failure, and job output on request.
+
+    ``show_output`` prints each job's stdout (to ``output``) and stderr (to
+    ``stream``) when it finishes, whole and never interleaved with another
+    job's; ``prefix`` starts each of those lines with the job name.
+    """
+
+    def __init__(
+        self,
+        *,
+        bar: bool,
+        stream: IO[str] | None = None,
+        output: IO[str] | None = None,
+        show_output: bool = False,
+        prefix: bool = False,
+    ) -> None:
+        self._stream = stream or sys.stderr
+        self._output = output or sys.stdout
+        self._want_bar = bar
         self._bar: tqdm | None = None
-        self._not_ok = 0
+        self._show_output = show_output or prefix
+        self._prefix = prefix
+        self._color = _use_color(self._stream)
+        encoding = getattr(self._stream, "encoding", None) or "ascii"
+        self._mark = "✗" if "✗".encode(encoding, errors="ignore") else "x"
+        self._counts: Counter[Status] = Counter()
+        self._running = 0
 
     def start(self, total: int) -> None:
-        self._bar = tqdm(total=total, file=self._file, unit="job", mininterval=0.1, leave=False, dynamic_ncols=True)
+        if self._want_bar:
+            self._bar = tqdm(
+                total=total, file=self._stream, unit="job", mininterval=0.1, leave=False, dynamic_ncols=True
+            )
+            self._refresh_postfix()
+
+    def running(self, count: int) -> None:
+        if count != self._running:
+            self._running = count
+            self._refresh_postfix()
 
     def result(self, result: JobResult) -> None:
-        assert self._bar is not None
-        if result.status is not Status.OK:
-            self._not_ok += 1
-            self._bar.set_postfix_str(f"not ok: {self._not_ok}", refresh=False)
-        self._bar.update(1)
+        self._counts[result.status] += 1
+        if self._show_output:
+            self._print_output(result)
+        if result.status in PROBLEMS:
+            line = f"{self._mark} {result.name} ({short_reason(result)})"
+            self._write(f"{_RED}{line}{_RESET}" if self._color else line, self._stream)
+        if self._bar is not None:
+            self._refresh_postfix()
+            self._bar.update(1)
 
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
 
+    def _refresh_postfix(self) -> None:
+        if self._bar is not None:
+            not_ok = sum(n for status, n in self._counts.items() if status is not Status.OK)
+            self._bar.set_postfix_str(
+                f"ok={self._counts[Status.OK]} failed={not_ok} running={self._running}", refresh=False
+            )
+
+    def _write(self, text: str, stream: IO[str]) -> None:
+        if self._bar is not None:
+            with tqdm.external_write_mode(file=self._stream):
+                stream.write(text + "\n")
+                stream.flush()
+        else:
+            stream.write(text + "\n")
+            stream.flush()
+
+    def _print_output(self, result: JobResult) -> None:
+        for path, stream in ((result.stdout_log, self._output), (result.stderr_log, self._stream)):
+            if not path or not os.path.exists(path) or os.path.getsize(path) == 0:
+                continue
+            with open(path, encoding="utf-8", errors="replace") as log:
+                if self._prefix:
+                    text = "".join(f"{result.name}: {line}" for line in log)
+                else:
+                    text = log.read()
+            self._write(text.rstrip("\n"), stream)
+
+
+class TqdmReporter(TerminalReporter):
+    """A progress bar on stderr (the Python API's default on a terminal)."""
+
+    def __init__(self, file: IO[str] | None = None) -> None:
+        super().__init__(bar=True, stream=file)
+
 
 def _indent(text: str, prefix: str = "    | ") -> str:
     return "\n".join(prefix + line for line in text.splitlines())
 
 
-def format_summary(report: RunReport, max_failures_shown: int = 10) -> str:
-    """A few lines for stderr: counts, each problem with its stderr tail, paths."""
+def format_summary(
+    report: RunReport, *, resume_command: str | None = None, max_problems_shown: int = 10, slowest: int = 3
+) -> str:
+    """Lines for stderr: counts and wall time; each problem with its stderr tail and
+    log; the slowest jobs; the results path and, if needed, how to resume."""
     counts = ", ".join(f"{n} {status}" for status, n in report.counts.items() if n)
     lines = [f"{len(report)} jobs in {report.wall_time:.1f}s: {counts or 'nothing ran'}"]
     if report.interrupted_by:
         lines[0] += f" (interrupted by {report.interrupted_by})"
-    problems = [r for r in report if r.status in (Status.FAILED, Status.TIMEOUT, Status.CRASHED)]
-    for result in problems[:max_failures_shown]:
-        reason = (result.error or "").strip().splitlines()[-1:] or [""]
+    problems = [r for r in report if r.status in PROBLEMS]
+    for result in problems[:max_problems_shown]:
+        reason = (result.error or "").strip().splitlines()[-1:] or [result.status.value]
         lines.append(f"{result.status.value.upper()} {result.name}: {reason[0]}")
         if result.stderr_tail:
             lines.append(_indent(result.stderr_tail))
         if result.stderr_log:
             lines.append(f"    full log: {result.stderr_log}")
-    if len(problems) > max_failures_shown:
-        lines.append(f"... and {len(problems) - max_failures_shown} more not ok (see the results file)")
+    if len(problems) > max_problems_shown:
+        lines.append(f"... and {len(problems) - max_problems_shown} more not ok (see the results file)")
+    timed = sorted((r for r in report if r.duration is not None), key=lambda r: r.duration or 0.0, reverse=True)
+    if len(timed) > 1 and slowest:
+        lines.append("slowest: " + ", ".join(f"{r.name} {r.duration:.1f}s" for r in timed[:slowest]))
     if report.results_path:
         lines.append(f"results: {report.results_path}")
     if report.log_dir:
         lines.append(f"logs:    {report.log_dir}")
+    if resume_command and not report.ok:
+        lines.append(f"resume:  {resume_command}")
     return "\n".join(lines)

@@ -98,7 +98,8 @@ class Runner:
     only the other jobs; the file then holds exactly one line per job.
     ``fail_fast`` is ``max_failures=1``. ``progress=None`` shows a bar only
     when stderr is a terminal. ``on_result`` is called with each final
-    ``JobResult`` as it is recorded.
+    ``JobResult`` as it is recorded. ``reporter`` replaces the progress
+    display altogether (see ``taskrunner.progress.Reporter``).
 
     >>> with Runner(workers=2, results="/tmp/doc.jsonl", progress=False) as runner:
     ...     for result in runner.iter_results([Job(name="a", run="true")]):
@@ -119,6 +120,7 @@ class Runner:
         retries: int | None = None,
         resume: bool = False,
         on_result: Callable[[JobResult], None] | None = None,
+        reporter: Reporter | None = None,
     ) -> None:
         if workers is not None and (isinstance(workers, bool) or workers < 1):
             raise ValueError("workers must be >= 1")
@@ -138,6 +140,7 @@ class Runner:
         self.retries = retries
         self.resume = resume
         self.on_result = on_result
+        self.reporter = reporter
         self._active: list[Generator[JobResult, None, RunReport]] = []
 
     def __enter__(self) -> Runner:
@@ -152,6 +155,8 @@ class Runner:
             self._active.pop().close()
 
     def _reporter(self) -> Reporter:
+        if self.reporter is not None:
+            return self.reporter
         show = self.progress if self.progress is not None else sys.stderr.isatty()
         return TqdmReporter() if show else SilentReporter()
 
@@ -275,6 +280,7 @@ class Runner:
                     except (pickle.PicklingError, TypeError, AttributeError) as error:
                         yield from record([(attempt.attempt_id, _unsendable(attempt, error))])
                 yield from record(pool.poll(self._wait_time(plan, pool)))
+                reporter.running(pool.running_count())
         finally:
             if not plan.finished:
                 plan.stop()
