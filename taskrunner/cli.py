@@ -16,14 +16,13 @@ from typing import Any, NoReturn
 import click
 
 from .errors import TaskrunnerError
-from .model import Job
 from .journal import read_results
-from .model import RunReport
+from .model import Job, RunReport
 from .progress import TerminalReporter, format_summary
 from .runner import Runner, default_paths
-from .timeline import render_timeline
 from .selection import dependency_order, select_jobs, unmatched
 from .spec import MAX_JOBS, JobFile, load_job_file
+from .timeline import render_timeline
 
 __all__ = ["main"]
 
