@@ -67,6 +67,19 @@ def _signal_name(exitcode: int | None) -> str:
     return f"exit code {exitcode}"
 
 
+def _result_for(attempt: Attempt, status: Status, error: str, **fields: Any) -> JobResult:
+    """An outcome the coordinator records for an attempt (its worker could not)."""
+    fields.setdefault("attempts", attempt.number)
+    return JobResult(
+        name=attempt.job.name,
+        status=status,
+        error=error,
+        stdout_log=attempt.stdout_log,
+        stderr_log=attempt.stderr_log,
+        **fields,
+    )
+
+
 def _kill_group(pgid: int) -> None:
     if pgid > 0:
         try:
@@ -284,17 +297,14 @@ class LocalPool:
             self.crashes += 1
             status = Status.CRASHED
             error = f"worker w{slot}-{process.pid} died ({_signal_name(process.exitcode)}) while running this job"
-        return JobResult(
-            name=attempt.job.name,
-            status=status,
-            error=error,
-            attempts=attempt.number,
+        return _result_for(
+            attempt,
+            status,
+            error,
             started=started,
             finished=finished,
             duration=None if started is None else finished - started,
             worker=f"w{slot}-{process.pid}",
-            stdout_log=attempt.stdout_log,
-            stderr_log=attempt.stderr_log,
         )
 
     def _task_done_for_dead(self) -> None:
@@ -351,19 +361,8 @@ class LocalPool:
             self._submitted_at.pop(attempt_id, None)
             self._task_done_for_dead()
             self.crashes += 1
-            outcomes.append(
-                (
-                    attempt_id,
-                    JobResult(
-                        name=attempt.job.name,
-                        status=Status.CRASHED,
-                        error="a worker took this job off the queue and died before starting it",
-                        attempts=attempt.number,
-                        stdout_log=attempt.stdout_log,
-                        stderr_log=attempt.stderr_log,
-                    ),
-                )
-            )
+            error = "a worker took this job off the queue and died before starting it"
+            outcomes.append((attempt_id, _result_for(attempt, Status.CRASHED, error)))
         return outcomes
 
     def _enforce_call_timeouts(self) -> None:
@@ -402,32 +401,30 @@ class LocalPool:
                     os.kill(process.pid, signal.SIGTERM)
                 except ProcessLookupError:
                     pass
-        outcomes: list[tuple[int, JobResult]] = []
-        deadline = time.monotonic() + KILL_GRACE + 1.0
-        while self.running() and time.monotonic() < deadline:
-            outcomes += self.poll(0.05)
+        # Grace for the workers to stop their jobs, then SIGKILL what still runs.
+        outcomes = self._poll_while_running(KILL_GRACE + 1.0)
         for slot, process in enumerate(self._procs):
             if process is not None and self._slots.held[slot] != NOT_HELD:
                 _kill_group(self._slots.pgid[slot])
                 _kill_group(process.pid)
-        deadline = time.monotonic() + KILL_GRACE
-        while self.running() and time.monotonic() < deadline:
-            outcomes += self.poll(0.05)
+        outcomes += self._poll_while_running(KILL_GRACE)
         outcomes += self._drain()
-        for attempt_id, attempt in list(self._outstanding.items()):
-            ran = attempt_id in running_at_start
-            outcomes.append(
-                (
-                    attempt_id,
-                    JobResult(
-                        name=attempt.job.name,
-                        status=Status.CANCELLED,
-                        error="cancelled while running" if ran else "cancelled before it started",
-                        attempts=attempt.number if ran else attempt.number - 1,
-                    ),
+        for attempt_id, attempt in self._outstanding.items():
+            if attempt_id in running_at_start:
+                outcome = _result_for(attempt, Status.CANCELLED, "cancelled while running")
+            else:
+                outcome = _result_for(
+                    attempt, Status.CANCELLED, "cancelled before it started", attempts=attempt.number - 1
                 )
-            )
+            outcomes.append((attempt_id, outcome))
         self._outstanding.clear()
+        return outcomes
+
+    def _poll_while_running(self, seconds: float) -> list[tuple[int, JobResult]]:
+        outcomes: list[tuple[int, JobResult]] = []
+        deadline = time.monotonic() + seconds
+        while self.running_count() and time.monotonic() < deadline:
+            outcomes += self.poll(0.05)
         return outcomes
 
     def close(self) -> None:
