@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
 from typing import Any
@@ -175,7 +175,9 @@ class JobResult:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict with the status as its string value."""
-        data = asdict(self)
+        # Field by field rather than dataclasses.asdict, which deep-copies
+        # every value: this runs once per job on the coordinator.
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
         data["status"] = self.status.value
         data["history"] = [list(entry) for entry in self.history]
         return data

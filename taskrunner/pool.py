@@ -444,6 +444,10 @@ class LocalPool:
                     process.join(0.05)
         finally:
             self.kill()
+            # Break the pool <-> queue cycle so the queues' semaphores are
+            # freed now, not by a later GC pass (which can land inside the
+            # resource tracker and make it warn on Python 3.12/3.13).
+            self._tasks.on_stuck = None
             self._tasks.cancel_join_thread()
             self._tasks.close()
             self._results.close()
