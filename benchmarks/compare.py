@@ -1,0 +1,164 @@
+"""Side-by-side timings of taskrunner and its peers, run by hand.
+
+    apt-get install parallel          # GNU parallel (xargs is in findutils)
+    pip install joblib                # the Python peer with auto-batching
+    python benchmarks/compare.py [--reps 5] [--only shell,python,cpu,scale]
+
+Each workload runs taskrunner and every peer in the same process, alternating,
+``--reps`` times; it prints the median wall time of each and the ratio
+taskrunner / peer (below 1.0: taskrunner is faster). Start-up is included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import multiprocessing
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import taskrunner  # noqa: E402
+from bench_tasks import burn, noop  # noqa: E402
+
+
+def timed(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def compare(title: str, contenders: dict[str, Callable[[], object]], reps: int) -> None:
+    """Run every contender ``reps`` times, alternating; print medians and ratios."""
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(reps):
+        for name, action in contenders.items():
+            times[name].append(timed(action))
+    ours = statistics.median(times["taskrunner"])
+    print(f"\n{title}")
+    for name, samples in times.items():
+        median = statistics.median(samples)
+        ratio = "" if name == "taskrunner" else f"  taskrunner/{name} = {ours / median:.2f}x"
+        print(f"  {name:<28} {median:8.3f} s{ratio}")
+
+
+def shell_workload(reps: int, scratch: str) -> None:
+    count = 2000
+    job_file = os.path.join(scratch, "true.yaml")
+    with open(job_file, "w") as handle:
+        handle.write("jobs:\n" + "".join(f'  - {{name: t{i}, run: "true"}}\n' for i in range(count)))
+    numbers = "\n".join(str(i) for i in range(count)) + "\n"
+    contenders: dict[str, Callable[[], object]] = {
+        "taskrunner": lambda: subprocess.run(
+            [sys.executable, "-m", "taskrunner", "run", job_file, "-w", "2", "--no-progress",
+             "--results", os.path.join(scratch, "r.jsonl"), "--log-dir", os.path.join(scratch, "logs")],
+            check=True, capture_output=True, cwd=REPO,
+        ),
+        "xargs -P 2 -n 1 true": lambda: subprocess.run(
+            ["xargs", "-P", "2", "-n", "1", "true"], input=numbers, text=True, check=True
+        ),
+    }
+    if shutil.which("parallel"):
+        contenders["parallel -j2 true"] = lambda: subprocess.run(
+            ["parallel", "-j2", "true"], input=numbers, text=True, check=True, capture_output=True
+        )
+    compare(f"Shell: {count} jobs of `true`, 2 workers (whole command)", contenders, reps)
+
+
+def python_workload(reps: int, scratch: str) -> None:
+    count = 20_000
+    jobs = [taskrunner.Job(name=f"n{i}", call=noop, args=(i,)) for i in range(count)]
+
+    def ours() -> None:
+        report = taskrunner.run(jobs, workers=2, progress=False, results=os.path.join(scratch, "p.jsonl"),
+                                log_dir=os.path.join(scratch, "plogs"))
+        assert report.ok
+
+    def executor() -> None:
+        with concurrent.futures.ProcessPoolExecutor(2) as pool:
+            list(pool.map(noop, range(count)))
+
+    def mp_pool() -> None:
+        with multiprocessing.get_context("forkserver").Pool(2) as pool:
+            list(pool.imap_unordered(noop, range(count)))
+
+    contenders: dict[str, Callable[[], object]] = {
+        "taskrunner": ours, "ProcessPoolExecutor(2).map": executor, "Pool(2).imap_unordered": mp_pool,
+    }
+    try:
+        import joblib
+
+        contenders["joblib.Parallel(n_jobs=2)"] = lambda: joblib.Parallel(n_jobs=2)(
+            joblib.delayed(noop)(i) for i in range(count)
+        )
+    except ImportError:
+        print("(joblib not installed: pip install joblib)")
+    compare(f"Python calls: {count} calls of a trivial function, 2 workers", contenders, reps)
+
+
+def cpu_workload(reps: int, scratch: str) -> None:
+    seconds = 0.5
+    jobs = [taskrunner.Job(name=f"c{i}", call=burn, args=(seconds,)) for i in range(16)]
+    results = {}
+    for workers in (1, 2):
+        samples = [
+            timed(lambda w=workers: taskrunner.run(jobs, workers=w, progress=False,
+                                                   results=os.path.join(scratch, "c.jsonl"),
+                                                   log_dir=os.path.join(scratch, "clogs")))
+            for _ in range(max(1, reps // 2))
+        ]
+        results[workers] = statistics.median(samples)
+    print(f"\nCPU-bound: 16 calls of ~{seconds}s")
+    print(f"  1 worker {results[1]:.2f} s, 2 workers {results[2]:.2f} s: speed-up {results[1] / results[2]:.2f}")
+
+
+def scale_workload(reps: int, scratch: str) -> None:
+    count = 50_000
+    job_file = os.path.join(scratch, "big.yaml")
+    with open(job_file, "w") as handle:
+        handle.write("jobs:\n" + "".join(f'  - {{name: j{i}, run: "true", tags: [t{i % 7}]}}\n' for i in range(count)))
+    print(f"\nScale: a {count}-job file")
+    for command in (["list", job_file], ["run", job_file, "--dry-run"]):
+        seconds = statistics.median(
+            timed(lambda c=command: subprocess.run([sys.executable, "-m", "taskrunner", *c], check=True,
+                                                   capture_output=True, cwd=REPO))
+            for _ in range(reps)
+        )
+        print(f"  taskrunner {command[0]}{' --dry-run' if len(command) > 2 else ''}: {seconds:.2f} s")
+    if os.path.exists("/usr/bin/time"):
+        big = os.path.join(scratch, "big100k.yaml")
+        with open(big, "w") as handle:
+            handle.write("jobs:\n" + "".join(f'  - {{name: j{i}, call: "os:getpid"}}\n' for i in range(100_000)))
+        done = subprocess.run(
+            ["/usr/bin/time", "-v", sys.executable, "-m", "taskrunner", "run", big, "-w", "2", "--no-progress",
+             "--results", os.path.join(scratch, "b.jsonl"), "--log-dir", os.path.join(scratch, "blogs")],
+            capture_output=True, text=True, cwd=REPO,
+        )
+        rss = [line for line in done.stderr.splitlines() if "Maximum resident set size" in line]
+        print(f"  100,000 trivial jobs: coordinator {rss[0].strip() if rss else 'RSS unknown'}")
+
+
+WORKLOADS = {"shell": shell_workload, "python": python_workload, "cpu": cpu_workload, "scale": scale_workload}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--only", default=",".join(WORKLOADS), help="comma-separated: " + ",".join(WORKLOADS))
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        for name in args.only.split(","):
+            WORKLOADS[name](args.reps, scratch)
+
+
+if __name__ == "__main__":
+    main()
