@@ -27,8 +27,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import taskrunner  # noqa: E402
 from bench_tasks import burn, noop  # noqa: E402
+
+import taskrunner  # noqa: E402
 
 
 def timed(action: Callable[[], object]) -> float:
@@ -51,16 +52,25 @@ def compare(title: str, contenders: dict[str, Callable[[], object]], reps: int) 
         print(f"  {name:<28} {median:8.3f} s{ratio}")
 
 
+def write_job_file(path: str, count: int, job: str) -> str:
+    """A job file of ``count`` jobs; ``job`` is a flow mapping with ``{i}`` for the index."""
+    with open(path, "w") as handle:
+        handle.write("jobs:\n" + "".join("  - " + job.replace("{i}", str(i)) + "\n" for i in range(count)))
+    return path
+
+
+def taskrunner_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "taskrunner", *args]
+
+
 def shell_workload(reps: int, scratch: str) -> None:
     count = 2000
-    job_file = os.path.join(scratch, "true.yaml")
-    with open(job_file, "w") as handle:
-        handle.write("jobs:\n" + "".join(f'  - {{name: t{i}, run: "true"}}\n' for i in range(count)))
+    job_file = write_job_file(os.path.join(scratch, "true.yaml"), count, '{name: t{i}, run: "true"}')
     numbers = "\n".join(str(i) for i in range(count)) + "\n"
     contenders: dict[str, Callable[[], object]] = {
         "taskrunner": lambda: subprocess.run(
-            [sys.executable, "-m", "taskrunner", "run", job_file, "-w", "2", "--no-progress",
-             "--results", os.path.join(scratch, "r.jsonl"), "--log-dir", os.path.join(scratch, "logs")],
+            taskrunner_command("run", job_file, "-w", "2", "--no-progress",
+                               "--results", os.path.join(scratch, "r.jsonl"), "--log-dir", os.path.join(scratch, "logs")),
             check=True, capture_output=True, cwd=REPO,
         ),
         "xargs -P 2 -n 1 true": lambda: subprocess.run(
@@ -123,24 +133,20 @@ def cpu_workload(reps: int, scratch: str) -> None:
 
 def scale_workload(reps: int, scratch: str) -> None:
     count = 50_000
-    job_file = os.path.join(scratch, "big.yaml")
-    with open(job_file, "w") as handle:
-        handle.write("jobs:\n" + "".join(f'  - {{name: j{i}, run: "true", tags: [t{i % 7}]}}\n' for i in range(count)))
+    job_file = write_job_file(os.path.join(scratch, "big.yaml"), count, '{name: j{i}, run: "true", tags: [nightly]}')
     print(f"\nScale: a {count}-job file")
     for command in (["list", job_file], ["run", job_file, "--dry-run"]):
         seconds = statistics.median(
-            timed(lambda c=command: subprocess.run([sys.executable, "-m", "taskrunner", *c], check=True,
-                                                   capture_output=True, cwd=REPO))
+            timed(lambda c=command: subprocess.run(taskrunner_command(*c), check=True, capture_output=True, cwd=REPO))
             for _ in range(reps)
         )
         print(f"  taskrunner {command[0]}{' --dry-run' if len(command) > 2 else ''}: {seconds:.2f} s")
     if os.path.exists("/usr/bin/time"):
-        big = os.path.join(scratch, "big100k.yaml")
-        with open(big, "w") as handle:
-            handle.write("jobs:\n" + "".join(f'  - {{name: j{i}, call: "os:getpid"}}\n' for i in range(100_000)))
+        big = write_job_file(os.path.join(scratch, "big100k.yaml"), 100_000, '{name: j{i}, call: "os:getpid"}')
         done = subprocess.run(
-            ["/usr/bin/time", "-v", sys.executable, "-m", "taskrunner", "run", big, "-w", "2", "--no-progress",
-             "--results", os.path.join(scratch, "b.jsonl"), "--log-dir", os.path.join(scratch, "blogs")],
+            ["/usr/bin/time", "-v", *taskrunner_command("run", big, "-w", "2", "--no-progress", "--results",
+                                                        os.path.join(scratch, "b.jsonl"), "--log-dir",
+                                                        os.path.join(scratch, "blogs"))],
             capture_output=True, text=True, cwd=REPO,
         )
         rss = [line for line in done.stderr.splitlines() if "Maximum resident set size" in line]
