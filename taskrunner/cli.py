@@ -18,7 +18,7 @@ import click
 from .errors import TaskrunnerError
 from .journal import read_results
 from .model import Job, RunReport
-from .progress import TerminalReporter, format_summary
+from .progress import TerminalReporter, bar_wanted, format_summary
 from .runner import Runner, default_paths
 from .selection import dependency_order, select_jobs, unmatched
 from .spec import MAX_JOBS, JobFile, load_job_file
@@ -160,9 +160,8 @@ def run_command(
         click.echo(f"{len(jobs)} jobs would run; nothing was run (--dry-run)", err=True)
         sys.exit(EXIT_OK)
     default_results, default_logs = default_paths(job_file)
-    bar = progress if progress is not None else sys.stderr.isatty()
     reporter = TerminalReporter(
-        bar=bar, show_output=show_output, prefix=prefix, output=sys.stderr if as_json else sys.stdout
+        bar=bar_wanted(progress), show_output=show_output, prefix=prefix, output=sys.stderr if as_json else sys.stdout
     )
     runner = Runner(
         workers or spec.workers,

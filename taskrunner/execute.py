@@ -30,7 +30,7 @@ from typing import Any
 
 from .model import Attempt, Job, JobResult, Status
 
-__all__ = ["AttemptControl", "JobCancelled", "execute", "resolve_callable"]
+__all__ = ["AttemptControl", "JobCancelled", "execute", "resolve_callable", "signal_group", "signal_name"]
 
 #: Seconds a command gets between SIGTERM and SIGKILL.
 KILL_GRACE = 2.0
@@ -73,17 +73,21 @@ class AttemptControl:
         """Ask the running attempt to stop; safe to call from a signal handler."""
         self.cancelled = True
         if self.pgid is not None:
-            _signal_group(self.pgid, signal.SIGTERM)
+            signal_group(self.pgid, signal.SIGTERM)
         elif self.in_call and threading.current_thread() is threading.main_thread():
             raise JobCancelled()
 
     def kill(self) -> None:
         """Kill the running command's process group at once."""
         if self.pgid is not None:
-            _signal_group(self.pgid, signal.SIGKILL)
+            signal_group(self.pgid, signal.SIGKILL)
 
 
-def _signal_group(pgid: int, signum: int) -> None:
+def signal_group(pgid: int, signum: int) -> None:
+    """Send ``signum`` to process group ``pgid`` if it exists (0 means none: never
+    our own group by accident)."""
+    if pgid <= 0:
+        return
     try:
         os.killpg(pgid, signum)
     except (ProcessLookupError, PermissionError):
@@ -157,7 +161,7 @@ def _run_command(attempt: Attempt, control: AttemptControl) -> _Outcome:
     if returncode == 0:
         return Status.OK, 0, None, None
     if returncode < 0:
-        return Status.FAILED, returncode, None, f"killed by signal {_signal_name(-returncode)}"
+        return Status.FAILED, returncode, None, f"killed by signal {signal_name(-returncode)}"
     return Status.FAILED, returncode, None, f"exited with status {returncode}"
 
 
@@ -180,7 +184,7 @@ def _wait(proc: subprocess.Popen[bytes], timeout: float | None, control: Attempt
 
 def _stop_group(proc: subprocess.Popen[bytes]) -> int:
     """SIGTERM the process group, wait up to KILL_GRACE, then SIGKILL what is left."""
-    _signal_group(proc.pid, signal.SIGTERM)
+    signal_group(proc.pid, signal.SIGTERM)
     deadline = time.monotonic() + KILL_GRACE
     try:
         proc.wait(timeout=KILL_GRACE)
@@ -189,7 +193,7 @@ def _stop_group(proc: subprocess.Popen[bytes]) -> int:
     # Grandchildren may outlive the leader; give them the rest of the grace.
     while time.monotonic() < deadline and _group_alive(proc.pid):
         time.sleep(0.02)
-    _signal_group(proc.pid, signal.SIGKILL)
+    signal_group(proc.pid, signal.SIGKILL)
     return proc.wait()
 
 
@@ -219,7 +223,8 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
-def _signal_name(signum: int) -> str:
+def signal_name(signum: int) -> str:
+    """``SIGKILL`` for 9, or the number if it has no name."""
     try:
         return signal.Signals(signum).name
     except ValueError:

@@ -17,6 +17,10 @@ from .model import JobResult
 __all__ = ["Journal", "keep_only", "read_results"]
 
 
+def _line(result: JobResult) -> str:
+    return json.dumps(result.to_dict(), ensure_ascii=False) + "\n"
+
+
 class Journal:
     """Appends final results to ``path`` (truncating it first unless ``append``)."""
 
@@ -29,7 +33,7 @@ class Journal:
     def write(self, result: JobResult) -> None:
         """Append one result line and flush it to the OS."""
         assert self._file is not None, "journal is closed"
-        self._file.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+        self._file.write(_line(result))
         self._file.flush()
 
     def close(self) -> None:
@@ -68,7 +72,7 @@ def keep_only(path: str, results: list[JobResult]) -> None:
     temporary = f"{path}.tmp-{os.getpid()}"
     with open(temporary, "w", encoding="utf-8") as handle:
         for result in results:
-            handle.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+            handle.write(_line(result))
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)

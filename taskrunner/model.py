@@ -14,7 +14,7 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["Attempt", "Job", "JobResult", "RunReport", "Status"]
+__all__ = ["FAILURES", "Attempt", "Job", "JobResult", "RunReport", "Status"]
 
 
 class Status(str, Enum):
@@ -33,6 +33,11 @@ class Status(str, Enum):
 
     def __str__(self) -> str:
         return self.value
+
+
+#: The statuses of a job that ran and did not succeed: retried while retries
+#: remain, counted by --max-failures, listed in the summary.
+FAILURES = frozenset({Status.FAILED, Status.TIMEOUT, Status.CRASHED})
 
 
 def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -121,7 +126,14 @@ def _names(value: str | Any, job: str, field_name: str) -> tuple[str, ...]:
 
 
 def _rebuild_job(values: dict[str, Any]) -> Job:
-    return Job(**values)
+    # The values were validated when the Job was made; a worker unpickles one
+    # Job per attempt, so skip __post_init__ and only restore the read-only maps.
+    job = object.__new__(Job)
+    for name, value in values.items():
+        object.__setattr__(job, name, value)
+    object.__setattr__(job, "kwargs", MappingProxyType(values["kwargs"]))
+    object.__setattr__(job, "env", MappingProxyType(values["env"]))
+    return job
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,11 @@ import heapq
 from collections import deque
 from collections.abc import Iterable, Sequence
 
-from .model import Job, JobResult, Status
+from .model import FAILURES, Job, JobResult, Status
 
-__all__ = ["Plan", "RETRYABLE", "dependency_problems"]
+__all__ = ["Plan", "RETRYABLE", "dependency_graph", "dependency_problems"]
 
-RETRYABLE = frozenset({Status.FAILED, Status.TIMEOUT, Status.CRASHED})
+RETRYABLE = FAILURES
 
 
 def dependency_problems(jobs: Sequence[Job], known: Iterable[str] = ()) -> list[tuple[int, str]]:
@@ -74,6 +74,26 @@ def dependency_problems(jobs: Sequence[Job], known: Iterable[str] = ()) -> list[
     return problems
 
 
+def dependency_graph(jobs: Sequence[Job], satisfied: Iterable[str] = ()) -> tuple[list[int], list[list[int]]]:
+    """(blockers, dependents) by job index: how many dependencies each job still
+    waits for, and which jobs wait for each. Names in ``satisfied`` (or not
+    among ``jobs``) are not waited for.
+
+    >>> dependency_graph([Job(name="a", run="x"), Job(name="b", run="x", depends_on="a")])
+    ([0, 1], [[1], []])
+    """
+    index_of = {job.name: i for i, job in enumerate(jobs)}
+    satisfied = set(satisfied)
+    blockers = [0] * len(jobs)
+    dependents: list[list[int]] = [[] for _ in jobs]
+    for i, job in enumerate(jobs):
+        for name in set(job.depends_on) - satisfied:
+            if name in index_of:
+                dependents[index_of[name]].append(i)
+                blockers[i] += 1
+    return blockers, dependents
+
+
 class Plan:
     """Scheduling state of one run over ``jobs``.
 
@@ -88,14 +108,7 @@ class Plan:
     ) -> None:
         self.jobs = list(jobs)
         self.max_failures = max_failures
-        index_of = {job.name: i for i, job in enumerate(self.jobs)}
-        satisfied = set(satisfied)
-        self._dependents: list[list[int]] = [[] for _ in self.jobs]
-        self._blockers = [0] * len(self.jobs)
-        for i, job in enumerate(self.jobs):
-            for name in set(job.depends_on) - satisfied:
-                self._dependents[index_of[name]].append(i)
-                self._blockers[i] += 1
+        self._blockers, self._dependents = dependency_graph(self.jobs, satisfied)
         self._final: list[JobResult | None] = [None] * len(self.jobs)
         self._attempts = [0] * len(self.jobs)
         self._history: list[list[tuple[float, float, str, str]]] = [[] for _ in self.jobs]

@@ -39,7 +39,7 @@ from multiprocessing.connection import wait
 from typing import Any
 
 from .errors import WorkerError
-from .execute import KILL_GRACE
+from .execute import KILL_GRACE, signal_group, signal_name
 from .model import Attempt, JobResult, Status
 from .taskqueue import TaskQueue
 from .worker import NOT_HELD, WorkerSlots, decode_result, worker_main
@@ -58,12 +58,9 @@ LOST_AFTER = 3.0
 MAX_WAIT = 0.2
 
 
-def _signal_name(exitcode: int | None) -> str:
+def _exit_reason(exitcode: int | None) -> str:
     if exitcode is not None and exitcode < 0:
-        try:
-            return f"signal {signal.Signals(-exitcode).name}"
-        except ValueError:
-            return f"signal {-exitcode}"
+        return f"signal {signal_name(-exitcode)}"
     return f"exit code {exitcode}"
 
 
@@ -78,14 +75,6 @@ def _result_for(attempt: Attempt, status: Status, error: str, **fields: Any) -> 
         stderr_log=attempt.stderr_log,
         **fields,
     )
-
-
-def _kill_group(pgid: int) -> None:
-    if pgid > 0:
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 def _start_fork_server() -> None:
@@ -132,8 +121,8 @@ class LocalPool:
         self._slots = WorkerSlots(self._ctx, workers)
         self._procs: list[Any] = [None] * workers
         self._spool_dir = tempfile.mkdtemp(prefix="taskrunner-spool-")
-        self._outstanding: dict[int, Attempt] = {}
-        self._submitted_at: dict[int, float] = {}
+        # Attempt id -> (attempt, when it was queued): submitted, no outcome yet.
+        self._outstanding: dict[int, tuple[Attempt, float]] = {}
         self._timed_out: set[int] = set()
         self._cancelling = False
         self._closed = False
@@ -182,14 +171,8 @@ class LocalPool:
     def submit(self, attempt: Attempt) -> None:
         """Queue ``attempt``; raises ``pickle.PicklingError``/``TypeError`` if it cannot be sent."""
         payload = pickle.dumps(attempt, protocol=pickle.HIGHEST_PROTOCOL)
-        self._outstanding[attempt.attempt_id] = attempt
-        self._submitted_at[attempt.attempt_id] = time.time()
+        self._outstanding[attempt.attempt_id] = (attempt, time.time())
         self._tasks.put((attempt.attempt_id, payload))
-
-    @property
-    def outstanding(self) -> int:
-        """Attempts submitted whose outcome has not been returned yet."""
-        return len(self._outstanding)
 
     def worker_pids(self) -> list[int]:
         """Process ids of the live workers, by slot."""
@@ -197,15 +180,10 @@ class LocalPool:
 
     def running_count(self) -> int:
         """How many attempts workers hold right now."""
-        return sum(1 for slot in range(self.workers) if self._slots.held[slot] != NOT_HELD)
+        return len(self._busy_slots())
 
-    def running(self) -> dict[int, float]:
-        """Attempt id → start time (Unix) of every attempt a worker holds now."""
-        return {
-            self._slots.held[slot]: self._slots.started[slot]
-            for slot in range(self.workers)
-            if self._slots.held[slot] != NOT_HELD
-        }
+    def _busy_slots(self) -> list[int]:
+        return [slot for slot in range(self.workers) if self._slots.held[slot] != NOT_HELD]
 
     def poll(self, timeout: float | None) -> list[tuple[int, JobResult]]:
         """Wait up to ``timeout`` seconds; return outcomes of finished attempts.
@@ -213,12 +191,13 @@ class LocalPool:
         Worker deaths and call-job timeouts are turned into outcomes here too.
         """
         timeout = MAX_WAIT if timeout is None else max(0.0, min(timeout, MAX_WAIT))
-        sentinels = [p.sentinel for p in self._procs if p is not None]
+        ready = None  # None: look at every worker
         if not self._pending:
-            wait([self._results._reader, *sentinels], timeout)
+            sentinels = [p.sentinel for p in self._procs if p is not None]
+            ready = set(wait([self._results._reader, *sentinels], timeout))
         outcomes, self._pending = self._pending, []
         outcomes += self._drain()
-        outcomes += self._reap_dead()
+        outcomes += self._reap_dead(ready)
         self._enforce_call_timeouts()
         if self._suspect_lost:
             outcomes += self._find_lost()
@@ -228,10 +207,10 @@ class LocalPool:
         outcomes: list[tuple[int, JobResult]] = []
         while not self._results.empty():
             attempt_id, result = decode_result(self._results.get())
-            attempt = self._outstanding.pop(attempt_id, None)
-            if attempt is None:
+            queued = self._outstanding.pop(attempt_id, None)
+            if queued is None:
                 continue  # already recorded (e.g. its worker was declared dead)
-            self._submitted_at.pop(attempt_id, None)
+            attempt = queued[0]
             result = dataclasses.replace(result, attempts=attempt.number)
             # A job that finished while we were killing it (timeout, cancel)
             # keeps its real outcome; one we stopped says so itself.
@@ -245,10 +224,14 @@ class LocalPool:
         """The task queue's lock stays taken: reap (and so repair) dead workers."""
         self._pending += self._reap_dead()
 
-    def _reap_dead(self) -> list[tuple[int, JobResult]]:
+    def _reap_dead(self, ready: set[Any] | None = None) -> list[tuple[int, JobResult]]:
+        """Handle every dead worker; with ``ready`` (what ``wait()`` returned),
+        only those whose sentinel fired — asking each worker costs a syscall."""
         outcomes = []
         for slot, process in enumerate(self._procs):
-            if process is None or process.exitcode is None:
+            if process is None or (ready is not None and process.sentinel not in ready):
+                continue
+            if process.exitcode is None:
                 continue
             # Results the dead worker sent before dying are in the pipe by now.
             outcomes += self._drain()
@@ -257,8 +240,7 @@ class LocalPool:
 
     def _handle_death(self, slot: int, process: Any) -> list[tuple[int, JobResult]]:
         attempt_id = self._slots.held[slot]
-        _kill_group(self._slots.pgid[slot])  # the command it was running
-        _kill_group(process.pid)  # whatever a call job started
+        self._kill_slot(slot)
         process.join()
         self._procs[slot] = None
         self._slots.held[slot] = NOT_HELD
@@ -274,9 +256,9 @@ class LocalPool:
         else:
             # It never reached task_done(); account for it.
             self._task_done_for_dead()
-            attempt = self._outstanding.pop(attempt_id, None)
-            if attempt is not None:
-                outcomes.append((attempt_id, self._death_result(attempt, slot, process)))
+            queued = self._outstanding.pop(attempt_id, None)
+            if queued is not None:
+                outcomes.append((attempt_id, self._death_result(queued[0], slot, process)))
             self._deaths_without_work = 0
         if not self._closed and not self._cancelling:
             if self._deaths_without_work > 3 * self.workers + 10:
@@ -285,7 +267,6 @@ class LocalPool:
         return outcomes
 
     def _death_result(self, attempt: Attempt, slot: int, process: Any) -> JobResult:
-        self._submitted_at.pop(attempt.attempt_id, None)
         started = self._slots.started[slot] or None
         finished = time.time()
         if attempt.attempt_id in self._timed_out:
@@ -296,7 +277,7 @@ class LocalPool:
         else:
             self.crashes += 1
             status = Status.CRASHED
-            error = f"worker w{slot}-{process.pid} died ({_signal_name(process.exitcode)}) while running this job"
+            error = f"worker w{slot}-{process.pid} died ({_exit_reason(process.exitcode)}) while running this job"
         return _result_for(
             attempt,
             status,
@@ -354,11 +335,11 @@ class LocalPool:
             return []
         outcomes = []
         for attempt_id in unheld:
-            since = max(self._submitted_at.get(attempt_id, now), self._queue_usable_since)
+            attempt, submitted_at = self._outstanding[attempt_id]
+            since = max(submitted_at, self._queue_usable_since)
             if now - since <= LOST_AFTER or min(idle_since) > since:
                 continue
-            attempt = self._outstanding.pop(attempt_id)
-            self._submitted_at.pop(attempt_id, None)
+            del self._outstanding[attempt_id]
             self._task_done_for_dead()
             self.crashes += 1
             error = "a worker took this job off the queue and died before starting it"
@@ -374,14 +355,13 @@ class LocalPool:
         now = time.time()
         for slot in range(self.workers):
             attempt_id = self._slots.held[slot]
-            attempt = self._outstanding.get(attempt_id)
-            if attempt is None or attempt.job.is_command or attempt.job.timeout is None:
+            queued = self._outstanding.get(attempt_id)
+            job = queued[0].job if queued else None
+            if job is None or job.is_command or job.timeout is None or attempt_id in self._timed_out:
                 continue
-            if attempt_id not in self._timed_out and now - self._slots.started[slot] > attempt.job.timeout:
+            if now - self._slots.started[slot] > job.timeout:
                 self._timed_out.add(attempt_id)
-                process = self._procs[slot]
-                if process is not None:
-                    _kill_group(process.pid)
+                self._kill_slot(slot)
 
     # -- stopping ------------------------------------------------------------
 
@@ -394,22 +374,22 @@ class LocalPool:
         """
         self._cancelling = True
         self._slots.stopping.value = 1
-        running_at_start = set(self.running())
-        for slot, process in enumerate(self._procs):
-            if process is not None and self._slots.held[slot] != NOT_HELD:
+        busy = self._busy_slots()
+        running_at_start = {self._slots.held[slot] for slot in busy}
+        for slot in busy:
+            process = self._procs[slot]
+            if process is not None:
                 try:
                     os.kill(process.pid, signal.SIGTERM)
                 except ProcessLookupError:
                     pass
         # Grace for the workers to stop their jobs, then SIGKILL what still runs.
         outcomes = self._poll_while_running(KILL_GRACE + 1.0)
-        for slot, process in enumerate(self._procs):
-            if process is not None and self._slots.held[slot] != NOT_HELD:
-                _kill_group(self._slots.pgid[slot])
-                _kill_group(process.pid)
+        for slot in self._busy_slots():
+            self._kill_slot(slot)
         outcomes += self._poll_while_running(KILL_GRACE)
         outcomes += self._drain()
-        for attempt_id, attempt in self._outstanding.items():
+        for attempt_id, (attempt, _) in self._outstanding.items():
             if attempt_id in running_at_start:
                 outcome = _result_for(attempt, Status.CANCELLED, "cancelled while running")
             else:
@@ -465,7 +445,7 @@ class LocalPool:
         while self._tasks.unfinished() > 0 and time.monotonic() < deadline:
             self._drain()
             self._reap_dead()
-            if any(self._slots.held[s] != NOT_HELD for s in range(self.workers)):
+            if self._busy_slots():
                 quiet_since = None
             elif quiet_since is None:
                 quiet_since = time.monotonic()
@@ -484,18 +464,22 @@ class LocalPool:
         """
         self._cancelling = True
         self._slots.stopping.value = 1
-        for slot, process in enumerate(self._procs):
-            if process is not None:
-                _kill_group(self._slots.pgid[slot])
-                _kill_group(process.pid)
+        for slot in range(self.workers):
+            self._kill_slot(slot)
+
+    def _kill_slot(self, slot: int) -> None:
+        """SIGKILL the command a worker runs and the worker's own group (itself
+        and whatever a call job started). Only sends signals."""
+        signal_group(self._slots.pgid[slot], signal.SIGKILL)
+        process = self._procs[slot]
+        if process is not None:
+            signal_group(process.pid, signal.SIGKILL)
 
     def kill(self) -> None:
         """SIGKILL every worker and every command they run (the emergency exit)."""
         for slot, process in enumerate(self._procs):
             if process is None:
                 continue
-            _kill_group(self._slots.pgid[slot])
-            if process.exitcode is None:
-                _kill_group(process.pid)
+            self._kill_slot(slot)
             process.join(1.0)
             self._procs[slot] = None

@@ -18,11 +18,10 @@ from typing import IO, Protocol
 
 from tqdm import tqdm
 
-from .model import JobResult, RunReport, Status
+from .model import FAILURES, JobResult, RunReport, Status
 
-__all__ = ["Reporter", "SilentReporter", "TerminalReporter", "TqdmReporter", "format_summary", "short_reason"]
+__all__ = ["Reporter", "SilentReporter", "TerminalReporter", "bar_wanted", "format_summary", "short_reason"]
 
-PROBLEMS = (Status.FAILED, Status.TIMEOUT, Status.CRASHED)
 _RED, _RESET = "\033[31m", "\033[0m"
 
 
@@ -66,6 +65,14 @@ def short_reason(result: JobResult) -> str:
         last = result.error.strip().splitlines()[-1]
         return last if len(last) <= 80 else last[:77] + "..."
     return result.status.value
+
+
+def bar_wanted(progress: bool | None, stream: IO[str] | None = None) -> bool:
+    """``--progress/--no-progress`` as given, else: is ``stream`` (stderr) a terminal?"""
+    if progress is not None:
+        return progress
+    stream = stream or sys.stderr
+    return hasattr(stream, "isatty") and stream.isatty()
 
 
 def _use_color(stream: IO[str]) -> bool:
@@ -117,7 +124,7 @@ class TerminalReporter:
         self._counts[result.status] += 1
         if self._show_output:
             self._print_output(result)
-        if result.status in PROBLEMS:
+        if result.status in FAILURES:
             line = f"{self._mark} {result.name} ({short_reason(result)})"
             self._write(f"{_RED}{line}{_RESET}" if self._color else line, self._stream)
         if self._bar is not None:
@@ -157,13 +164,6 @@ class TerminalReporter:
             self._write(text.rstrip("\n"), stream)
 
 
-class TqdmReporter(TerminalReporter):
-    """A progress bar on stderr (the Python API's default on a terminal)."""
-
-    def __init__(self, file: IO[str] | None = None) -> None:
-        super().__init__(bar=True, stream=file)
-
-
 def _indent(text: str, prefix: str = "    | ") -> str:
     return "\n".join(prefix + line for line in text.splitlines())
 
@@ -177,7 +177,7 @@ def format_summary(
     lines = [f"{len(report)} jobs in {report.wall_time:.1f}s: {counts or 'nothing ran'}"]
     if report.interrupted_by:
         lines[0] += f" (interrupted by {report.interrupted_by})"
-    problems = [r for r in report if r.status in PROBLEMS]
+    problems = [r for r in report if r.status in FAILURES]
     for result in problems[:max_problems_shown]:
         reason = (result.error or "").strip().splitlines()[-1:] or [result.status.value]
         lines.append(f"{result.status.value.upper()} {result.name}: {reason[0]}")

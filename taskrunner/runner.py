@@ -20,7 +20,6 @@ import os
 import pickle
 import re
 import signal
-import sys
 import threading
 import time
 from collections import Counter
@@ -32,7 +31,7 @@ from .journal import Journal, keep_only, read_results
 from .model import Attempt, Job, JobResult, RunReport, Status
 from .plan import Plan, dependency_problems
 from .pool import LocalPool
-from .progress import Reporter, SilentReporter, TqdmReporter
+from .progress import Reporter, SilentReporter, TerminalReporter, bar_wanted
 
 __all__ = ["Runner", "default_paths", "log_file_stem", "run"]
 
@@ -157,8 +156,7 @@ class Runner:
     def _reporter(self) -> Reporter:
         if self.reporter is not None:
             return self.reporter
-        show = self.progress if self.progress is not None else sys.stderr.isatty()
-        return TqdmReporter() if show else SilentReporter()
+        return TerminalReporter(bar=True) if bar_wanted(self.progress) else SilentReporter()
 
     def _with_overrides(self, jobs: Sequence[Job]) -> list[Job]:
         updated = []

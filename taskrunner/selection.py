@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Sequence
 
 from .model import Job
+from .plan import dependency_graph
 
 __all__ = ["dependency_order", "select_jobs", "unmatched"]
 
@@ -53,13 +54,7 @@ def dependency_order(jobs: Sequence[Job]) -> list[Job]:
 
     The dependencies must be acyclic (as a loaded job file's are).
     """
-    index_of = {job.name: i for i, job in enumerate(jobs)}
-    blockers = [sum(1 for d in set(job.depends_on) if d in index_of) for job in jobs]
-    dependents: list[list[int]] = [[] for _ in jobs]
-    for i, job in enumerate(jobs):
-        for dependency in set(job.depends_on):
-            if dependency in index_of:
-                dependents[index_of[dependency]].append(i)
+    blockers, dependents = dependency_graph(jobs)
     ready = [i for i, count in enumerate(blockers) if count == 0]
     ordered: list[int] = []
     heapq.heapify(ready)

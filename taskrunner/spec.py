@@ -232,7 +232,7 @@ class _Reader:
         for key, (key_node, value_node) in entries.items():
             if key not in allowed:
                 hint = _did_you_mean(key, allowed)
-                if key == "name" or key == "run" or key == "call":
+                if key in ("name", "run", "call"):
                     hint = f" (a default cannot set {key!r})"
                 self.problem(key_node, f"{context}unknown key {key!r}{hint}")
             else:
