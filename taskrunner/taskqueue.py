@@ -1,4 +1,6 @@
-"""``TaskQueue``: a JoinableQueue the coordinator can trust when workers die.
+"""The pool's two queues, made so that a worker's death cannot break them.
+
+``TaskQueue``, a JoinableQueue the coordinator can trust when workers die:
 
 A JoinableQueue shares one Condition among all processes: ``put()``,
 ``task_done()`` and ``join()`` take its lock. A worker killed inside
@@ -9,17 +11,24 @@ behalf), and the coordinator-side calls wait for it with a timeout, calling
 ``on_stuck`` each time it expires so the owner can reap dead workers and
 repair the lock. The bodies are CPython's own (3.10-3.13), only the lock
 acquisition differs.
+
+``ResultQueue``, the SimpleQueue results come back on.
+
+Both carry their messages over a packet pipe (see ``packetpipe``), so a
+worker killed while it reads or writes one never leaves a torn message behind.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from multiprocessing.queues import JoinableQueue
+from multiprocessing.queues import JoinableQueue, SimpleQueue
 from queue import Full
 from typing import Any
 
-__all__ = ["TaskQueue"]
+from .packetpipe import packet_pipe
+
+__all__ = ["ResultQueue", "TaskQueue"]
 
 #: Live processes hold the condition's lock for microseconds.
 STUCK_AFTER = 0.5
@@ -44,9 +53,13 @@ class TaskQueue(JoinableQueue):  # type: ignore[type-arg]
     _reader: Any
     _unfinished_tasks: Any
 
-    def __init__(self, *, ctx: Any) -> None:
+    def __init__(self, *, ctx: Any, spool_dir: str) -> None:
         super().__init__(ctx=ctx)
         self._cond = ctx.Condition(ctx.Lock())
+        self._reader.close()
+        self._writer.close()
+        self._reader, self._writer = packet_pipe(spool_dir)
+        self._reset()  # rebinds the send/receive methods to the new pipe
 
     @contextmanager
     def _shared_lock(self) -> Iterator[None]:
@@ -85,3 +98,24 @@ class TaskQueue(JoinableQueue):  # type: ignore[type-arg]
     def unfinished(self) -> int:
         """How many ``put()`` items still lack their ``task_done()``."""
         return self._unfinished_tasks.get_value()
+
+
+class ResultQueue(SimpleQueue):  # type: ignore[type-arg]
+    """A ``multiprocessing.SimpleQueue`` over a packet pipe.
+
+    A SimpleQueue, as ProcessPoolExecutor uses for results: its ``put()``
+    writes synchronously, so a result is in the pipe before the worker moves
+    on (a Queue's feeder thread would lose it if the worker died during its
+    next job).
+    """
+
+    _reader: Any
+    _writer: Any
+    _poll: Any
+
+    def __init__(self, *, ctx: Any, spool_dir: str) -> None:
+        super().__init__(ctx=ctx)
+        self._reader.close()
+        self._writer.close()
+        self._reader, self._writer = packet_pipe(spool_dir)
+        self._poll = self._reader.poll

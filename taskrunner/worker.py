@@ -4,9 +4,8 @@ What a worker shares with the coordinator, and why:
 
 - ``tasks`` (JoinableQueue): ``(attempt_id, pickled Attempt)`` items, or
   ``None``, the sentinel that tells one worker to exit.
-- ``results`` (SimpleQueue, written synchronously): ``(attempt_id, "inline", pickled JobResult)``, or
-  ``(attempt_id, "file", path)`` when the result is too big to be one atomic
-  pipe write (see ``ATOMIC_MESSAGE``).
+- ``results`` (ResultQueue, a SimpleQueue written synchronously):
+  ``(attempt_id, JobResult)`` items.
 - ``WorkerSlots``: lock-free shared arrays in which each worker publishes the
   attempt it holds and its command's process group, so the coordinator knows
   what a dead worker was doing without asking it.
@@ -24,7 +23,6 @@ import os
 import pickle
 import queue
 import signal
-import tempfile
 import threading
 import time
 from multiprocessing.connection import wait
@@ -33,12 +31,8 @@ from typing import Any
 from .execute import AttemptControl, execute
 from .model import Attempt, JobResult, Status
 
-__all__ = ["ATOMIC_MESSAGE", "WorkerSlots", "decode_result", "worker_main"]
+__all__ = ["WorkerSlots", "worker_main"]
 
-#: Pipe writes up to PIPE_BUF (4096 on Linux) bytes are atomic: a worker
-#: killed mid-send can never leave half a message in the result pipe. Larger
-#: results travel through a spool file instead.
-ATOMIC_MESSAGE = 3800
 NOT_HELD = -1
 
 
@@ -102,7 +96,7 @@ def _next_item(tasks: Any) -> Any:
             time.sleep(0.0005)
 
 
-def worker_main(slot: int, tasks: Any, results: Any, slots: WorkerSlots, spool_dir: str) -> None:
+def worker_main(slot: int, tasks: Any, results: Any, slots: WorkerSlots) -> None:
     """Entry point of a worker process (runs until it gets the ``None`` sentinel)."""
     global _current
     # Ctrl-C reaches the whole foreground process group; the coordinator decides.
@@ -132,7 +126,7 @@ def worker_main(slot: int, tasks: Any, results: Any, slots: WorkerSlots, spool_d
             _current = AttemptControl(on_spawn=publish_pgid, spawn_lock=_spawn_lock)
             result = _run(payload, name, _current)
             _current = None
-            results.put(_encode(attempt_id, result, spool_dir))
+            results.put((attempt_id, result))
         # Order matters: clear the slot before task_done(), so a worker that
         # dies in between owes a task_done() the coordinator can see is owed.
         slots.held[slot] = NOT_HELD
@@ -161,25 +155,3 @@ def _run(payload: bytes, name: str, control: AttemptControl) -> JobResult:
             worker=name,
         )
     return execute(attempt, name, control)
-
-
-def _encode(attempt_id: int, result: JobResult, spool_dir: str) -> tuple[int, str, Any]:
-    payload = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
-    if len(payload) <= ATOMIC_MESSAGE:
-        return attempt_id, "inline", payload
-    handle, path = tempfile.mkstemp(prefix=f"{attempt_id}-", suffix=".result", dir=spool_dir)
-    with os.fdopen(handle, "wb") as spool:
-        spool.write(payload)
-    return attempt_id, "file", path
-
-
-def decode_result(message: tuple[int, str, Any]) -> tuple[int, JobResult]:
-    """The coordinator's side of ``_encode`` (removes a spool file after reading)."""
-    attempt_id, kind, data = message
-    if kind == "file":
-        with open(data, "rb") as spool:
-            payload = spool.read()
-        os.unlink(data)
-    else:
-        payload = data
-    return attempt_id, pickle.loads(payload)
