@@ -51,6 +51,8 @@ class TaskQueue(JoinableQueue):  # type: ignore[type-arg]
     _cond: Any
     _rlock: Any
     _reader: Any
+    _writer: Any
+    _reset: Callable[[], None]
     _unfinished_tasks: Any
 
     def __init__(self, *, ctx: Any, spool_dir: str) -> None:
@@ -112,6 +114,8 @@ class ResultQueue(SimpleQueue):  # type: ignore[type-arg]
     _reader: Any
     _writer: Any
     _poll: Any
+    _rlock: Any
+    _wlock: Any
 
     def __init__(self, *, ctx: Any, spool_dir: str) -> None:
         super().__init__(ctx=ctx)
