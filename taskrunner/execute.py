@@ -2,8 +2,8 @@
 
 A command runs in its own session (so its whole process tree can be
 signalled), with output going to the attempt's log files. A ``call`` job is
-imported and called here, with file descriptors 1 and 2 pointed at the log
-files for the duration; its exception becomes text (type, message,
+imported and called here, its output caught in scratch files and moved to its
+log files (see ``capture``); its exception becomes text (type, message,
 traceback) — nothing live crosses a process boundary.
 
     >>> from taskrunner.model import Attempt, Job
@@ -28,15 +28,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from .capture import CallOutput, CommandLogs, captured_call_output
 from .model import Attempt, Job, JobResult, Status
 
 __all__ = ["AttemptControl", "JobCancelled", "execute", "resolve_callable", "signal_group", "signal_name"]
 
 #: Seconds a command gets between SIGTERM and SIGKILL.
 KILL_GRACE = 2.0
-#: How much of stderr a result carries.
-TAIL_LINES = 20
-TAIL_CHARS = 2000
 #: A return value larger than this as JSON is not recorded.
 MAX_VALUE_BYTES = 1 << 20
 
@@ -100,9 +98,9 @@ def execute(attempt: Attempt, worker: str, control: AttemptControl | None = None
     job = attempt.job
     started = time.time()
     if job.is_command:
-        status, returncode, value, error = _run_command(attempt, control)
+        (status, returncode, value, error), logs = _run_command(attempt, control)
     else:
-        status, returncode, value, error = _run_call(attempt, control)
+        (status, returncode, value, error), logs = _run_call(attempt, control)
     finished = time.time()
     return JobResult(
         name=job.name,
@@ -115,9 +113,9 @@ def execute(attempt: Attempt, worker: str, control: AttemptControl | None = None
         finished=finished,
         duration=finished - started,
         worker=worker,
-        stdout_log=attempt.stdout_log,
-        stderr_log=attempt.stderr_log,
-        stderr_tail=read_tail(attempt.stderr_log),
+        stdout_log=logs.stdout_log,
+        stderr_log=logs.stderr_log,
+        stderr_tail=logs.stderr_tail,
     )
 
 
@@ -130,31 +128,38 @@ def _resolve_cwd(job: Job) -> str | None:
     return os.path.join(job.base_dir or os.getcwd(), job.cwd)
 
 
-def _run_command(attempt: Attempt, control: AttemptControl) -> _Outcome:
+def _run_command(attempt: Attempt, control: AttemptControl) -> tuple[_Outcome, CommandLogs]:
     job = attempt.job
     argv: str | list[str] = job.run if isinstance(job.run, str) else list(job.run or ())
     env = {**os.environ, **job.env} if job.env else None
+    logs = CommandLogs(attempt.stdout_log, attempt.stderr_log)
     try:
-        with control.spawn_lock, open(attempt.stdout_log, "wb") as out, open(attempt.stderr_log, "wb") as err:
+        with control.spawn_lock:
             proc = subprocess.Popen(
                 argv,
                 shell=isinstance(argv, str),
                 stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
+                stdout=logs.stdout,
+                stderr=logs.stderr,
                 env=env,
                 cwd=_resolve_cwd(job),
                 start_new_session=True,
             )
             control.spawned(proc.pid)
     except OSError as error:
+        logs.close()
         what = "working directory" if error.filename == _resolve_cwd(job) else "command"
-        return Status.FAILED, 127, None, f"cannot start {what}: {error.strerror}: {error.filename}"
+        return (Status.FAILED, 127, None, f"cannot start {what}: {error.strerror}: {error.filename}"), logs
     try:
         returncode, timed_out = _wait(proc, job.timeout, control)
     finally:
         control.spawned(None)
-    if control.cancelled:
+        logs.close()
+    return _command_outcome(job, returncode, timed_out, control.cancelled), logs
+
+
+def _command_outcome(job: Job, returncode: int, timed_out: bool, cancelled: bool) -> _Outcome:
+    if cancelled:
         return Status.CANCELLED, returncode, None, "cancelled while running"
     if timed_out:
         return Status.TIMEOUT, returncode, None, f"timed out after {job.timeout:g}s; process group killed"
@@ -251,23 +256,26 @@ def resolve_callable(call: str | Callable[..., Any], base_dir: str | None) -> Ca
     return target
 
 
-def _run_call(attempt: Attempt, control: AttemptControl) -> _Outcome:
+def _run_call(attempt: Attempt, control: AttemptControl) -> tuple[_Outcome, CallOutput]:
     job = attempt.job
-    try:
-        with _redirected_output(attempt), _job_environment(job):
-            func = resolve_callable(job.call, job.base_dir)  # type: ignore[arg-type]
-            control.in_call = True
-            try:
-                value = func(*job.args, **job.kwargs)
-            finally:
-                control.in_call = False
-    except JobCancelled:
-        return Status.CANCELLED, None, None, "cancelled while running"
-    except BaseException as error:  # noqa: BLE001 - a job's failure is data
-        # SystemExit/KeyboardInterrupt raised by a job are its failure too.
-        text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-        return Status.FAILED, None, None, text
-    return _recordable(value)
+    with captured_call_output(attempt.stdout_log, attempt.stderr_log) as output:
+        try:
+            with _job_environment(job):
+                func = resolve_callable(job.call, job.base_dir)  # type: ignore[arg-type]
+                control.in_call = True
+                try:
+                    value = func(*job.args, **job.kwargs)
+                finally:
+                    control.in_call = False
+        except JobCancelled:
+            outcome: _Outcome = (Status.CANCELLED, None, None, "cancelled while running")
+        except BaseException as error:  # noqa: BLE001 - a job's failure is data
+            # SystemExit/KeyboardInterrupt raised by a job are its failure too.
+            text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+            outcome = (Status.FAILED, None, None, text)
+        else:
+            outcome = _recordable(value)
+    return outcome, output
 
 
 def _recordable(value: Any) -> _Outcome:
@@ -288,66 +296,40 @@ def _recordable(value: Any) -> _Outcome:
 
 
 @contextmanager
-def _redirected_output(attempt: Attempt) -> Iterator[None]:
-    """Point fds 1 and 2 *and* sys.stdout/sys.stderr at the attempt's logs,
-    so print(), C code and replaced streams (pytest, notebooks) all land there."""
-    saved_streams = sys.stdout, sys.stderr
-    for stream in saved_streams:
-        _flush(stream)
-    saved_fds = os.dup(1), os.dup(2)
-    out = os.open(attempt.stdout_log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    err = os.open(attempt.stderr_log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        os.dup2(out, 1)
-        os.dup2(err, 2)
-        sys.stdout = open(out, "w", buffering=1, closefd=False, encoding="utf-8", errors="replace")
-        sys.stderr = open(err, "w", buffering=1, closefd=False, encoding="utf-8", errors="replace")
-        yield
-    finally:
-        for stream in (sys.stdout, sys.stderr):
-            _flush(stream)
-        sys.stdout, sys.stderr = saved_streams
-        os.dup2(saved_fds[0], 1)
-        os.dup2(saved_fds[1], 2)
-        for fd in (*saved_fds, out, err):
-            os.close(fd)
-
-
-def _flush(stream: Any) -> None:
-    try:
-        stream.flush()
-    except (OSError, ValueError, AttributeError):
-        pass
-
-
-@contextmanager
 def _job_environment(job: Job) -> Iterator[None]:
-    """Apply the job's env and cwd for a call, and restore both afterwards."""
-    saved_env = dict(os.environ)
+    """Apply the job's env and cwd for a call, and restore both afterwards
+    (also when the job changed ``os.environ`` or the directory itself)."""
+    saved_env = _environment_snapshot()
     saved_cwd = os.getcwd()
     try:
-        os.environ.update(job.env)
-        cwd = _resolve_cwd(job) if job.cwd else None
-        if cwd:
-            os.chdir(cwd)
+        if job.env:
+            os.environ.update(job.env)
+        if job.cwd:
+            os.chdir(_resolve_cwd(job))  # type: ignore[arg-type]
         yield
     finally:
-        os.chdir(saved_cwd)
-        os.environ.clear()
-        os.environ.update(saved_env)
+        if os.getcwd() != saved_cwd:
+            os.chdir(saved_cwd)
+        if _environment_snapshot() != saved_env:
+            _restore_environment(saved_env)
 
 
-def read_tail(path: str, lines: int = TAIL_LINES, chars: int = TAIL_CHARS) -> str | None:
-    """The last ``lines`` lines (at most ``chars`` characters) of a log, or None if empty."""
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            handle.seek(max(0, size - chars * 4))
-            data = handle.read()
-    except OSError:
-        return None
-    text = data.decode("utf-8", errors="replace").rstrip("\n")
-    if not text:
-        return None
-    return "\n".join(text.splitlines()[-lines:])[-chars:]
+# CPython's raw (bytes) environment behind os.environ on POSIX. Copying and
+# comparing it costs about a microsecond, against some 25 for dict(os.environ),
+# and rewriting the whole environment (a putenv() per variable) cost more than
+# a trivial call itself.
+_RAW_ENVIRON: dict[Any, Any] | None = getattr(os.environ, "_data", None)
+
+
+def _environment_snapshot() -> dict[Any, Any]:
+    return dict(_RAW_ENVIRON) if _RAW_ENVIRON is not None else dict(os.environ)
+
+
+def _restore_environment(saved: dict[Any, Any]) -> None:
+    """Put back the environment ``_environment_snapshot`` saw, variable by variable."""
+    target = os.environb if _RAW_ENVIRON is not None else os.environ
+    for key in [key for key in target if key not in saved]:
+        del target[key]
+    for key, value in saved.items():
+        if target.get(key) != value:
+            target[key] = value

@@ -49,6 +49,15 @@ def print_both(text: str) -> str:
     return text
 
 
+def set_env(name: str, value: str) -> None:
+    os.environ[name] = value
+
+
+def write_fd(fd: int, text: str) -> None:
+    """Write below Python's streams, as C code would."""
+    os.write(fd, text.encode())
+
+
 def env_and_cwd(name: str) -> dict[str, str | None]:
     return {"value": os.environ.get(name), "cwd": os.getcwd()}
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from taskrunner.execute import execute, read_tail
+from taskrunner.capture import read_tail
+from taskrunner.execute import execute
 from taskrunner.model import Attempt, Job, Status
 
 pytestmark = pytest.mark.timeout(30)
@@ -93,6 +94,35 @@ def test_call_output_goes_to_logs_and_is_restored(tmp_path: Path, capfd: pytest.
     assert result.stderr_tail == "err: x"
     print("after")
     assert capfd.readouterr().out == "after\n"
+
+
+def test_a_silent_job_leaves_no_log_files(tmp_path: Path) -> None:
+    for fields in ({"call": "jobs:add", "args": (1, 2)}, {"run": "true"}):
+        result = run(tmp_path, **fields)
+        assert result.ok and (result.stdout_log, result.stderr_log, result.stderr_tail) == (None, None, None)
+        assert not (tmp_path / "j.out").exists() and not (tmp_path / "j.err").exists()
+
+
+def test_each_call_gets_only_its_own_output(tmp_path: Path) -> None:
+    """Calls share a process's scratch files: output, also written below
+    Python's streams, must land in the right job's log and nowhere else."""
+    logs = []
+    for i, (fd, text) in enumerate([(1, "first\n"), (2, "second\n"), (1, "third\n")]):
+        attempt = Attempt(i, Job(name=f"j{i}", call="jobs:write_fd", args=(fd, text)), 1,
+                          str(tmp_path / f"{i}.out"), str(tmp_path / f"{i}.err"))
+        result = execute(attempt, worker="test")
+        logs.append((result.stdout_log, result.stderr_log, result.stderr_tail))
+    assert logs == [
+        (str(tmp_path / "0.out"), None, None),
+        (None, str(tmp_path / "1.err"), "second"),
+        (str(tmp_path / "2.out"), None, None),
+    ]
+    assert (tmp_path / "0.out").read_text() == "first\n" and (tmp_path / "2.out").read_text() == "third\n"
+
+
+def test_a_call_that_changes_the_environment_does_not_leak_it(tmp_path: Path) -> None:
+    run(tmp_path, call="jobs:set_env", args=("TR_TEST_LEAK", "1"))
+    assert "TR_TEST_LEAK" not in os.environ
 
 
 def test_call_exception_becomes_text(tmp_path: Path) -> None:

@@ -169,7 +169,7 @@ def test_fail_fast_cancels_the_rest(tmp_path: Path) -> None:
 
 
 def test_log_files_cannot_escape_the_log_folder(tmp_path: Path) -> None:
-    report = run(tmp_path, [Job(name="../../escape", run="echo hi"), Job(name="a/b", run="echo there")])
+    report = run(tmp_path, [Job(name="../../escape", run="echo hi; echo e >&2"), Job(name="a/b", run="echo there; echo e >&2")])
     assert report.ok
     logs = tmp_path / "logs"
     assert sorted(p.parent for p in logs.rglob("*")) == [logs] * 4

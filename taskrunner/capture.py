@@ -1,0 +1,190 @@
+"""Where a job's output goes: its log files, made only when it writes something.
+
+Creating two files per job cost more than running a trivial ``call`` job, and
+left thousands of empty files behind. So:
+
+- A ``call`` job writes into two scratch files that each process opens once
+  (anonymous, in the log folder); fds 1 and 2 and ``sys.stdout``/``sys.stderr``
+  point at them during the call. Afterwards whatever landed there is copied to
+  the job's log file and the scratch file is emptied. Nothing written, no file.
+- A command writes straight into its log files (so ``tail -f`` works while it
+  runs); files it left empty are removed when it ends.
+
+Either way a result's ``stdout_log``/``stderr_log`` is the log's path, or None
+when the job wrote nothing there.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, Any
+
+__all__ = ["CommandLogs", "captured_call_output", "read_tail"]
+
+#: How much of stderr a result carries.
+TAIL_LINES = 20
+TAIL_CHARS = 2000
+
+
+class _Scratch:
+    """A process's pair of scratch files for one log folder, and text streams on them."""
+
+    def __init__(self, folder: str) -> None:
+        self.files: list[IO[bytes]] = [tempfile.TemporaryFile(dir=folder) for _ in range(2)]
+        self.fds = [handle.fileno() for handle in self.files]
+        self.streams = [
+            open(fd, "w", buffering=1, closefd=False, encoding="utf-8", errors="replace")  # noqa: SIM115
+            for fd in self.fds
+        ]
+
+
+_scratch_by_folder: dict[str, _Scratch] = {}
+
+
+def _scratch_for(folder: str) -> _Scratch:
+    scratch = _scratch_by_folder.get(folder)
+    if scratch is None:
+        scratch = _scratch_by_folder[folder] = _Scratch(folder)
+    return scratch
+
+
+class CallOutput:
+    """What a ``call`` job wrote: the log paths (None: nothing) and stderr's tail."""
+
+    stdout_log: str | None = None
+    stderr_log: str | None = None
+    stderr_tail: str | None = None
+
+
+@contextmanager
+def captured_call_output(stdout_log: str, stderr_log: str) -> Iterator[CallOutput]:
+    """Point fds 1 and 2 *and* sys.stdout/sys.stderr at scratch files for a call,
+    so print(), C code and replaced streams (pytest, notebooks) are all caught;
+    afterwards move what was written to ``stdout_log``/``stderr_log``."""
+    scratch = _scratch_for(os.path.dirname(stdout_log) or ".")
+    output = CallOutput()
+    saved_streams = sys.stdout, sys.stderr
+    for stream in saved_streams:
+        _flush(stream)
+    saved_fds = os.dup(1), os.dup(2)
+    try:
+        os.dup2(scratch.fds[0], 1)
+        os.dup2(scratch.fds[1], 2)
+        sys.stdout, sys.stderr = scratch.streams
+        yield output
+    finally:
+        for stream in scratch.streams:
+            _flush(stream)
+        sys.stdout, sys.stderr = saved_streams
+        os.dup2(saved_fds[0], 1)
+        os.dup2(saved_fds[1], 2)
+        for fd in saved_fds:
+            os.close(fd)
+        if _written(scratch.fds[1]):
+            output.stderr_tail = _tail_of_fd(scratch.fds[1])
+        output.stdout_log = _move_out(scratch.fds[0], stdout_log)
+        output.stderr_log = _move_out(scratch.fds[1], stderr_log)
+
+
+def _written(fd: int) -> int:
+    # The scratch fd and the dup2'd fds 1/2 share one file offset.
+    return os.lseek(fd, 0, os.SEEK_CUR)
+
+
+def _move_out(fd: int, path: str) -> str | None:
+    """Copy the scratch file to ``path`` and empty it; None if it was empty."""
+    size = _written(fd)
+    if not size:
+        return None
+    target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        copied = 0
+        while copied < size:
+            sent = os.sendfile(target, fd, None, size - copied)
+            if sent == 0:
+                break
+            copied += sent
+    finally:
+        os.close(target)
+    os.ftruncate(fd, 0)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return path
+
+
+class CommandLogs:
+    """The two log files a command writes into; ``close()`` drops the empty ones.
+
+    >>> logs = CommandLogs("/tmp/doc-capture.out", "/tmp/doc-capture.err")
+    >>> _ = os.write(logs.stderr, b"oops\\n")
+    >>> logs.close()
+    >>> logs.stdout_log, logs.stderr_log, logs.stderr_tail
+    (None, '/tmp/doc-capture.err', 'oops')
+    """
+
+    def __init__(self, stdout_log: str, stderr_log: str) -> None:
+        self.stdout_log: str | None = stdout_log
+        self.stderr_log: str | None = stderr_log
+        self.stderr_tail: str | None = None
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+        self.stdout = os.open(stdout_log, flags, 0o644)
+        try:
+            self.stderr = os.open(stderr_log, flags, 0o644)
+        except OSError:
+            os.close(self.stdout)
+            raise
+
+    def close(self) -> None:
+        """Close both files; remove each one the command left empty."""
+        if os.fstat(self.stderr).st_size:
+            self.stderr_tail = read_tail(self.stderr_log)  # type: ignore[arg-type]
+        for fd, name in ((self.stdout, "stdout_log"), (self.stderr, "stderr_log")):
+            path = getattr(self, name)
+            if not os.fstat(fd).st_size:
+                _unlink(path)
+                setattr(self, name, None)
+            os.close(fd)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _flush(stream: Any) -> None:
+    try:
+        stream.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _tail_of_fd(fd: int, lines: int = TAIL_LINES, chars: int = TAIL_CHARS) -> str | None:
+    size = _written(fd)
+    data = os.pread(fd, chars * 4, max(0, size - chars * 4))
+    return _tail_text(data, lines, chars)
+
+
+def read_tail(path: str, lines: int = TAIL_LINES, chars: int = TAIL_CHARS) -> str | None:
+    """The last ``lines`` lines (at most ``chars`` characters) of a log, or None if empty."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - chars * 4))
+            data = handle.read()
+    except OSError:
+        return None
+    return _tail_text(data, lines, chars)
+
+
+def _tail_text(data: bytes, lines: int, chars: int) -> str | None:
+    text = data.decode("utf-8", errors="replace").rstrip("\n")
+    if not text:
+        return None
+    return "\n".join(text.splitlines()[-lines:])[-chars:]
