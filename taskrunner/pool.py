@@ -28,6 +28,7 @@ warm and the server survives signals sent to the coordinator's group.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import multiprocessing
 import os
 import pickle
@@ -58,6 +59,58 @@ POISON_WAIT = 1.0
 LOST_AFTER = 3.0
 #: Upper bound on one wait, so signals and call-job deadlines are seen promptly.
 MAX_WAIT = 0.2
+#: Work one queue item should hold, and the most attempts it may hold.
+CHUNK_SECONDS = 0.01
+MAX_CHUNK = 512
+#: An attempt running this much longer than its chunk was meant to take
+#: holds up the rest of that chunk: an idle worker then takes the rest.
+TAKE_REST_AFTER = 3 * CHUNK_SECONDS
+
+
+@dataclasses.dataclass
+class _Item:
+    """A queue item in flight: its attempts in order, those still without an
+    outcome, and when it was queued."""
+
+    order: list[int]
+    pending: set[int]
+    queued_at: float
+
+
+class ChunkSizer:
+    """How many attempts to put in one queue item (joblib's auto-batching idea).
+
+    Each queue item costs a ``put()``, a ``get()`` and a ``task_done()``, each
+    taking shared locks. A chunk holds about CHUNK_SECONDS of work, judged by
+    the mean duration of recent attempts, so that cost vanishes for tiny jobs
+    while jobs of a few milliseconds or more still travel one by one, keeping
+    the load balanced. Results still come back one per attempt.
+
+    >>> sizer = ChunkSizer()
+    >>> sizer.size
+    1
+    >>> for _ in range(50):
+    ...     sizer.observe(0.0001)
+    >>> sizer.size
+    100
+    """
+
+    def __init__(self) -> None:
+        self.size = 1
+        self._mean: float | None = None
+
+    def observe(self, duration: float) -> None:
+        """Account for one finished attempt that ran ``duration`` seconds.
+
+        The estimate jumps up at once on a slow attempt and decays slowly on
+        fast ones: a chunk too big holds jobs back, one too small only costs
+        a little overhead.
+        """
+        if self._mean is None or duration > self._mean:
+            self._mean = duration
+        else:
+            self._mean = 0.9 * self._mean + 0.1 * duration
+        self.size = max(1, min(MAX_CHUNK, round(CHUNK_SECONDS / max(self._mean, 1e-6))))
 
 
 def _exit_reason(exitcode: int | None) -> str:
@@ -120,8 +173,18 @@ class LocalPool:
         self._results = ResultQueue(ctx=self._ctx, spool_dir=self._spool_dir)
         self._slots = WorkerSlots(self._ctx, workers)
         self._procs: list[Any] = [None] * workers
-        # Attempt id -> (attempt, when it was queued): submitted, no outcome yet.
-        self._outstanding: dict[int, tuple[Attempt, float]] = {}
+        # One per worker: held while it claims the next attempt of its chunk,
+        # or while the coordinator takes the unclaimed rest for an idle worker.
+        self._claim_locks: list[Any] = [None] * workers
+        # Attempt id -> attempt: submitted, no outcome yet.
+        self._outstanding: dict[int, Attempt] = {}
+        # Submitted attempts not yet on the queue: the chunk being filled.
+        self._batch: list[tuple[int, bytes]] = []
+        # Queue items in flight, and each pending attempt's item.
+        self._items: dict[int, _Item] = {}
+        self._item_of: dict[int, int] = {}
+        self._item_ids = itertools.count(1)
+        self._chunks = ChunkSizer()
         self._timed_out: set[int] = set()
         self._cancelling = False
         self._closed = False
@@ -130,6 +193,8 @@ class LocalPool:
         self._queue_usable_since = 0.0
         self._deaths_without_work = 0
         self.crashes = 0
+        #: Queue items put so far (each carries a chunk of one or more attempts).
+        self.items_sent = 0
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -149,9 +214,11 @@ class LocalPool:
     def _spawn(self, slot: int) -> None:
         self._slots.held[slot] = NOT_HELD
         self._slots.pgid[slot] = 0
+        # A fresh lock: one its dead predecessor held would stay taken.
+        self._claim_locks[slot] = self._ctx.Lock()
         process = self._ctx.Process(
             target=worker_main,
-            args=(slot, self._tasks, self._results, self._slots),
+            args=(slot, self._tasks, self._results, self._slots, self._claim_locks[slot]),
             name=f"taskrunner-worker-{slot}",
             daemon=True,
         )
@@ -164,14 +231,54 @@ class LocalPool:
     # -- submitting and collecting ------------------------------------------
 
     def capacity(self) -> int:
-        """How many more attempts to submit now (keeps the queue short but never empty)."""
-        return max(0, 2 * self.workers - len(self._outstanding))
+        """How many more attempts to submit now: two chunks a worker, so the
+        queue stays short but never runs dry."""
+        return max(0, 2 * self.workers * self._chunks.size - len(self._outstanding))
 
     def submit(self, attempt: Attempt) -> None:
-        """Queue ``attempt``; raises ``pickle.PicklingError``/``TypeError`` if it cannot be sent."""
+        """Queue ``attempt`` (in the chunk being filled; ``poll()`` sends a partial
+        one). Raises ``pickle.PicklingError``/``TypeError`` if it cannot be sent."""
         payload = pickle.dumps(attempt, protocol=pickle.HIGHEST_PROTOCOL)
-        self._outstanding[attempt.attempt_id] = (attempt, time.time())
-        self._tasks.put((attempt.attempt_id, payload))
+        self._outstanding[attempt.attempt_id] = attempt
+        self._batch.append((attempt.attempt_id, payload))
+        if len(self._batch) >= self._chunks.size:
+            self._put_batch()
+
+    def _put_batch(self) -> None:
+        if not self._batch:
+            return
+        item_id = next(self._item_ids)
+        order = [attempt_id for attempt_id, _ in self._batch]
+        self._items[item_id] = _Item(order, set(order), time.time())
+        for attempt_id in order:
+            self._item_of[attempt_id] = item_id
+        batch, self._batch = self._batch, []
+        self._tasks.put((item_id, batch))
+        self.items_sent += 1
+
+    def _settle(self, attempt_id: int) -> Attempt | None:
+        """Forget an attempt that has its outcome; None if it already had one."""
+        attempt = self._outstanding.pop(attempt_id, None)
+        item_id = self._item_of.pop(attempt_id, None)
+        entry = self._items.get(item_id) if item_id is not None else None
+        if entry is not None:
+            entry.pending.discard(attempt_id)
+            if not entry.pending:
+                del self._items[item_id]  # type: ignore[arg-type]
+        return attempt
+
+    def _requeue_item(self, item_id: int) -> None:
+        """Submit again the attempts of an item whose worker died before starting them."""
+        entry = self._items.pop(item_id, None)
+        if entry is not None:
+            self._resubmit([a for a in entry.order if a in entry.pending])
+
+    def _resubmit(self, attempt_ids: list[int]) -> None:
+        for attempt_id in attempt_ids:
+            self._item_of.pop(attempt_id, None)
+            if not self._cancelling:  # else cancel() records them as never started
+                self.submit(self._outstanding[attempt_id])
+        self._put_batch()
 
     def worker_pids(self) -> list[int]:
         """Process ids of the live workers, by slot."""
@@ -190,6 +297,7 @@ class LocalPool:
         Worker deaths and call-job timeouts are turned into outcomes here too.
         """
         timeout = MAX_WAIT if timeout is None else max(0.0, min(timeout, MAX_WAIT))
+        self._put_batch()
         ready = None  # None: look at every worker
         if not self._pending:
             sentinels = [p.sentinel for p in self._procs if p is not None]
@@ -198,19 +306,22 @@ class LocalPool:
         outcomes += self._drain()
         outcomes += self._reap_dead(ready)
         self._enforce_call_timeouts()
+        self._rebalance()
         if self._suspect_lost:
-            outcomes += self._find_lost()
+            self._find_lost()
         return outcomes
 
     def _drain(self) -> list[tuple[int, JobResult]]:
         outcomes: list[tuple[int, JobResult]] = []
         while not self._results.empty():
             attempt_id, result = self._results.get()
-            queued = self._outstanding.pop(attempt_id, None)
-            if queued is None:
+            attempt = self._settle(attempt_id)
+            if attempt is None:
                 continue  # already recorded (e.g. its worker was declared dead)
-            attempt = queued[0]
-            result = dataclasses.replace(result, attempts=attempt.number)
+            if result.attempts != attempt.number:
+                result = dataclasses.replace(result, attempts=attempt.number)
+            if result.duration is not None:
+                self._chunks.observe(result.duration)
             # A job that finished while we were killing it (timeout, cancel)
             # keeps its real outcome; one we stopped says so itself.
             self._timed_out.discard(attempt_id)
@@ -238,15 +349,15 @@ class LocalPool:
         return outcomes
 
     def _handle_death(self, slot: int, process: Any) -> list[tuple[int, JobResult]]:
-        attempt_id = self._slots.held[slot]
+        item_id, attempt_id = self._slots.item[slot], self._slots.held[slot]
         self._kill_slot(slot)
         process.join()
         self._procs[slot] = None
-        self._slots.held[slot] = NOT_HELD
+        self._slots.item[slot] = self._slots.held[slot] = NOT_HELD
         self._slots.pgid[slot] = 0
         outcomes = self._repair_lock(self._results._wlock)
         outcomes += self._repair_lock(self._tasks._cond)
-        if attempt_id == NOT_HELD:
+        if item_id == NOT_HELD:
             # It may have died inside get() holding the read lock, or with an
             # item taken but not yet published in its slot.
             outcomes += self._repair_lock(self._tasks._rlock)
@@ -255,10 +366,12 @@ class LocalPool:
         else:
             # It never reached task_done(); account for it.
             self._task_done_for_dead()
-            queued = self._outstanding.pop(attempt_id, None)
-            if queued is not None:
-                outcomes.append((attempt_id, self._death_result(queued[0], slot, process)))
-            self._deaths_without_work = 0
+            if attempt_id != NOT_HELD:
+                attempt = self._settle(attempt_id)
+                if attempt is not None:
+                    outcomes.append((attempt_id, self._death_result(attempt, slot, process)))
+                self._deaths_without_work = 0
+            self._requeue_item(item_id)  # the rest of its chunk never started
         if not self._closed and not self._cancelling:
             if self._deaths_without_work > 3 * self.workers + 10:
                 raise WorkerError("workers keep dying before running any job")
@@ -312,38 +425,71 @@ class LocalPool:
         self._queue_usable_since = time.time()
         return outcomes
 
-    def _find_lost(self) -> list[tuple[int, JobResult]]:
-        """Outcomes for attempts taken off the queue by a worker that then died.
+    def _find_lost(self) -> None:
+        """Queue again the items a worker took off the queue and then died
+        before publishing (so none of their attempts started).
 
-        An attempt is lost when nobody holds it although some worker has been
-        idle, with the queue usable, for LOST_AFTER since the attempt was
+        An item is lost when nobody holds it although some worker has been
+        idle, with the queue usable, for LOST_AFTER since the item was
         queued: a live idle worker takes a queued item within milliseconds.
         """
         now = time.time()
-        held = set(self._slots.held[:])
-        unheld = [a for a in self._outstanding if a not in held]
+        held = set(self._slots.item[:])
+        unheld = [item_id for item_id in self._items if item_id not in held]
         if not unheld:
             self._suspect_lost = False
-            return []
+            return
         idle_since = [
             self._slots.idle_since[slot]
             for slot in range(self.workers)
-            if self._procs[slot] is not None and self._slots.held[slot] == NOT_HELD
+            if self._procs[slot] is not None and self._slots.item[slot] == NOT_HELD
         ]
         if not idle_since:
-            return []
-        outcomes = []
-        for attempt_id in unheld:
-            attempt, submitted_at = self._outstanding[attempt_id]
-            since = max(submitted_at, self._queue_usable_since)
-            if now - since <= LOST_AFTER or min(idle_since) > since:
+            return
+        for item_id in unheld:
+            since = max(self._items[item_id].queued_at, self._queue_usable_since)
+            if now - since > LOST_AFTER and min(idle_since) <= since:
+                self._task_done_for_dead()
+                self._requeue_item(item_id)
+
+    def _rebalance(self) -> None:
+        """Give an idle worker the not-yet-started attempts of a busy worker's chunk.
+
+        Without this a chunk would hold its later attempts hostage behind a
+        slow one while another worker sits idle (and two jobs that must run
+        at the same time, a server and its client, could wait forever). Runs
+        only when nothing is queued, for a worker whose attempt has run past
+        TAKE_REST_AFTER; the rest keeps its order. (Chunks of tiny jobs are
+        ~CHUNK_SECONDS of work, so they never need this.) The worker claims
+        each attempt under its claim lock, so an attempt is run by exactly
+        one worker.
+        """
+        if self._batch or self._cancelling:
+            return
+        live = [slot for slot in range(self.workers) if self._procs[slot] is not None]
+        holding = {self._slots.item[slot]: slot for slot in live if self._slots.item[slot] != NOT_HELD}
+        if len(holding) == len(live) or any(item_id not in holding for item_id in self._items):
+            return  # no worker idle, or something still queued for it
+        now = time.time()
+        for item_id, slot in holding.items():
+            entry = self._items.get(item_id)
+            stuck = self._slots.held[slot] != NOT_HELD and now - self._slots.started[slot] > TAKE_REST_AFTER
+            if entry is None or not stuck or not self._claim_locks[slot].acquire(timeout=0.01):
                 continue
-            del self._outstanding[attempt_id]
-            self._task_done_for_dead()
-            self.crashes += 1
-            error = "a worker took this job off the queue and died before starting it"
-            outcomes.append((attempt_id, _result_for(attempt, Status.CRASHED, error)))
-        return outcomes
+            try:
+                if self._slots.item[slot] != item_id:
+                    continue  # it finished the item meanwhile
+                claimed, limit = self._slots.claimed[slot], self._slots.limit[slot]
+                self._slots.limit[slot] = claimed
+            finally:
+                self._claim_locks[slot].release()
+            taken = [a for a in entry.order[claimed:limit] if a in entry.pending]
+            if taken:
+                entry.pending.difference_update(taken)
+                if not entry.pending:
+                    del self._items[item_id]
+                self._resubmit(taken)
+                return
 
     def _enforce_call_timeouts(self) -> None:
         """Kill (and later replace) a worker whose call job is past its timeout.
@@ -355,7 +501,7 @@ class LocalPool:
         for slot in range(self.workers):
             attempt_id = self._slots.held[slot]
             queued = self._outstanding.get(attempt_id)
-            job = queued[0].job if queued else None
+            job = queued.job if queued else None
             if job is None or job.is_command or job.timeout is None or attempt_id in self._timed_out:
                 continue
             if now - self._slots.started[slot] > job.timeout:
@@ -373,6 +519,7 @@ class LocalPool:
         """
         self._cancelling = True
         self._slots.stopping.value = 1
+        self._batch.clear()
         busy = self._busy_slots()
         running_at_start = {self._slots.held[slot] for slot in busy}
         for slot in busy:
@@ -388,7 +535,7 @@ class LocalPool:
             self._kill_slot(slot)
         outcomes += self._poll_while_running(KILL_GRACE)
         outcomes += self._drain()
-        for attempt_id, (attempt, _) in self._outstanding.items():
+        for attempt_id, attempt in self._outstanding.items():
             if attempt_id in running_at_start:
                 outcome = _result_for(attempt, Status.CANCELLED, "cancelled while running")
             else:
@@ -397,6 +544,8 @@ class LocalPool:
                 )
             outcomes.append((attempt_id, outcome))
         self._outstanding.clear()
+        self._items.clear()
+        self._item_of.clear()
         return outcomes
 
     def _poll_while_running(self, seconds: float) -> list[tuple[int, JobResult]]:

@@ -1,11 +1,13 @@
-"""The worker process: ``get()`` an attempt, run it, put the result, ``task_done()``.
+"""The worker process: ``get()`` a chunk of attempts, run each and put its result, ``task_done()``.
 
 What a worker shares with the coordinator, and why:
 
-- ``tasks`` (JoinableQueue): ``(attempt_id, pickled Attempt)`` items, or
-  ``None``, the sentinel that tells one worker to exit.
+- ``tasks`` (JoinableQueue): ``(item_id, [(attempt_id, pickled Attempt), ...])``
+  items — a chunk of one or more attempts, run in order, with one
+  ``task_done()`` for the whole item — or ``None``, the sentinel that tells one
+  worker to exit.
 - ``results`` (ResultQueue, a SimpleQueue written synchronously):
-  ``(attempt_id, JobResult)`` items.
+  ``(attempt_id, JobResult)``, sent as soon as each attempt ends.
 - ``WorkerSlots``: lock-free shared arrays in which each worker publishes the
   attempt it holds and its command's process group, so the coordinator knows
   what a dead worker was doing without asking it.
@@ -39,7 +41,12 @@ NOT_HELD = -1
 class WorkerSlots:
     """Per-worker shared state, one slot per worker position (no locks).
 
-    ``held[i]``: attempt id worker *i* is running, or -1.
+    ``item[i]``: queue item worker *i* has taken and not finished, or -1.
+    ``held[i]``: attempt id (of that item) worker *i* is running, or -1.
+    ``claimed[i]`` / ``limit[i]``: how many of the item's attempts worker *i*
+    has started, and up to which index it may go on (the coordinator lowers
+    it to give the rest to an idle worker). Both change under the worker's
+    claim lock.
     ``pgid[i]``: process group of the command it runs, or 0.
     ``started[i]`` / ``idle_since[i]``: when it took its attempt / became idle.
     ``stopping``: set by the coordinator; workers then skip queued attempts.
@@ -47,7 +54,10 @@ class WorkerSlots:
 
     def __init__(self, ctx: Any, size: int) -> None:
         self.size = size
+        self.item = ctx.Array("q", [NOT_HELD] * size, lock=False)
         self.held = ctx.Array("q", [NOT_HELD] * size, lock=False)
+        self.claimed = ctx.Array("q", size, lock=False)
+        self.limit = ctx.Array("q", size, lock=False)
         self.pgid = ctx.Array("q", size, lock=False)
         self.started = ctx.Array("d", size, lock=False)
         self.idle_since = ctx.Array("d", size, lock=False)
@@ -96,7 +106,7 @@ def _next_item(tasks: Any) -> Any:
             time.sleep(0.0005)
 
 
-def worker_main(slot: int, tasks: Any, results: Any, slots: WorkerSlots) -> None:
+def worker_main(slot: int, tasks: Any, results: Any, slots: WorkerSlots, claim_lock: Any) -> None:
     """Entry point of a worker process (runs until it gets the ``None`` sentinel)."""
     global _current
     # Ctrl-C reaches the whole foreground process group; the coordinator decides.
@@ -119,17 +129,28 @@ def worker_main(slot: int, tasks: Any, results: Any, slots: WorkerSlots) -> None
         if item is None:
             _task_done(tasks)
             break
-        attempt_id, payload = item
-        slots.started[slot] = time.time()
-        slots.held[slot] = attempt_id
-        if not slots.stopping.value:
+        item_id, entries = item
+        with claim_lock:
+            slots.item[slot] = item_id
+            slots.claimed[slot] = 0
+            slots.limit[slot] = len(entries)
+        for index, (attempt_id, payload) in enumerate(entries):
+            if slots.stopping.value:
+                break  # the coordinator records the rest as cancelled
+            with claim_lock:
+                if index >= slots.limit[slot]:
+                    break  # the coordinator gave the rest to an idle worker
+                slots.claimed[slot] = index + 1
+                slots.started[slot] = time.time()
+                slots.held[slot] = attempt_id
             _current = AttemptControl(on_spawn=publish_pgid, spawn_lock=_spawn_lock)
             result = _run(payload, name, _current)
             _current = None
             results.put((attempt_id, result))
+            slots.held[slot] = NOT_HELD
         # Order matters: clear the slot before task_done(), so a worker that
         # dies in between owes a task_done() the coordinator can see is owed.
-        slots.held[slot] = NOT_HELD
+        slots.item[slot] = NOT_HELD
         slots.idle_since[slot] = time.time()
         _task_done(tasks)
     results.close()

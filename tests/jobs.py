@@ -58,6 +58,17 @@ def write_fd(fd: int, text: str) -> None:
     os.write(fd, text.encode())
 
 
+def rendezvous(folder: str, me: str, peer: str, seconds: float = 20) -> str:
+    """Succeed only if ``peer`` runs at the same time (a server and its client)."""
+    open(os.path.join(folder, me), "w").close()
+    end = time.monotonic() + seconds
+    while not os.path.exists(os.path.join(folder, peer)):
+        if time.monotonic() > end:
+            raise TimeoutError(f"{peer} never ran alongside {me}")
+        time.sleep(0.01)
+    return me
+
+
 def env_and_cwd(name: str) -> dict[str, str | None]:
     return {"value": os.environ.get(name), "cwd": os.getcwd()}
 

@@ -132,3 +132,56 @@ def test_worker_killed_between_jobs_loses_nothing(tmp_path: Path) -> None:
         assert len(outcomes) == len(batch)
         assert {r.status for r in outcomes.values()} <= {Status.OK, Status.CRASHED}
         assert kills >= 5
+        # Only the attempt a killed worker was running is crashed; the rest of
+        # its chunk is queued again.
+        assert sum(r.status is Status.CRASHED for r in outcomes.values()) <= kills
+
+
+def run_stream(pool: LocalPool, batch: list[Attempt]) -> dict[int, JobResult]:
+    """Submit as capacity allows (as the runner does) and collect every outcome."""
+    submitted, outcomes = 0, {}
+    end = time.monotonic() + 60
+    while len(outcomes) < len(batch) and time.monotonic() < end:
+        while submitted < len(batch) and pool.capacity() > 0:
+            pool.submit(batch[submitted])
+            submitted += 1
+        for attempt_id, result in pool.poll(0.05):
+            assert attempt_id not in outcomes, "an attempt was reported twice"
+            outcomes[attempt_id] = result
+    return outcomes
+
+
+def test_tiny_jobs_travel_in_chunks(tmp_path: Path) -> None:
+    """The performance regression guard that does not time anything: queue
+    round-trips per job. Tiny jobs must share queue items."""
+    with LocalPool(2) as pool:
+        outcomes = run_stream(pool, attempts(tmp_path, 2000))
+        assert len(outcomes) == 2000 and all(r.ok and r.value == 3 for r in outcomes.values())
+        assert pool.items_sent <= 2000 / 10, f"{pool.items_sent} queue items for 2000 tiny jobs"
+
+
+def test_slow_jobs_travel_one_by_one(tmp_path: Path) -> None:
+    with LocalPool(2) as pool:
+        outcomes = run_stream(pool, attempts(tmp_path, 12, call="jobs:sleep", args=(0.05,)))
+        assert len(outcomes) == 12 and pool.items_sent == 12
+
+
+def test_a_job_stuck_in_a_chunk_does_not_hold_back_the_rest(tmp_path: Path) -> None:
+    """After many tiny jobs, two jobs that only succeed when they run at the
+    same time land in one chunk: the idle worker must take the second."""
+    meet = tmp_path / "meet"
+    meet.mkdir()
+    tiny = attempts(tmp_path, 400)
+    pair = [
+        Attempt(401, Job(name="server", call="jobs:rendezvous", args=(str(meet), "server", "client")), 1,
+                str(tmp_path / "s.out"), str(tmp_path / "s.err")),
+        Attempt(402, Job(name="client", call="jobs:rendezvous", args=(str(meet), "client", "server")), 1,
+                str(tmp_path / "c.out"), str(tmp_path / "c.err")),
+    ]
+    with LocalPool(2) as pool:
+        outcomes = run_stream(pool, tiny)
+        assert pool.capacity() >= 2, "chunks should have grown"
+        for attempt in pair:
+            pool.submit(attempt)
+        outcomes.update(collect(pool, 2, deadline=30))
+        assert outcomes[401].ok and outcomes[402].ok, (outcomes[401].error, outcomes[402].error)

@@ -108,7 +108,9 @@ def test_resume_after_kill_9_never_reruns_a_finished_job(cli: CliRunner) -> None
     gate = cli.workdir / "gate"
     runs = cli.workdir / "runs.log"
     body = "".join(
-        f'  - {{name: fast{i}, run: "echo fast{i} >> {runs}"}}\n' for i in range(6)
+        # 50 ms each: not tiny, so they are dispatched one by one, in order
+        # (tiny jobs travel in chunks, and a chunk may start ahead of its turn).
+        f'  - {{name: fast{i}, run: "echo fast{i} >> {runs}; sleep 0.05"}}\n' for i in range(6)
     ) + "".join(
         f'  - {{name: gated{i}, run: "echo gated{i} >> {runs}; while [ ! -e {gate} ]; do sleep 0.05; done"}}\n'
         for i in range(2)
@@ -134,7 +136,7 @@ def test_resume_after_kill_9_never_reruns_a_finished_job(cli: CliRunner) -> None
         assert ran.count(f"fast{i}") == 1  # finished before the kill: never again
     # Both workers were stuck at the gate when the coordinator died: the gated
     # jobs ran again, the failing one (never started) ran once, after the gate.
-    assert not any(line["name"].startswith(("gated", "failing")) for line in first)
+    assert not any(line["name"].startswith(("gated", "failing")) for line in first), first
     assert (ran.count("gated0"), ran.count("gated1"), ran.count("failing")) == (2, 2, 1)
     # A second resume runs nothing at all.
     assert cli.run("run", str(jobs), "--resume").returncode == 0
@@ -183,7 +185,7 @@ jobs:
 
 def test_max_failures_and_retries_from_the_command_line(cli: CliRunner) -> None:
     jobs = write(cli.workdir / "jobs.yaml", "jobs:\n" + "".join(
-        f'  - {{name: bad{i}, run: "exit 1"}}\n' for i in range(3)) + "".join(
+        f'  - {{name: bad{i}, run: "sleep 0.05; exit 1"}}\n' for i in range(3)) + "".join(
         f'  - {{name: later{i}, run: "sleep 0.2"}}\n' for i in range(20)))
     done = cli.run("run", str(jobs), "-w", "1", "--max-failures", "2", "--retries", "1")
     assert done.returncode == 1
@@ -194,4 +196,5 @@ def test_max_failures_and_retries_from_the_command_line(cli: CliRunner) -> None:
     assert by_name["bad1"]["status"] == "failed" and by_name["bad1"]["attempts"] == 2
     assert by_name["bad2"]["status"] != "ok"
     # Due retries go before jobs not yet started, so few later jobs ran.
+    # (Jobs of 50 ms or more are dispatched one by one; see the README on chunks.)
     assert sum(1 for r in final if r["status"] == "cancelled") >= 18
