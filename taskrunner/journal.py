@@ -1,8 +1,11 @@
 """The results file: JSON Lines, one line per job whose outcome is final.
 
-Each line is written and flushed as soon as the outcome is final, so a
-coordinator that is killed loses no finished result (the OS holds flushed
-data even if the process dies; ``close()`` also fsyncs).
+Lines are flushed as soon as outcomes are final, so a coordinator that is
+killed loses no finished result (the OS holds flushed data even if the
+process dies; ``close()`` also fsyncs). Outcomes that arrive together are
+written with one flush: that costs one system call per batch rather than per
+line when jobs finish faster than a millisecond, and keeps the guarantee,
+because nothing else happens between receiving them and writing them.
 """
 
 from __future__ import annotations
@@ -17,8 +20,12 @@ from .model import JobResult
 __all__ = ["Journal", "keep_only", "read_results"]
 
 
+# One encoder for every line: json.dumps() with options builds a new one per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
 def _line(result: JobResult) -> str:
-    return json.dumps(result.to_dict(), ensure_ascii=False) + "\n"
+    return _ENCODER.encode(result.to_dict()) + "\n"
 
 
 class Journal:
@@ -32,8 +39,12 @@ class Journal:
 
     def write(self, result: JobResult) -> None:
         """Append one result line and flush it to the OS."""
+        self.write_all([result])
+
+    def write_all(self, results: list[JobResult]) -> None:
+        """Append a line per result and flush them to the OS together."""
         assert self._file is not None, "journal is closed"
-        self._file.write(_line(result))
+        self._file.write("".join(map(_line, results)))
         self._file.flush()
 
     def close(self) -> None:

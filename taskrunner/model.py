@@ -107,7 +107,7 @@ class Job:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # MappingProxyType does not pickle; send plain dicts and rebuild.
-        values = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        values = self.__dict__.copy()
         values["kwargs"] = dict(self.kwargs)
         values["env"] = dict(self.env)
         return (_rebuild_job, (values,))
@@ -129,10 +129,7 @@ def _rebuild_job(values: dict[str, Any]) -> Job:
     # The values were validated when the Job was made; a worker unpickles one
     # Job per attempt, so skip __post_init__ and only restore the read-only maps.
     job = object.__new__(Job)
-    for name, value in values.items():
-        object.__setattr__(job, name, value)
-    object.__setattr__(job, "kwargs", MappingProxyType(values["kwargs"]))
-    object.__setattr__(job, "env", MappingProxyType(values["env"]))
+    job.__dict__.update(values, kwargs=MappingProxyType(values["kwargs"]), env=MappingProxyType(values["env"]))
     return job
 
 
@@ -184,6 +181,20 @@ class JobResult:
     def ok(self) -> bool:
         """True when the job succeeded."""
         return self.status is Status.OK
+
+    def evolve(self, **changes: Any) -> JobResult:
+        """A copy with ``changes``, like ``dataclasses.replace`` but without its
+        generic machinery (this runs once per job on the coordinator).
+
+        >>> JobResult("a", Status.OK).evolve(attempts=2).attempts
+        2
+        """
+        unknown = changes.keys() - self.__dataclass_fields__.keys()
+        if unknown:
+            raise TypeError(f"unknown JobResult fields: {sorted(unknown)}")
+        copy = object.__new__(JobResult)
+        copy.__dict__.update(self.__dict__, **changes)
+        return copy
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict with the status as its string value."""

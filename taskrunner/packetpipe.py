@@ -20,6 +20,7 @@ pipe (and so to the stock guarantees).
 
 from __future__ import annotations
 
+import fcntl
 import io
 import os
 import select
@@ -31,6 +32,8 @@ __all__ = ["PACKET_SIZE", "PacketConnection", "packet_pipe"]
 
 #: The largest write the kernel keeps whole (and so the largest packet).
 PACKET_SIZE: int = getattr(select, "PIPE_BUF", 4096)
+#: What ``packet_pipe`` asks the kernel to buffer (its default unprivileged limit).
+PIPE_CAPACITY = 1 << 20
 _INLINE = b"I"
 _SPOOLED = b"F"
 
@@ -91,6 +94,13 @@ def packet_pipe(spool_dir: str) -> tuple[connection.Connection, connection.Conne
         read_fd, write_fd = os.pipe2(os.O_CLOEXEC | direct)
     except OSError:  # e.g. a kernel older than 3.4
         return connection.Pipe(duplex=False)
+    # A packet takes a whole page of the pipe, so the default 64 KiB pipe
+    # holds only 16 messages and fast workers would block on a busy
+    # coordinator. Ask for the unprivileged maximum (1 MiB: 256 messages).
+    try:
+        fcntl.fcntl(write_fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_CAPACITY)
+    except OSError:
+        pass
     return (
         PacketConnection(read_fd, spool_dir, writable=False),
         PacketConnection(write_fd, spool_dir, readable=False),

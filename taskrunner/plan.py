@@ -18,7 +18,6 @@ for jobs that depended on it when it did not succeed).
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 from collections import deque
 from collections.abc import Iterable, Sequence
@@ -187,7 +186,7 @@ class Plan:
             delay = job.retry_delay * (2 ** (attempt - 1))
             heapq.heappush(self._retries, (now + delay, index))
             return []
-        final = dataclasses.replace(outcome, name=job.name, history=tuple(self._history[index]))
+        final = outcome.evolve(name=job.name, history=tuple(self._history[index]))
         self._set_final(index, final)
         if final.status is Status.OK:
             for dependent in self._dependents[index]:

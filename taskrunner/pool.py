@@ -32,13 +32,13 @@ import itertools
 import multiprocessing
 import os
 import pickle
+import select
 import shutil
 import signal
 import tempfile
 import threading
 import time
 from multiprocessing import forkserver
-from multiprocessing.connection import wait
 from typing import Any
 
 from .errors import WorkerError
@@ -171,6 +171,13 @@ class LocalPool:
         self._tasks = TaskQueue(ctx=self._ctx, spool_dir=self._spool_dir)
         self._tasks.on_stuck = self._reap_while_stuck
         self._results = ResultQueue(ctx=self._ctx, spool_dir=self._spool_dir)
+        # Long-lived poll objects (multiprocessing.connection.wait builds a
+        # selector per call, which cost more than a tiny job): one for the
+        # result pipe, one for it and every worker's sentinel.
+        self._result_poller = select.poll()
+        self._result_poller.register(self._results._reader.fileno(), select.POLLIN)
+        self._poller = select.poll()
+        self._poller.register(self._results._reader.fileno(), select.POLLIN)
         self._slots = WorkerSlots(self._ctx, workers)
         self._procs: list[Any] = [None] * workers
         # One per worker: held while it claims the next attempt of its chunk,
@@ -227,6 +234,7 @@ class LocalPool:
         except OSError as error:
             raise WorkerError(f"cannot start a worker process: {error}") from error
         self._procs[slot] = process
+        self._poller.register(process.sentinel, select.POLLIN)
 
     # -- submitting and collecting ------------------------------------------
 
@@ -298,10 +306,9 @@ class LocalPool:
         """
         timeout = MAX_WAIT if timeout is None else max(0.0, min(timeout, MAX_WAIT))
         self._put_batch()
-        ready = None  # None: look at every worker
-        if not self._pending:
-            sentinels = [p.sentinel for p in self._procs if p is not None]
-            ready = set(wait([self._results._reader, *sentinels], timeout))
+        if self._pending:
+            timeout = 0.0
+        ready = {fd for fd, _ in self._poller.poll(timeout * 1000)}
         outcomes, self._pending = self._pending, []
         outcomes += self._drain()
         outcomes += self._reap_dead(ready)
@@ -313,13 +320,13 @@ class LocalPool:
 
     def _drain(self) -> list[tuple[int, JobResult]]:
         outcomes: list[tuple[int, JobResult]] = []
-        while not self._results.empty():
+        while self._result_poller.poll(0):
             attempt_id, result = self._results.get()
             attempt = self._settle(attempt_id)
             if attempt is None:
                 continue  # already recorded (e.g. its worker was declared dead)
             if result.attempts != attempt.number:
-                result = dataclasses.replace(result, attempts=attempt.number)
+                result = result.evolve(attempts=attempt.number)
             if result.duration is not None:
                 self._chunks.observe(result.duration)
             # A job that finished while we were killing it (timeout, cancel)
@@ -335,7 +342,7 @@ class LocalPool:
         self._pending += self._reap_dead()
 
     def _reap_dead(self, ready: set[Any] | None = None) -> list[tuple[int, JobResult]]:
-        """Handle every dead worker; with ``ready`` (what ``wait()`` returned),
+        """Handle every dead worker; with ``ready`` (the fds ``poll()`` saw ready),
         only those whose sentinel fired — asking each worker costs a syscall."""
         outcomes = []
         for slot, process in enumerate(self._procs):
@@ -352,10 +359,11 @@ class LocalPool:
         item_id, attempt_id = self._slots.item[slot], self._slots.held[slot]
         self._kill_slot(slot)
         process.join()
+        self._poller.unregister(process.sentinel)
         self._procs[slot] = None
         self._slots.item[slot] = self._slots.held[slot] = NOT_HELD
         self._slots.pgid[slot] = 0
-        outcomes = self._repair_lock(self._results._wlock)
+        outcomes = self._repair_lock(self._results._wlock) if self._results._wlock else []
         outcomes += self._repair_lock(self._tasks._cond)
         if item_id == NOT_HELD:
             # It may have died inside get() holding the read lock, or with an

@@ -249,8 +249,9 @@ class Runner:
         attempt_ids = itertools.count(1)
 
         def publish(finals: list[JobResult]) -> list[JobResult]:
+            if finals:
+                journal.write_all(finals)
             for final in finals:
-                journal.write(final)
                 reporter.result(final)
                 if self.on_result is not None:
                     self.on_result(final)
@@ -309,17 +310,38 @@ def _check_jobs(jobs: Sequence[Job]) -> None:
     duplicates = [name for name, n in Counter(job.name for job in jobs).items() if n > 1]
     if duplicates:
         raise ValueError(f"duplicate job name {duplicates[0]!r}")
+    checked: set[int] = set()
     for job in jobs:
-        if job.call is None or (isinstance(job.call, str) and not job.args and not job.kwargs):
+        if job.call is None:
+            continue
+        # Pickling every job twice would cost more than a tiny job: check each
+        # function once, and arguments only when they are not plain data.
+        sendable = [] if isinstance(job.call, str) or id(job.call) in checked else [job.call]
+        sendable += [value for value in (*job.args, *job.kwargs.values()) if not _plain(value)]
+        checked.add(id(job.call))
+        if not sendable:
             continue
         try:
-            pickle.dumps(job)
+            pickle.dumps(sendable)
         except Exception as error:  # noqa: BLE001 - pickling raises many types
             raise TypeError(
                 f"job {job.name!r}: its function or arguments cannot be sent to a worker process "
                 f"({type(error).__name__}: {error}); use a function defined at module level "
                 "and picklable arguments"
             ) from None
+
+
+_PLAIN_SCALARS = (str, int, float, bool, bytes, type(None))
+
+
+def _plain(value: Any, depth: int = 0) -> bool:
+    """True for data that always pickles: scalars, and lists/tuples/dicts of them."""
+    if isinstance(value, _PLAIN_SCALARS):
+        return True
+    if depth > 3 or type(value) not in (list, tuple, dict):
+        return False
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    return all(_plain(k, depth + 1) and _plain(v, depth + 1) for k, v in items)
 
 
 def _unsendable(attempt: Attempt, error: Exception) -> JobResult:

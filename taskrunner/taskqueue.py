@@ -23,10 +23,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from multiprocessing.queues import JoinableQueue, SimpleQueue
+from multiprocessing.reduction import ForkingPickler as _ForkingPickler
 from queue import Full
 from typing import Any
 
-from .packetpipe import packet_pipe
+from .packetpipe import PacketConnection, packet_pipe
 
 __all__ = ["ResultQueue", "TaskQueue"]
 
@@ -123,3 +124,14 @@ class ResultQueue(SimpleQueue):  # type: ignore[type-arg]
         self._writer.close()
         self._reader, self._writer = packet_pipe(spool_dir)
         self._poll = self._reader.poll
+        if isinstance(self._writer, PacketConnection):
+            # Every message is one atomic write: concurrent writers cannot
+            # interleave, so the write lock (a semaphore round-trip per
+            # result, and one more lock a dying worker could leave taken)
+            # is not needed.
+            self._wlock = None
+
+    def get(self) -> Any:
+        """The next result. Only the coordinator reads this queue, so no read
+        lock is taken (a semaphore round-trip per result saved)."""
+        return _ForkingPickler.loads(self._reader.recv_bytes())
