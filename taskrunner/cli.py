@@ -6,11 +6,12 @@ file; 129, 130, 143 interrupted by SIGHUP, SIGINT, SIGTERM.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
 import click
@@ -18,6 +19,7 @@ import click
 from .errors import TaskrunnerError
 from .journal import read_results
 from .model import Job, RunReport
+from .pool import start_fork_server
 from .progress import TerminalReporter, bar_wanted, format_summary
 from .runner import Runner, default_paths
 from .selection import dependency_order, select_jobs, unmatched
@@ -44,9 +46,15 @@ def _fail(error: Exception) -> NoReturn:
 
 def _load(path: str, max_jobs: int = MAX_JOBS) -> JobFile:
     try:
-        return load_job_file(path, max_jobs=max_jobs)
+        spec = load_job_file(path, max_jobs=max_jobs)
     except TaskrunnerError as error:
         _fail(error)
+    # The jobs live until the command ends: keep the cyclic garbage collector
+    # from walking them again and again (with 50,000 jobs, ordering them for
+    # `list` took 1.5 s, nearly all of it in collections). The command owns
+    # this process, so freezing is safe here (the Python API does not do it).
+    gc.freeze()
+    return spec
 
 
 def _selected(spec: JobFile, only: tuple[str, ...], tags: tuple[str, ...]) -> list[Job]:
@@ -152,11 +160,14 @@ def run_command(
       taskrunner run jobs.yaml -w 8 --timeout 600 --retries 1
       taskrunner run jobs.yaml --only 'resize-*' --dry-run
     """
+    if not dry_run:
+        # The fork server starts (a new interpreter importing the worker
+        # code) while we read the job file, rather than after.
+        start_fork_server()
     spec = _load(job_file, max_jobs)
     jobs = _selected(spec, only, tags)
     if dry_run:
-        for job in dependency_order(jobs):
-            click.echo(_describe(job))
+        _echo_lines(_describe(job) for job in dependency_order(jobs))
         click.echo(f"{len(jobs)} jobs would run; nothing was run (--dry-run)", err=True)
         sys.exit(EXIT_OK)
     default_results, default_logs = default_paths(job_file)
@@ -220,8 +231,14 @@ def list_command(job_file: str, as_json: bool, only: tuple[str, ...], tags: tupl
     if as_json:
         click.echo(json.dumps([_as_json(job) for job in jobs], indent=2))
         return
-    for job in jobs:
-        click.echo(_describe(job))
+    _echo_lines(_describe(job) for job in jobs)
+
+
+def _echo_lines(lines: Iterable[str]) -> None:
+    """Print lines with one write (50,000 click.echo calls cost 0.4 s)."""
+    text = "\n".join(lines)
+    if text:
+        click.echo(text)
 
 
 @cli.command("report")

@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from .capture import CallOutput, CommandLogs, captured_call_output
+from .direct import direct_argv
 from .model import Attempt, Job, JobResult, Status
 
 __all__ = ["AttemptControl", "JobCancelled", "execute", "resolve_callable", "signal_group", "signal_name"]
@@ -130,13 +131,19 @@ def _resolve_cwd(job: Job) -> str | None:
 
 def _run_command(attempt: Attempt, control: AttemptControl) -> tuple[_Outcome, CommandLogs]:
     job = attempt.job
-    argv: str | list[str] = job.run if isinstance(job.run, str) else list(job.run or ())
     env = {**os.environ, **job.env} if job.env else None
+    executable = None
+    argv: str | list[str] = job.run if isinstance(job.run, str) else list(job.run or ())
+    if isinstance(argv, str):
+        direct = direct_argv(argv, env or os.environ)
+        if direct is not None:
+            executable, argv = direct
     logs = CommandLogs(attempt.stdout_log, attempt.stderr_log)
     try:
         with control.spawn_lock:
             proc = subprocess.Popen(
                 argv,
+                executable=executable,
                 shell=isinstance(argv, str),
                 stdin=subprocess.DEVNULL,
                 stdout=logs.stdout,

@@ -120,7 +120,7 @@ def _is_number(value: Any) -> bool:
 def _names(value: str | Any, job: str, field_name: str) -> tuple[str, ...]:
     """A string or an iterable of non-empty strings, as a tuple."""
     names = (value,) if isinstance(value, str) else tuple(value)
-    if not all(isinstance(n, str) and n for n in names):
+    if names and not all(isinstance(n, str) and n for n in names):
         raise TypeError(f"job {job!r}: {field_name}= must be a name or a list of names")
     return names
 

@@ -47,7 +47,7 @@ from .model import Attempt, JobResult, Status
 from .taskqueue import ResultQueue, TaskQueue
 from .worker import NOT_HELD, WorkerSlots, worker_main
 
-__all__ = ["LocalPool"]
+__all__ = ["LocalPool", "start_fork_server"]
 
 START_METHOD = "forkserver"
 #: How long a lock must stay taken, after a worker died, before the
@@ -132,14 +132,17 @@ def _result_for(attempt: Attempt, status: Status, error: str, **fields: Any) -> 
     )
 
 
-def _start_fork_server() -> None:
-    """Start multiprocessing's fork server with group signals ignored.
+def start_fork_server() -> None:
+    """Start multiprocessing's fork server (if it is not running), preloading
+    the worker code, with group signals ignored. Returns before it is ready:
+    calling this early lets it start while the coordinator does other work.
 
     It lives in the coordinator's process group, and until it has imported
     its preload modules a Ctrl-C would kill it with a traceback. Ignored
     dispositions survive exec, so it starts immune; a signal sent in these
     few milliseconds is lost (press Ctrl-C again).
     """
+    multiprocessing.get_context(START_METHOD).set_forkserver_preload(["taskrunner.forkserver_setup"])
     if threading.current_thread() is not threading.main_thread():
         forkserver.ensure_running()
         return
@@ -165,7 +168,6 @@ class LocalPool:
             raise ValueError("workers must be >= 1")
         self.workers = workers
         self._ctx: Any = multiprocessing.get_context(START_METHOD)
-        self._ctx.set_forkserver_preload(["taskrunner.forkserver_setup"])
         # Where messages too big for one atomic pipe write wait (see packetpipe).
         self._spool_dir = tempfile.mkdtemp(prefix="taskrunner-spool-")
         self._tasks = TaskQueue(ctx=self._ctx, spool_dir=self._spool_dir)
@@ -214,7 +216,7 @@ class LocalPool:
 
     def start(self) -> None:
         """Start the fork server (if needed) and every worker."""
-        _start_fork_server()
+        start_fork_server()
         for slot in range(self.workers):
             self._spawn(slot)
 
