@@ -145,7 +145,7 @@ def _run_command(attempt: Attempt, control: AttemptControl) -> tuple[_Outcome, C
                 argv,
                 executable=executable,
                 shell=isinstance(argv, str),
-                stdin=subprocess.DEVNULL,
+                stdin=_devnull(),
                 stdout=logs.stdout,
                 stderr=logs.stderr,
                 env=env,
@@ -163,6 +163,18 @@ def _run_command(attempt: Attempt, control: AttemptControl) -> tuple[_Outcome, C
         control.spawned(None)
         logs.close()
     return _command_outcome(job, returncode, timed_out, control.cancelled), logs
+
+
+_devnull_fd: int | None = None
+
+
+def _devnull() -> int:
+    """One read-only /dev/null per process for every command's stdin
+    (``subprocess.DEVNULL`` opens and closes it for each)."""
+    global _devnull_fd
+    if _devnull_fd is None:
+        _devnull_fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    return _devnull_fd
 
 
 def _command_outcome(job: Job, returncode: int, timed_out: bool, cancelled: bool) -> _Outcome:
