@@ -161,6 +161,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--only", default=",".join(WORKLOADS), help="comma-separated: " + ",".join(WORKLOADS))
     args = parser.parse_args()
+    print(f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, {args.reps} repetitions (medians)")
     with tempfile.TemporaryDirectory() as scratch:
         for name in args.only.split(","):
             WORKLOADS[name](args.reps, scratch)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
 from enum import Enum
 from types import MappingProxyType
 from typing import Any
@@ -113,6 +113,21 @@ class Job:
         return (_rebuild_job, (values,))
 
 
+def trusted_job(**values: Any) -> Job:
+    """A ``Job`` from values already validated and normalized by the job-file
+    reader: ``run`` a str or tuple, ``args``/``tags``/``depends_on`` tuples,
+    numbers checked. Skips ``__post_init__``, which cost more than reading the
+    job from YAML (0.45 of 2 s for 50,000 jobs); the reader's own checks are
+    the same ones, with line numbers."""
+    job = object.__new__(Job)
+    fields = dict(_JOB_DEFAULTS)
+    fields.update(values)
+    fields["kwargs"] = MappingProxyType(dict(fields.get("kwargs") or {}))
+    fields["env"] = MappingProxyType(dict(fields.get("env") or {}))
+    job.__dict__.update(fields)
+    return job
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -123,6 +138,11 @@ def _names(value: str | Any, job: str, field_name: str) -> tuple[str, ...]:
     if names and not all(isinstance(n, str) and n for n in names):
         raise TypeError(f"job {job!r}: {field_name}= must be a name or a list of names")
     return names
+
+
+_JOB_DEFAULTS = {
+    name: spec.default for name, spec in Job.__dataclass_fields__.items() if spec.default is not MISSING
+}
 
 
 def _rebuild_job(values: dict[str, Any]) -> Job:

@@ -25,7 +25,7 @@ import yaml
 
 from . import matrix
 from .errors import SpecError, SpecProblem
-from .model import Job
+from .model import Job, trusted_job
 from .plan import dependency_problems
 
 try:  # The C loader is several times faster on large files.
@@ -452,7 +452,7 @@ def _read_job(
     matrix_values = merged.pop("matrix", None)
     if matrix_values is None:
         reader.job_count += 1
-        return None, [Job(base_dir=base_dir, **merged)]
+        return None, [trusted_job(base_dir=base_dir, **merged)]
     total = reader.job_count + matrix.count(matrix_values)
     if total > reader.max_jobs:
         reader.problem(

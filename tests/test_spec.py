@@ -11,6 +11,8 @@ from taskrunner.errors import SpecError
 from taskrunner.model import Job
 from taskrunner.spec import load_job_file, load_jobs
 
+REPO = Path(__file__).resolve().parent.parent
+
 
 def load_text(tmp_path: Path, text: str) -> list[Job]:
     path = tmp_path / "jobs.yaml"
@@ -29,10 +31,7 @@ def problems(tmp_path: Path, text: str) -> list[str]:
     return [line[len(prefix):] for line in lines]
 
 
-def test_full_contract_example(tmp_path: Path) -> None:
-    jobs = load_text(
-        tmp_path,
-        """
+FULL_EXAMPLE = """
 workers: 4
 defaults:
   timeout: 60
@@ -52,7 +51,13 @@ jobs:
     kwargs: {lr: 0.1}
   - name: argv
     run: [sleep, 1]
-""",
+"""
+
+
+def test_full_contract_example(tmp_path: Path) -> None:
+    jobs = load_text(
+        tmp_path,
+        FULL_EXAMPLE,
     )
     compress, train, argv = jobs
     assert compress.run == "gzip -k data.log"
@@ -63,6 +68,16 @@ jobs:
     assert train.timeout == 60.0 and dict(train.env) == {"LANG": "C.UTF-8", "B": "2"}
     assert argv.run == ("sleep", "1")
     assert load_job_file(tmp_path / "jobs.yaml").workers == 4
+
+
+def test_loaded_jobs_equal_jobs_built_and_validated_by_hand(tmp_path: Path) -> None:
+    """The reader builds jobs without Job's own checks (for speed); they must be
+    exactly what the validating constructor makes of the same values."""
+    for job in [*load_jobs(REPO / "jobs.example.yaml"), *load_text(tmp_path, FULL_EXAMPLE)]:
+        fields = {name: getattr(job, name) for name in Job.__dataclass_fields__}
+        rebuilt = Job(**fields)
+        assert rebuilt == job
+        assert [type(getattr(rebuilt, n)) for n in fields] == [type(getattr(job, n)) for n in fields]
 
 
 def test_job_without_defaults_keeps_its_own_values(tmp_path: Path) -> None:
