@@ -16,7 +16,8 @@ from typing import Any, NoReturn
 
 import click
 
-from .errors import TaskrunnerError
+from .backend import BACKENDS
+from .errors import TaskrunnerError, WorkerError
 from .journal import read_results
 from .model import Job, RunReport
 from .pool import start_fork_server
@@ -133,6 +134,10 @@ def cli() -> None:
 @click.option("--output", "show_output", is_flag=True, help="Print each job's output when it finishes, grouped per job.")
 @click.option("--prefix", is_flag=True, help="With --output: start each output line with the job name.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout (everything else goes to stderr).")
+@click.option("--backend", type=click.Choice(BACKENDS), default="local", show_default=True,
+              help="Who runs the jobs: local worker processes, or a Dask cluster (pip install 'taskrunner[dask]').")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="With --backend dask: the scheduler, e.g. tcp://host:8786 (default: an embedded cluster of --workers processes).")
 @_selection_options
 def run_command(
     job_file: str,
@@ -149,6 +154,8 @@ def run_command(
     show_output: bool,
     prefix: bool,
     as_json: bool,
+    backend: str,
+    scheduler: str | None,
     only: tuple[str, ...],
     tags: tuple[str, ...],
     max_jobs: int,
@@ -159,8 +166,9 @@ def run_command(
     Examples:
       taskrunner run jobs.yaml -w 8 --timeout 600 --retries 1
       taskrunner run jobs.yaml --only 'resize-*' --dry-run
+      taskrunner run jobs.yaml --backend dask --scheduler tcp://host:8786
     """
-    if not dry_run:
+    if not dry_run and backend == "local":
         # The fork server starts (a new interpreter importing the worker
         # code) while we read the job file, rather than after.
         start_fork_server()
@@ -174,20 +182,26 @@ def run_command(
     reporter = TerminalReporter(
         bar=bar_wanted(progress), show_output=show_output, prefix=prefix, output=sys.stderr if as_json else sys.stdout
     )
-    runner = Runner(
-        workers or spec.workers,
-        results=results_path or default_results,
-        log_dir=log_dir or default_logs,
-        progress=progress,
-        fail_fast=fail_fast,
-        max_failures=max_failures,
-        timeout=timeout,
-        retries=retries,
-        resume=resume,
-        reporter=reporter,
-    )
     try:
+        runner = Runner(
+            workers or spec.workers,
+            results=results_path or default_results,
+            log_dir=log_dir or default_logs,
+            progress=progress,
+            fail_fast=fail_fast,
+            max_failures=max_failures,
+            timeout=timeout,
+            retries=retries,
+            resume=resume,
+            reporter=reporter,
+            backend=backend,
+            scheduler=scheduler,
+        )
         report = runner.run(jobs)
+    except WorkerError as error:
+        # The run started (a lost Dask scheduler): not bad input.
+        click.echo(f"{error}; results recorded so far are in {runner.results_path}", err=True)
+        sys.exit(EXIT_NOT_OK)
     except (TaskrunnerError, ValueError, TypeError) as error:
         _fail(error)
     click.echo(format_summary(report, resume_command=_resume_command(job_file, results_path, log_dir)), err=True)

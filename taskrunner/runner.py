@@ -30,7 +30,7 @@ from .errors import TaskrunnerError
 from .journal import Journal, keep_only, read_results
 from .model import Attempt, Job, JobResult, RunReport, Status
 from .plan import Plan, dependency_problems
-from .pool import LocalPool
+from .backend import BACKENDS, Backend, BackendUnavailable, open_backend
 from .progress import Reporter, SilentReporter, TerminalReporter, bar_wanted
 
 __all__ = ["Runner", "default_paths", "log_file_stem", "run"]
@@ -98,7 +98,9 @@ class Runner:
     ``fail_fast`` is ``max_failures=1``. ``progress=None`` shows a bar only
     when stderr is a terminal. ``on_result`` is called with each final
     ``JobResult`` as it is recorded. ``reporter`` replaces the progress
-    display altogether (see ``taskrunner.progress.Reporter``).
+    display altogether (see ``taskrunner.progress.Reporter``). ``backend``
+    is ``"local"`` (worker processes here) or ``"dask"`` (the cluster at
+    ``scheduler``, else an embedded one of ``workers`` processes).
 
     >>> with Runner(workers=2, results="/tmp/doc.jsonl", progress=False) as runner:
     ...     for result in runner.iter_results([Job(name="a", run="true")]):
@@ -120,6 +122,8 @@ class Runner:
         resume: bool = False,
         on_result: Callable[[JobResult], None] | None = None,
         reporter: Reporter | None = None,
+        backend: str = "local",
+        scheduler: str | None = None,
     ) -> None:
         if workers is not None and (isinstance(workers, bool) or workers < 1):
             raise ValueError("workers must be >= 1")
@@ -129,6 +133,7 @@ class Runner:
             raise ValueError("timeout must be > 0")
         if retries is not None and retries < 0:
             raise ValueError("retries must be >= 0")
+        _check_backend(backend, scheduler)
         self.workers = workers or os.cpu_count() or 1
         default_results, default_logs = default_paths("jobs")
         self.results_path = results or default_results
@@ -140,6 +145,8 @@ class Runner:
         self.resume = resume
         self.on_result = on_result
         self.reporter = reporter
+        self.backend = backend
+        self.scheduler = scheduler
         self._active: list[Generator[JobResult, None, RunReport]] = []
 
     def __enter__(self) -> Runner:
@@ -217,7 +224,7 @@ class Runner:
                 journal = Journal(self.results_path, append=bool(done))
             except OSError as error:
                 raise TaskrunnerError(f"cannot write results file {self.results_path}: {error.strerror}") from None
-            pool = LocalPool(min(self.workers, max(1, len(todo))))
+            pool = open_backend(self.backend, min(self.workers, max(1, len(todo))), self.scheduler)
             signals.on_second = pool.kill_now
             plan = Plan(todo, max_failures=self.max_failures, satisfied=done)
             with journal, pool:
@@ -233,7 +240,7 @@ class Runner:
         )
 
     def _run_loop(
-        self, plan: Plan, pool: LocalPool, journal: Journal, signals: _SignalGuard
+        self, plan: Plan, pool: Backend, journal: Journal, signals: _SignalGuard
     ) -> Iterator[JobResult]:
         """Dispatch, collect and record until every job is final or the run stops.
 
@@ -297,12 +304,25 @@ class Runner:
         return done
 
     @staticmethod
-    def _wait_time(plan: Plan, pool: LocalPool) -> float | None:
+    def _wait_time(plan: Plan, pool: Backend) -> float | None:
         """How long to wait for outcomes: until the next retry is due, if it can start."""
         due = plan.next_due()
         if due is None or pool.capacity() == 0:
             return None
         return max(0.0, due - time.time())
+
+
+def _check_backend(backend: str, scheduler: str | None) -> None:
+    """Refuse an unknown or unusable backend before anything runs (and before
+    the results file is touched)."""
+    if backend not in BACKENDS:
+        raise BackendUnavailable(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
+    if scheduler is not None and backend != "dask":
+        raise BackendUnavailable("a scheduler address goes with the dask backend (--backend dask)")
+    if backend == "dask":
+        from .dask_backend import require_dask
+
+        require_dask()
 
 
 def _check_jobs(jobs: Sequence[Job]) -> None:

@@ -1,0 +1,294 @@
+"""The Dask backend: the same attempts, run by a Dask cluster.
+
+Each attempt becomes one Dask task (``client.submit(..., pure=False)``, so
+identical jobs never collapse into one key) that calls the same ``execute``
+as a local worker, on the Dask worker: a command gets its own process group,
+its timeout kills the whole tree, and its output goes to the log paths —
+paths on the *worker's* file system. Planning, retries, skipping, the
+results file and the display stay in the runner, which does not know which
+backend runs.
+
+- A Dask worker that dies while running an attempt gives a ``crashed``
+  outcome (Dask's ``KilledWorker``). The embedded cluster lets Dask retry a
+  task 0 times, so the job's own ``retries`` decide, as on the local backend;
+  an external scheduler applies its own ``allowed-failures``.
+- Cancelling (Ctrl-C, ``--max-failures``) stops running commands through
+  ``client.run`` on every worker (SIGTERM to the group, then SIGKILL), and
+  cancels the futures. A ``call`` job runs in a worker thread, which cannot be
+  interrupted: it runs to its end, and its ``timeout`` is not enforced.
+- Losing the scheduler raises ``WorkerError``; results recorded so far stay
+  in the results file.
+
+Workers must be able to import ``taskrunner`` (and the modules ``call`` jobs
+name); use one thread per worker (``dask worker --nthreads 1``) when jobs are
+``call`` jobs, because a call's output is caught at the process's fds 1 and 2.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+from typing import Any
+
+from .backend import BackendUnavailable
+from .errors import WorkerError
+from .execute import AttemptControl, execute
+from .model import Attempt, JobResult, Status
+
+try:
+    import dask
+    import distributed
+    from distributed.scheduler import KilledWorker
+except ImportError:  # pragma: no cover - exercised when the extra is missing
+    distributed = None
+
+__all__ = ["DaskBackend"]
+
+#: Upper bound on one wait, so signals are seen promptly (as the local pool does).
+MAX_WAIT = 0.2
+#: How long to wait for a scheduler to answer when connecting, and to close.
+CONNECT_TIMEOUT = 10
+CLOSE_TIMEOUT = 3
+#: The embedded cluster's settings. A worker whose job kills it is replaced
+#: (by its nanny). The scheduler hands a worker one task per thread (tasks
+#: queued on a worker that dies would be "crashed" along with the culprit);
+#: a task that kills its worker is ``crashed`` after one more try elsewhere.
+EMBEDDED_CONFIG = {
+    "distributed.scheduler.allowed-failures": 1,
+    "distributed.scheduler.worker-saturation": 1.0,
+}
+#: How often to ask the scheduler how many worker threads there are.
+CAPACITY_REFRESH = 1.0
+
+
+
+def _quiet_dask_logs() -> dict[str, int]:
+    """Silence Dask's loggers (each has its own level); return the old levels."""
+    names = ["distributed", *(n for n in logging.root.manager.loggerDict if n.startswith("distributed."))]
+    levels = {name: logging.getLogger(name).level for name in names}
+    for name in names:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    return levels
+
+
+# -- on the Dask worker ------------------------------------------------------
+
+# Attempts running in this worker process, so a cancel can reach them.
+_running: dict[int, AttemptControl] = {}
+
+
+def run_attempt(attempt: Attempt) -> JobResult:
+    """The Dask task: run one attempt on this worker (named by its address)."""
+    control = AttemptControl()
+    _running[attempt.attempt_id] = control
+    try:
+        return execute(attempt, worker=distributed.get_worker().address, control=control)
+    finally:
+        _running.pop(attempt.attempt_id, None)
+
+
+def stop_attempts(kill: bool = False) -> int:
+    """Run on every worker by ``client.run``: stop the attempts running there."""
+    for control in list(_running.values()):
+        if kill:
+            control.kill()
+        else:
+            control.cancel()
+    return len(_running)
+
+
+if distributed is not None:
+
+    class StopJobsOnClose(distributed.WorkerPlugin):
+        """Kill the commands a worker runs when the worker closes: they run in
+        their own sessions, and would outlive it otherwise."""
+
+        idempotent = True
+        name = "taskrunner-stop-jobs-on-close"
+
+        def teardown(self, worker: Any) -> None:
+            stop_attempts(kill=True)
+
+
+# -- on the coordinator -----------------------------------------------------
+
+
+def require_dask() -> None:
+    """Raise ``BackendUnavailable`` (one clear line) unless Dask is installed."""
+    if distributed is None:
+        raise BackendUnavailable("the dask backend needs Dask: pip install 'taskrunner[dask]'")
+
+
+class DaskBackend:
+    """Runs attempts on a Dask cluster: the one at ``scheduler``, or an embedded
+    ``LocalCluster`` of ``workers`` single-threaded worker processes."""
+
+    def __init__(self, workers: int, scheduler: str | None = None) -> None:
+        require_dask()
+        self.workers = workers
+        self.scheduler = scheduler
+        self._cluster: Any = None
+        self._client: Any = None
+        self._futures: dict[int, Any] = {}  # attempt id -> future
+        # Attempt ids whose futures are done, put there by Dask's callbacks
+        # (distributed.wait would need a default client, which is the user's).
+        self._done: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._attempts: dict[int, Attempt] = {}
+        self._cancelling = False
+        self._threads = workers
+        self._threads_checked = 0.0
+        self._log_levels: dict[str, int] = {}
+
+    def __enter__(self) -> DaskBackend:
+        # Dask logs connection failures with tracebacks; we report them
+        # ourselves, in one line.
+        self._log_levels = _quiet_dask_logs()
+        try:
+            if self.scheduler is None:
+                with dask.config.set(EMBEDDED_CONFIG):
+                    self._cluster = distributed.LocalCluster(
+                        n_workers=self.workers, threads_per_worker=1, processes=True,
+                        dashboard_address=None, silence_logs=logging.CRITICAL,
+                    )
+                self._client = distributed.Client(self._cluster, set_as_default=False)
+            else:
+                self._client = distributed.Client(self.scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
+            self._client.register_plugin(StopJobsOnClose())
+        except (OSError, TimeoutError) as error:
+            self._shutdown()
+            where = self.scheduler or "an embedded cluster"
+            raise WorkerError(f"cannot reach the Dask scheduler at {where}: {error}") from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        if self._client is not None and self._cluster is not None and self._connected():
+            # Closing the cluster kills worker processes, not the commands
+            # they started in their own sessions: stop those first.
+            self._stop_running(kill=True)
+        for closable in (self._client, self._cluster):
+            if closable is not None:
+                try:
+                    closable.close(timeout=CLOSE_TIMEOUT)
+                except Exception:  # noqa: BLE001 - best effort while shutting down
+                    pass
+        self._client = self._cluster = None
+        for name, level in self._log_levels.items():
+            logging.getLogger(name).setLevel(level)
+
+    # -- the Backend interface ------------------------------------------------
+
+    def capacity(self) -> int:
+        if time.monotonic() - self._threads_checked > CAPACITY_REFRESH and self._connected():
+            self._threads = max(1, sum(self._client.nthreads().values()))
+            self._threads_checked = time.monotonic()
+        # More than twice the threads, so Dask treats the tasks as "root-ish"
+        # and queues them on the scheduler (see EMBEDDED_CONFIG).
+        return max(0, 4 * self._threads - len(self._futures))
+
+    def submit(self, attempt: Attempt) -> None:
+        self._ensure_connected()
+        future = self._client.submit(run_attempt, attempt, pure=False)
+        self._futures[attempt.attempt_id] = future
+        self._attempts[attempt.attempt_id] = attempt
+        self._watch(attempt.attempt_id, future)
+
+    def _watch(self, attempt_id: int, future: Any) -> None:
+        future.add_done_callback(lambda _: self._done.put(attempt_id))
+
+    def running_count(self) -> int:
+        # What Dask reports as processing is not cheap to ask; pending futures
+        # are those running or about to (at most two per worker thread).
+        return min(len(self._futures), self._threads)
+
+    def poll(self, timeout: float | None) -> list[tuple[int, JobResult]]:
+        timeout = MAX_WAIT if timeout is None else max(0.0, min(timeout, MAX_WAIT))
+        if not self._futures:
+            time.sleep(timeout)
+            return []
+        try:
+            done = [self._done.get(timeout=timeout)]
+        except queue.Empty:
+            self._ensure_connected()
+            return []
+        while not self._done.empty():
+            done.append(self._done.get())
+        outcomes = []
+        for attempt_id in done:
+            future = self._futures.get(attempt_id)
+            if future is None:
+                continue
+            if not future.done():
+                # Its result was lost with a worker that died before we
+                # fetched it; Dask computes it again. Wait for that.
+                self._watch(attempt_id, future)
+                continue
+            del self._futures[attempt_id]
+            outcomes.append((attempt_id, self._outcome(self._attempts.pop(attempt_id), future)))
+        return outcomes
+
+    def cancel(self) -> list[tuple[int, JobResult]]:
+        self._cancelling = True
+        outcomes: list[tuple[int, JobResult]] = []
+        if self._futures and self._connected():
+            self._stop_running(kill=False)
+            deadline = time.monotonic() + 5.0
+            while self._futures and time.monotonic() < deadline:
+                outcomes += self.poll(0.1)
+            self._stop_running(kill=True)
+            self._client.cancel(list(self._futures.values()), force=True)
+        for attempt_id in list(self._futures):
+            attempt = self._attempts.pop(attempt_id)
+            outcomes.append((attempt_id, _cancelled(attempt)))
+        self._futures.clear()
+        return outcomes
+
+    def kill_now(self) -> None:
+        self._cancelling = True
+        if self._connected():
+            try:
+                self._stop_running(kill=True)
+            except Exception:  # noqa: BLE001 - called from a signal handler
+                pass
+
+    # -- helpers --------------------------------------------------------------
+
+    def _connected(self) -> bool:
+        return self._client is not None and self._client.status == "running"
+
+    def _ensure_connected(self) -> None:
+        if not self._connected():
+            where = self.scheduler or "the embedded cluster"
+            raise WorkerError(f"lost the Dask scheduler at {where}")
+
+    def _stop_running(self, kill: bool) -> None:
+        try:
+            self._client.run(stop_attempts, kill=kill, wait=True)
+        except Exception:  # noqa: BLE001 - a worker may be gone meanwhile
+            pass
+
+    def _outcome(self, attempt: Attempt, future: Any) -> JobResult:
+        if future.status == "finished":
+            result: JobResult = future.result()
+            return result if result.attempts == attempt.number else result.evolve(attempts=attempt.number)
+        if future.status == "error":
+            error = future.exception()
+            if isinstance(error, KilledWorker):
+                return _coordinator_result(attempt, Status.CRASHED, f"the Dask worker died while running this job ({error})")
+            return _coordinator_result(attempt, Status.FAILED, f"Dask could not run this job: {type(error).__name__}: {error}")
+        if self._cancelling:
+            return _cancelled(attempt)
+        self._ensure_connected()
+        return _coordinator_result(attempt, Status.CRASHED, f"Dask lost this job ({future.status})")
+
+
+def _coordinator_result(attempt: Attempt, status: Status, error: str, **fields: Any) -> JobResult:
+    fields.setdefault("attempts", attempt.number)
+    return JobResult(name=attempt.job.name, status=status, error=error, **fields)
+
+
+def _cancelled(attempt: Attempt) -> JobResult:
+    return _coordinator_result(attempt, Status.CANCELLED, "cancelled")
