@@ -2,7 +2,8 @@
 
     apt-get install parallel          # GNU parallel (xargs is in findutils)
     pip install joblib                # the Python peer with auto-batching
-    python benchmarks/compare.py [--reps 5] [--only shell,python,cpu,scale]
+    pip install '.[dask]'             # for the dask workload
+    python benchmarks/compare.py [--reps 5] [--only shell,python,cpu,scale,dask]
 
 Each workload runs taskrunner and every peer in the same process, alternating,
 ``--reps`` times; it prints the median wall time of each and the ratio
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import logging
 import multiprocessing
 import os
 import shutil
@@ -153,7 +155,39 @@ def scale_workload(reps: int, scratch: str) -> None:
         print(f"  100,000 trivial jobs: coordinator {rss[0].strip() if rss else 'RSS unknown'}")
 
 
-WORKLOADS = {"shell": shell_workload, "python": python_workload, "cpu": cpu_workload, "scale": scale_workload}
+def dask_workload(reps: int, scratch: str) -> None:
+    """Per-job overhead on Dask: taskrunner's Dask backend against bare
+    ``Client.submit`` + ``gather``, both on one 2-worker cluster, both
+    connecting a client each time."""
+    try:
+        import distributed
+    except ImportError:
+        print("\n(Dask not installed: pip install 'taskrunner[dask]')")
+        return
+    count = 1000
+    jobs = [taskrunner.Job(name=f"d{i}", call=noop, args=(i,)) for i in range(count)]
+    quiet = {"silence_logs": logging.CRITICAL, "dashboard_address": None}
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, **quiet) as cluster:
+        address = cluster.scheduler_address
+
+        def ours() -> None:
+            report = taskrunner.run(jobs, workers=2, backend="dask", scheduler=address, progress=False,
+                                    results=os.path.join(scratch, "d.jsonl"), log_dir=os.path.join(scratch, "dlogs"))
+            assert report.ok
+
+        def bare() -> None:
+            with distributed.Client(address, set_as_default=False) as client:
+                futures = [client.submit(noop, i, pure=False) for i in range(count)]
+                client.gather(futures)
+
+        compare(f"Dask: {count} calls of a trivial function on a 2-worker cluster",
+                {"taskrunner": ours, "Client.submit + gather": bare}, reps)
+
+
+WORKLOADS = {
+    "shell": shell_workload, "python": python_workload, "cpu": cpu_workload, "scale": scale_workload,
+    "dask": dask_workload,
+}
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ name); use one thread per worker (``dask worker --nthreads 1``) when jobs are
 from __future__ import annotations
 
 import logging
+import pickle
 import queue
 import time
 from typing import Any
@@ -41,7 +42,7 @@ try:
     import distributed
     from distributed.scheduler import KilledWorker
 except ImportError:  # pragma: no cover - exercised when the extra is missing
-    distributed = None
+    distributed = None  # type: ignore[assignment]
 
 __all__ = ["DaskBackend"]
 
@@ -58,6 +59,8 @@ EMBEDDED_CONFIG = {
     "distributed.scheduler.allowed-failures": 1,
     "distributed.scheduler.worker-saturation": 1.0,
 }
+#: Attempts kept submitted to Dask at a time (at least four per worker thread).
+QUEUED_TASKS = 1000
 #: How often to ask the scheduler how many worker threads there are.
 CAPACITY_REFRESH = 1.0
 
@@ -131,6 +134,7 @@ class DaskBackend:
         self._cluster: Any = None
         self._client: Any = None
         self._futures: dict[int, Any] = {}  # attempt id -> future
+        self._unsent: list[Attempt] = []
         # Attempt ids whose futures are done, put there by Dask's callbacks
         # (distributed.wait would need a default client, which is the user's).
         self._done: queue.SimpleQueue[int] = queue.SimpleQueue()
@@ -185,16 +189,27 @@ class DaskBackend:
         if time.monotonic() - self._threads_checked > CAPACITY_REFRESH and self._connected():
             self._threads = max(1, sum(self._client.nthreads().values()))
             self._threads_checked = time.monotonic()
-        # More than twice the threads, so Dask treats the tasks as "root-ish"
-        # and queues them on the scheduler (see EMBEDDED_CONFIG).
-        return max(0, 4 * self._threads - len(self._futures))
+        # Dask queues tasks on its scheduler (see EMBEDDED_CONFIG) and hands
+        # them to workers as threads free up: keep it well fed, since each
+        # round-trip through us costs milliseconds. (Many more than the threads
+        # also makes Dask treat the tasks as "root-ish", which is what queues them.)
+        return max(0, max(4 * self._threads, QUEUED_TASKS) - len(self._futures) - len(self._unsent))
 
     def submit(self, attempt: Attempt) -> None:
-        self._ensure_connected()
-        future = self._client.submit(run_attempt, attempt, pure=False)
-        self._futures[attempt.attempt_id] = future
+        # Collected and sent with one client.map at the next poll(): one
+        # message to the scheduler rather than one per attempt.
+        pickle.dumps(attempt)  # fail now, as the local pool does, if it cannot travel
         self._attempts[attempt.attempt_id] = attempt
-        self._watch(attempt.attempt_id, future)
+        self._unsent.append(attempt)
+
+    def _send(self) -> None:
+        if not self._unsent:
+            return
+        self._ensure_connected()
+        batch, self._unsent = self._unsent, []
+        for attempt, future in zip(batch, self._client.map(run_attempt, batch, pure=False)):
+            self._futures[attempt.attempt_id] = future
+            self._watch(attempt.attempt_id, future)
 
     def _watch(self, attempt_id: int, future: Any) -> None:
         future.add_done_callback(lambda _: self._done.put(attempt_id))
@@ -206,6 +221,7 @@ class DaskBackend:
 
     def poll(self, timeout: float | None) -> list[tuple[int, JobResult]]:
         timeout = MAX_WAIT if timeout is None else max(0.0, min(timeout, MAX_WAIT))
+        self._send()
         if not self._futures:
             time.sleep(timeout)
             return []
@@ -216,7 +232,7 @@ class DaskBackend:
             return []
         while not self._done.empty():
             done.append(self._done.get())
-        outcomes = []
+        ready = []
         for attempt_id in done:
             future = self._futures.get(attempt_id)
             if future is None:
@@ -227,22 +243,27 @@ class DaskBackend:
                 self._watch(attempt_id, future)
                 continue
             del self._futures[attempt_id]
-            outcomes.append((attempt_id, self._outcome(self._attempts.pop(attempt_id), future)))
-        return outcomes
+            ready.append((attempt_id, future))
+        # One gather for every finished result (a result() each is a round-trip each).
+        finished = [future for _, future in ready if future.status == "finished"]
+        values = dict(zip((f.key for f in finished), self._client.gather(finished, errors="skip"))) if finished else {}
+        return [
+            (attempt_id, self._outcome(self._attempts.pop(attempt_id), future, values.get(future.key)))
+            for attempt_id, future in ready
+        ]
 
     def cancel(self) -> list[tuple[int, JobResult]]:
+        """Cancel every future (queued ones never start), then SIGTERM the
+        commands running on the workers (each escalates to SIGKILL there after
+        the grace period, as locally). Everything outstanding is recorded
+        ``cancelled``: Dask cannot say which had started."""
         self._cancelling = True
-        outcomes: list[tuple[int, JobResult]] = []
+        self._unsent.clear()
         if self._futures and self._connected():
+            self._client.cancel(list(self._futures.values()))
             self._stop_running(kill=False)
-            deadline = time.monotonic() + 5.0
-            while self._futures and time.monotonic() < deadline:
-                outcomes += self.poll(0.1)
-            self._stop_running(kill=True)
-            self._client.cancel(list(self._futures.values()), force=True)
-        for attempt_id in list(self._futures):
-            attempt = self._attempts.pop(attempt_id)
-            outcomes.append((attempt_id, _cancelled(attempt)))
+        outcomes = [(attempt_id, _cancelled(attempt)) for attempt_id, attempt in self._attempts.items()]
+        self._attempts.clear()
         self._futures.clear()
         return outcomes
 
@@ -270,9 +291,8 @@ class DaskBackend:
         except Exception:  # noqa: BLE001 - a worker may be gone meanwhile
             pass
 
-    def _outcome(self, attempt: Attempt, future: Any) -> JobResult:
-        if future.status == "finished":
-            result: JobResult = future.result()
+    def _outcome(self, attempt: Attempt, future: Any, result: JobResult | None) -> JobResult:
+        if result is not None:
             return result if result.attempts == attempt.number else result.evolve(attempts=attempt.number)
         if future.status == "error":
             error = future.exception()

@@ -98,6 +98,7 @@ def execute(attempt: Attempt, worker: str, control: AttemptControl | None = None
     control = control or AttemptControl()
     job = attempt.job
     started = time.time()
+    logs: CommandLogs | CallOutput
     if job.is_command:
         (status, returncode, value, error), logs = _run_command(attempt, control)
     else:
@@ -346,7 +347,7 @@ def _environment_snapshot() -> dict[Any, Any]:
 
 def _restore_environment(saved: dict[Any, Any]) -> None:
     """Put back the environment ``_environment_snapshot`` saw, variable by variable."""
-    target = os.environb if _RAW_ENVIRON is not None else os.environ
+    target: Any = os.environb if _RAW_ENVIRON is not None else os.environ
     for key in [key for key in target if key not in saved]:
         del target[key]
     for key, value in saved.items():

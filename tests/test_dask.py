@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CliRunner, write
+from conftest import CliRunner, tagged_processes, write
 
 pytest.importorskip("distributed")
 
@@ -186,3 +186,20 @@ def test_the_python_api_takes_the_backend(tmp_path: Path) -> None:
     report = taskrunner.run(jobs, workers=1, backend="dask", progress=False,
                             results=str(tmp_path / "r.jsonl"), log_dir=str(tmp_path / "logs"))
     assert report.ok and report["a"].value == 3 and str(report["b"].worker).startswith("tcp://")
+
+
+
+def test_ctrl_c_cancels_jobs_running_on_dask_and_leaves_nothing(cli: CliRunner) -> None:
+    jobs = write(cli.workdir / "jobs.yaml", "jobs:\n" + "".join(
+        f"  - {{name: slow{i}, run: 'sleep 60'}}\n" for i in range(4)))
+    run = cli.start("run", str(jobs), "--backend", "dask", "-w", "2")
+    deadline = time.monotonic() + 60
+    while not any(p.name() == "sleep" for p in tagged_processes(cli.tag)):
+        assert time.monotonic() < deadline and run.poll() is None, "the jobs did not start"
+        time.sleep(0.1)
+    run.send_signal(signal.SIGINT)
+    _, stderr = run.communicate(timeout=60)
+    assert run.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert {r["status"] for r in results(cli).values()} == {"cancelled"}
+    # (the cli fixture then checks that no sleep, worker or scheduler is left)
