@@ -2,11 +2,15 @@
 
 Data flow (the design card's shape)::
 
-    coordinator ──put (id, attempt)──▶ tasks: JoinableQueue ──get()──▶ worker 0..N-1
-         ▲                                                                │ execute
-         └──────── results: SimpleQueue ◀──put (id, JobResult)──────────┘ task_done()
+    coordinator ──put (item, [attempts])──▶ tasks: JoinableQueue ──get()──▶ worker 0..N-1
+         ▲                                                                     │ execute each
+         └────────── results: SimpleQueue ◀──put (id, JobResult) per attempt──┘ task_done() per item
 
     end of run:  tasks.join()  then one ``None`` sentinel per worker
+
+An item holds one attempt, or a chunk of several when jobs are tiny
+(``ChunkSizer``); see ``_rebalance`` for how a chunk stuck behind a slow job
+is shared out.
 
 Supervision: ``poll()`` waits on the result pipe *and* every worker's process
 sentinel (as CPython's ProcessPoolExecutor does), so a dead worker is noticed
