@@ -1,7 +1,7 @@
 """The Dask backend: the same attempts, run by a Dask cluster.
 
-Each attempt becomes one Dask task (``client.submit(..., pure=False)``, so
-identical jobs never collapse into one key) that calls the same ``execute``
+Each attempt becomes one Dask task (sent with ``client.map(..., pure=False)``
+in batches, so identical jobs never collapse into one key) that calls the same ``execute``
 as a local worker, on the Dask worker: a command gets its own process group,
 its timeout kills the whole tree, and its output goes to the log paths —
 paths on the *worker's* file system. Planning, retries, skipping, the
@@ -215,8 +215,8 @@ class DaskBackend:
         future.add_done_callback(lambda _: self._done.put(attempt_id))
 
     def running_count(self) -> int:
-        # What Dask reports as processing is not cheap to ask; pending futures
-        # are those running or about to (at most two per worker thread).
+        # Asking Dask what is processing costs a round-trip: estimate it as
+        # the outstanding tasks, at most one per worker thread.
         return min(len(self._futures), self._threads)
 
     def poll(self, timeout: float | None) -> list[tuple[int, JobResult]]:
