@@ -15,7 +15,7 @@ from typing import Protocol
 from .errors import TaskrunnerError
 from .model import Attempt, JobResult
 
-__all__ = ["BACKENDS", "Backend", "BackendUnavailable", "open_backend"]
+__all__ = ["BACKENDS", "Backend", "BackendUnavailable", "check_backend", "open_backend"]
 
 BACKENDS = ("local", "dask")
 
@@ -55,17 +55,27 @@ class Backend(Protocol):
         """Kill everything at once (a second Ctrl-C); safe in a signal handler."""
 
 
+def check_backend(name: str, scheduler: str | None = None) -> None:
+    """Raise ``BackendUnavailable`` (one clear line) for an unknown or unusable
+    backend: meant to run before anything else does."""
+    if name not in BACKENDS:
+        raise BackendUnavailable(f"unknown backend {name!r} (choose from {', '.join(BACKENDS)})")
+    if scheduler is not None and name != "dask":
+        raise BackendUnavailable("a scheduler address goes with the dask backend (--backend dask)")
+    if name == "dask":
+        from .dask_backend import require_dask
+
+        require_dask()
+
+
 def open_backend(name: str, workers: int, scheduler: str | None = None) -> Backend:
     """A backend by name: ``local`` (``workers`` processes) or ``dask`` (the
     cluster at ``scheduler``, else an embedded one with ``workers`` processes)."""
-    if name == "local":
-        if scheduler is not None:
-            raise BackendUnavailable("--scheduler goes with --backend dask")
-        from .pool import LocalPool
-
-        return LocalPool(workers)
+    check_backend(name, scheduler)
     if name == "dask":
         from .dask_backend import DaskBackend
 
         return DaskBackend(workers, scheduler)
-    raise BackendUnavailable(f"unknown backend {name!r} (choose from {', '.join(BACKENDS)})")
+    from .pool import LocalPool
+
+    return LocalPool(workers)

@@ -30,7 +30,7 @@ from .errors import TaskrunnerError
 from .journal import Journal, keep_only, read_results
 from .model import Attempt, Job, JobResult, RunReport, Status
 from .plan import Plan, dependency_problems
-from .backend import BACKENDS, Backend, BackendUnavailable, open_backend
+from .backend import Backend, check_backend, open_backend
 from .progress import Reporter, SilentReporter, TerminalReporter, bar_wanted
 
 __all__ = ["Runner", "default_paths", "log_file_stem", "run"]
@@ -133,7 +133,7 @@ class Runner:
             raise ValueError("timeout must be > 0")
         if retries is not None and retries < 0:
             raise ValueError("retries must be >= 0")
-        _check_backend(backend, scheduler)
+        check_backend(backend, scheduler)
         self.workers = workers or os.cpu_count() or 1
         default_results, default_logs = default_paths("jobs")
         self.results_path = results or default_results
@@ -310,19 +310,6 @@ class Runner:
         if due is None or pool.capacity() == 0:
             return None
         return max(0.0, due - time.time())
-
-
-def _check_backend(backend: str, scheduler: str | None) -> None:
-    """Refuse an unknown or unusable backend before anything runs (and before
-    the results file is touched)."""
-    if backend not in BACKENDS:
-        raise BackendUnavailable(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
-    if scheduler is not None and backend != "dask":
-        raise BackendUnavailable("a scheduler address goes with the dask backend (--backend dask)")
-    if backend == "dask":
-        from .dask_backend import require_dask
-
-        require_dask()
 
 
 def _check_jobs(jobs: Sequence[Job]) -> None:

@@ -53,13 +53,21 @@ def test_bad_job_file_is_one_line_exit_2_and_writes_nothing(cli: CliRunner) -> N
 
 @pytest.mark.parametrize(
     "args",
-    [("--workers", "0"), ("--workers", "-3"), ("--timeout", "0"), ("--retries", "-1"), ("--workers", "many")],
+    [("--workers", "0"), ("--workers", "-3"), ("--timeout", "0"), ("--retries", "-1"), ("--workers", "many"),
+     ("--backend", "ray"), ("--scheduler", "tcp://127.0.0.1:8786")],
 )
 def test_bad_options_exit_2(cli: CliRunner, args: tuple[str, ...]) -> None:
     jobs = write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: a, run: 'true'}\n")
     done = cli.run("run", str(jobs), *args)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert not (cli.workdir / ".taskrunner").exists()
+
+
+def test_a_scheduler_without_the_dask_backend_is_one_line(cli: CliRunner) -> None:
+    jobs = write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: a, run: 'true'}\n")
+    done = cli.run("run", str(jobs), "--scheduler", "tcp://127.0.0.1:8786")
+    assert done.returncode == 2
+    assert done.stderr == "a scheduler address goes with the dask backend (--backend dask)\n"
 
 
 def test_missing_file_exit_2(cli: CliRunner) -> None:
