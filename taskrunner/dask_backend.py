@@ -27,6 +27,7 @@ name); use one thread per worker (``dask worker --nthreads 1``) when jobs are
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 import queue
 import time
@@ -79,10 +80,15 @@ def _quiet_dask_logs() -> dict[str, int]:
 
 # Attempts running in this worker process, so a cancel can reach them.
 _running: dict[int, AttemptControl] = {}
+_log_dirs: set[str] = set()
 
 
 def run_attempt(attempt: Attempt) -> JobResult:
     """The Dask task: run one attempt on this worker (named by its address)."""
+    log_dir = os.path.dirname(attempt.stdout_log)
+    if log_dir not in _log_dirs:  # the coordinator made it on its own machine only
+        os.makedirs(log_dir, exist_ok=True)
+        _log_dirs.add(log_dir)
     control = AttemptControl()
     _running[attempt.attempt_id] = control
     try:
