@@ -10,12 +10,13 @@ which one it drives.
 
 from __future__ import annotations
 
-from typing import Protocol
+import os
+from typing import Any, Protocol
 
 from .errors import TaskrunnerError
-from .model import Attempt, JobResult
+from .model import Attempt, JobResult, Status
 
-__all__ = ["BACKENDS", "Backend", "BackendUnavailable", "check_backend", "open_backend"]
+__all__ = ["BACKENDS", "Backend", "BackendUnavailable", "check_backend", "coordinator_result", "open_backend"]
 
 BACKENDS = ("local", "dask")
 
@@ -53,6 +54,21 @@ class Backend(Protocol):
 
     def kill_now(self) -> None:
         """Kill everything at once (a second Ctrl-C); safe in a signal handler."""
+
+
+def coordinator_result(attempt: Attempt, status: Status, error: str, **fields: Any) -> JobResult:
+    """The outcome recorded for an attempt whose worker could not report one
+    (it died, was cancelled, or never got the attempt). Its log fields name
+    the files the attempt left, as a worker's result does (None: none)."""
+    fields.setdefault("attempts", attempt.number)
+    return JobResult(
+        name=attempt.job.name,
+        status=status,
+        error=error,
+        stdout_log=attempt.stdout_log if os.path.exists(attempt.stdout_log) else None,
+        stderr_log=attempt.stderr_log if os.path.exists(attempt.stderr_log) else None,
+        **fields,
+    )
 
 
 def check_backend(name: str, scheduler: str | None = None) -> None:

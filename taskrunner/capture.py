@@ -84,8 +84,9 @@ def captured_call_output(stdout_log: str, stderr_log: str) -> Iterator[CallOutpu
         os.dup2(saved_fds[1], 2)
         for fd in saved_fds:
             os.close(fd)
-        if _written(scratch.fds[1]):
-            output.stderr_tail = _tail_of_fd(scratch.fds[1])
+        stderr_size = _written(scratch.fds[1])
+        if stderr_size:
+            output.stderr_tail = _tail_of_fd(scratch.fds[1], stderr_size)
         output.stdout_log = _move_out(scratch.fds[0], stdout_log)
         output.stderr_log = _move_out(scratch.fds[1], stderr_log)
 
@@ -130,7 +131,8 @@ class CommandLogs:
         self.stdout_log: str | None = stdout_log
         self.stderr_log: str | None = stderr_log
         self.stderr_tail: str | None = None
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+        # Read-write: the tail of stderr is read back through the same fd.
+        flags = os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
         self.stdout = os.open(stdout_log, flags, 0o644)
         try:
             self.stderr = os.open(stderr_log, flags, 0o644)
@@ -140,14 +142,17 @@ class CommandLogs:
 
     def close(self) -> None:
         """Close both files; remove each one the command left empty."""
-        if os.fstat(self.stderr).st_size:
-            self.stderr_tail = read_tail(self.stderr_log)  # type: ignore[arg-type]
-        for fd, name in ((self.stdout, "stdout_log"), (self.stderr, "stderr_log")):
-            path = getattr(self, name)
-            if not os.fstat(fd).st_size:
-                _unlink(path)
-                setattr(self, name, None)
-            os.close(fd)
+        stderr_size = os.fstat(self.stderr).st_size
+        if stderr_size:
+            self.stderr_tail = _tail_of_fd(self.stderr, stderr_size)
+        else:
+            _unlink(self.stderr_log)  # type: ignore[arg-type]
+            self.stderr_log = None
+        if not os.fstat(self.stdout).st_size:
+            _unlink(self.stdout_log)  # type: ignore[arg-type]
+            self.stdout_log = None
+        os.close(self.stdout)
+        os.close(self.stderr)
 
 
 def _unlink(path: str) -> None:
@@ -164,27 +169,22 @@ def _flush(stream: Any) -> None:
         pass
 
 
-def _tail_of_fd(fd: int, lines: int = TAIL_LINES, chars: int = TAIL_CHARS) -> str | None:
-    size = _written(fd)
-    data = os.pread(fd, chars * 4, max(0, size - chars * 4))
-    return _tail_text(data, lines, chars)
+def _tail_of_fd(fd: int, size: int, lines: int = TAIL_LINES, chars: int = TAIL_CHARS) -> str | None:
+    """The tail (as ``read_tail``) of the first ``size`` bytes of an open file."""
+    text = os.pread(fd, chars * 4, max(0, size - chars * 4)).decode("utf-8", errors="replace").rstrip("\n")
+    if not text:
+        return None
+    return "\n".join(text.splitlines()[-lines:])[-chars:]
 
 
 def read_tail(path: str, lines: int = TAIL_LINES, chars: int = TAIL_CHARS) -> str | None:
     """The last ``lines`` lines (at most ``chars`` characters) of a log, or None if empty."""
     try:
-        with open(path, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            handle.seek(max(0, size - chars * 4))
-            data = handle.read()
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None
-    return _tail_text(data, lines, chars)
+    try:
+        return _tail_of_fd(fd, os.fstat(fd).st_size, lines, chars)
+    finally:
+        os.close(fd)
 
-
-def _tail_text(data: bytes, lines: int, chars: int) -> str | None:
-    text = data.decode("utf-8", errors="replace").rstrip("\n")
-    if not text:
-        return None
-    return "\n".join(text.splitlines()[-lines:])[-chars:]

@@ -33,7 +33,7 @@ import queue
 import time
 from typing import Any
 
-from .backend import BackendUnavailable
+from .backend import BackendUnavailable, coordinator_result
 from .errors import WorkerError
 from .execute import AttemptControl, execute
 from .model import Attempt, JobResult, Status
@@ -83,8 +83,9 @@ _running: dict[int, AttemptControl] = {}
 _log_dirs: set[str] = set()
 
 
-def run_attempt(attempt: Attempt) -> JobResult:
-    """The Dask task: run one attempt on this worker (named by its address)."""
+def run_attempt(payload: bytes) -> JobResult:
+    """The Dask task: run one pickled attempt on this worker (named by its address)."""
+    attempt: Attempt = pickle.loads(payload)
     log_dir = os.path.dirname(attempt.stdout_log)
     if log_dir not in _log_dirs:  # the coordinator made it on its own machine only
         os.makedirs(log_dir, exist_ok=True)
@@ -140,7 +141,7 @@ class DaskBackend:
         self._cluster: Any = None
         self._client: Any = None
         self._futures: dict[int, Any] = {}  # attempt id -> future
-        self._unsent: list[Attempt] = []
+        self._unsent: list[tuple[int, bytes]] = []  # (attempt id, pickled attempt)
         # Attempt ids whose futures are done, put there by Dask's callbacks
         # (distributed.wait would need a default client, which is the user's).
         self._done: queue.SimpleQueue[int] = queue.SimpleQueue()
@@ -202,20 +203,23 @@ class DaskBackend:
         return max(0, max(4 * self._threads, QUEUED_TASKS) - len(self._futures) - len(self._unsent))
 
     def submit(self, attempt: Attempt) -> None:
+        # Pickled here, as the local pool does, so an attempt that cannot
+        # travel fails now, alone; Dask then sends the bytes as they are.
         # Collected and sent with one client.map at the next poll(): one
         # message to the scheduler rather than one per attempt.
-        pickle.dumps(attempt)  # fail now, as the local pool does, if it cannot travel
+        payload = pickle.dumps(attempt, protocol=pickle.HIGHEST_PROTOCOL)
         self._attempts[attempt.attempt_id] = attempt
-        self._unsent.append(attempt)
+        self._unsent.append((attempt.attempt_id, payload))
 
     def _send(self) -> None:
         if not self._unsent:
             return
         self._ensure_connected()
         batch, self._unsent = self._unsent, []
-        for attempt, future in zip(batch, self._client.map(run_attempt, batch, pure=False)):
-            self._futures[attempt.attempt_id] = future
-            self._watch(attempt.attempt_id, future)
+        futures = self._client.map(run_attempt, [payload for _, payload in batch], pure=False)
+        for (attempt_id, _), future in zip(batch, futures):
+            self._futures[attempt_id] = future
+            self._watch(attempt_id, future)
 
     def _watch(self, attempt_id: int, future: Any) -> None:
         future.add_done_callback(lambda _: self._done.put(attempt_id))
@@ -303,18 +307,13 @@ class DaskBackend:
         if future.status == "error":
             error = future.exception()
             if isinstance(error, KilledWorker):
-                return _coordinator_result(attempt, Status.CRASHED, f"the Dask worker died while running this job ({error})")
-            return _coordinator_result(attempt, Status.FAILED, f"Dask could not run this job: {type(error).__name__}: {error}")
+                return coordinator_result(attempt, Status.CRASHED, f"the Dask worker died while running this job ({error})")
+            return coordinator_result(attempt, Status.FAILED, f"Dask could not run this job: {type(error).__name__}: {error}")
         if self._cancelling:
             return _cancelled(attempt)
         self._ensure_connected()
-        return _coordinator_result(attempt, Status.CRASHED, f"Dask lost this job ({future.status})")
-
-
-def _coordinator_result(attempt: Attempt, status: Status, error: str, **fields: Any) -> JobResult:
-    fields.setdefault("attempts", attempt.number)
-    return JobResult(name=attempt.job.name, status=status, error=error, **fields)
+        return coordinator_result(attempt, Status.CRASHED, f"Dask lost this job ({future.status})")
 
 
 def _cancelled(attempt: Attempt) -> JobResult:
-    return _coordinator_result(attempt, Status.CANCELLED, "cancelled")
+    return coordinator_result(attempt, Status.CANCELLED, "cancelled")

@@ -37,10 +37,6 @@ class Journal:
         os.makedirs(folder, exist_ok=True)
         self._file: IO[str] | None = open(path, "a" if append else "w", encoding="utf-8")
 
-    def write(self, result: JobResult) -> None:
-        """Append one result line and flush it to the OS."""
-        self.write_all([result])
-
     def write_all(self, results: list[JobResult]) -> None:
         """Append a line per result and flush them to the OS together."""
         assert self._file is not None, "journal is closed"

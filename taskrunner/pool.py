@@ -45,6 +45,7 @@ import time
 from multiprocessing import forkserver
 from typing import Any
 
+from .backend import coordinator_result
 from .errors import WorkerError
 from .execute import KILL_GRACE, signal_group, signal_name
 from .model import Attempt, JobResult, Status
@@ -121,19 +122,6 @@ def _exit_reason(exitcode: int | None) -> str:
     if exitcode is not None and exitcode < 0:
         return f"signal {signal_name(-exitcode)}"
     return f"exit code {exitcode}"
-
-
-def _result_for(attempt: Attempt, status: Status, error: str, **fields: Any) -> JobResult:
-    """An outcome the coordinator records for an attempt (its worker could not)."""
-    fields.setdefault("attempts", attempt.number)
-    return JobResult(
-        name=attempt.job.name,
-        status=status,
-        error=error,
-        stdout_log=attempt.stdout_log,
-        stderr_log=attempt.stderr_log,
-        **fields,
-    )
 
 
 def start_fork_server() -> None:
@@ -404,7 +392,7 @@ class LocalPool:
             self.crashes += 1
             status = Status.CRASHED
             error = f"worker w{slot}-{process.pid} died ({_exit_reason(process.exitcode)}) while running this job"
-        return _result_for(
+        return coordinator_result(
             attempt,
             status,
             error,
@@ -551,9 +539,9 @@ class LocalPool:
         outcomes += self._drain()
         for attempt_id, attempt in self._outstanding.items():
             if attempt_id in running_at_start:
-                outcome = _result_for(attempt, Status.CANCELLED, "cancelled while running")
+                outcome = coordinator_result(attempt, Status.CANCELLED, "cancelled while running")
             else:
-                outcome = _result_for(
+                outcome = coordinator_result(
                     attempt, Status.CANCELLED, "cancelled before it started", attempts=attempt.number - 1
                 )
             outcomes.append((attempt_id, outcome))

@@ -30,7 +30,7 @@ from .errors import TaskrunnerError
 from .journal import Journal, keep_only, read_results
 from .model import Attempt, Job, JobResult, RunReport, Status
 from .plan import Plan, dependency_problems
-from .backend import Backend, check_backend, open_backend
+from .backend import Backend, check_backend, coordinator_result, open_backend
 from .progress import Reporter, SilentReporter, TerminalReporter, bar_wanted
 
 __all__ = ["Runner", "default_paths", "log_file_stem", "run"]
@@ -352,14 +352,11 @@ def _plain(value: Any, depth: int = 0) -> bool:
 
 
 def _unsendable(attempt: Attempt, error: Exception) -> JobResult:
-    return JobResult(
-        name=attempt.job.name,
-        status=Status.FAILED,
-        error=(
-            f"cannot send job to a worker ({type(error).__name__}: {error}); "
-            "use a module-level function and picklable arguments"
-        ),
-        attempts=attempt.number,
+    return coordinator_result(
+        attempt,
+        Status.FAILED,
+        f"cannot send job to a worker ({type(error).__name__}: {error}); "
+        "use a module-level function and picklable arguments",
     )
 
 

@@ -31,6 +31,13 @@ from .packetpipe import PacketConnection, packet_pipe
 
 __all__ = ["ResultQueue", "TaskQueue"]
 
+def _use_packet_pipe(queue: Any, spool_dir: str) -> None:
+    """Swap the pipe a freshly made multiprocessing queue got for a packet pipe."""
+    queue._reader.close()
+    queue._writer.close()
+    queue._reader, queue._writer = packet_pipe(spool_dir)
+
+
 #: Live processes hold the condition's lock for microseconds.
 STUCK_AFTER = 0.5
 
@@ -59,9 +66,7 @@ class TaskQueue(JoinableQueue):  # type: ignore[type-arg]
     def __init__(self, *, ctx: Any, spool_dir: str) -> None:
         super().__init__(ctx=ctx)
         self._cond = ctx.Condition(ctx.Lock())
-        self._reader.close()
-        self._writer.close()
-        self._reader, self._writer = packet_pipe(spool_dir)
+        _use_packet_pipe(self, spool_dir)
         self._reset()  # rebinds the send/receive methods to the new pipe
 
     @contextmanager
@@ -120,9 +125,7 @@ class ResultQueue(SimpleQueue):  # type: ignore[type-arg]
 
     def __init__(self, *, ctx: Any, spool_dir: str) -> None:
         super().__init__(ctx=ctx)
-        self._reader.close()
-        self._writer.close()
-        self._reader, self._writer = packet_pipe(spool_dir)
+        _use_packet_pipe(self, spool_dir)
         self._poll = self._reader.poll
         if isinstance(self._writer, PacketConnection):
             # Every message is one atomic write: concurrent writers cannot
