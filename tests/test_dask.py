@@ -95,18 +95,38 @@ class Cluster:
                 time.sleep(0.1)
         for _ in range(workers):
             self.workers.append(self._start("worker", self.address, "--nthreads", "1", "--no-dashboard"))
+        self._wait_until_started(workers)
+
+    def _wait_until_started(self, workers: int) -> None:
+        """Return once every worker is registered *and* its nanny has finished
+        starting. A `dask worker` whose process dies while its nanny is still
+        starting exits for good instead of being restarted, and a job that kills
+        its worker can run that early (it made this test hang under load)."""
+        import distributed
+
+        with distributed.Client(self.address, timeout=30, set_as_default=False) as client:
+            client.wait_for_workers(workers, timeout=60)
+            # A nanny answers only once it has started (distributed awaits the
+            # server's start before handling a message).
+            client.run(os.getpid, nanny=True)
 
     def stop(self) -> None:
-        for process in [*self.workers, self.scheduler]:
-            if process is not None and process.poll() is None:
-                process.terminate()
-        for process in [*self.workers, self.scheduler]:
-            if process is not None:
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+        # Workers first: a worker whose scheduler is gone spends seconds
+        # trying to say goodbye to it.
+        _terminate(self.workers)
+        _terminate([self.scheduler] if self.scheduler is not None else [])
+
+
+def _terminate(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @pytest.fixture
