@@ -31,6 +31,8 @@ import os
 import pickle
 import queue
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from .backend import BackendUnavailable, coordinator_result
@@ -194,7 +196,8 @@ class DaskBackend:
 
     def capacity(self) -> int:
         if time.monotonic() - self._threads_checked > CAPACITY_REFRESH and self._connected():
-            self._threads = max(1, sum(self._client.nthreads().values()))
+            with self._talking_to_scheduler():
+                self._threads = max(1, sum(self._client.nthreads().values()))
             self._threads_checked = time.monotonic()
         # Dask queues tasks on its scheduler (see EMBEDDED_CONFIG) and hands
         # them to workers as threads free up: keep it well fed, since each
@@ -216,7 +219,8 @@ class DaskBackend:
             return
         self._ensure_connected()
         batch, self._unsent = self._unsent, []
-        futures = self._client.map(run_attempt, [payload for _, payload in batch], pure=False)
+        with self._talking_to_scheduler():
+            futures = self._client.map(run_attempt, [payload for _, payload in batch], pure=False)
         for (attempt_id, _), future in zip(batch, futures):
             self._futures[attempt_id] = future
             self._watch(attempt_id, future)
@@ -256,7 +260,10 @@ class DaskBackend:
             ready.append((attempt_id, future))
         # One gather for every finished result (a result() each is a round-trip each).
         finished = [future for _, future in ready if future.status == "finished"]
-        values = dict(zip((f.key for f in finished), self._client.gather(finished, errors="skip"))) if finished else {}
+        values: dict[str, JobResult] = {}
+        if finished:
+            with self._talking_to_scheduler():
+                values = dict(zip((f.key for f in finished), self._client.gather(finished, errors="skip")))
         return [
             (attempt_id, self._outcome(self._attempts.pop(attempt_id), future, values.get(future.key)))
             for attempt_id, future in ready
@@ -292,8 +299,19 @@ class DaskBackend:
 
     def _ensure_connected(self) -> None:
         if not self._connected():
-            where = self.scheduler or "the embedded cluster"
-            raise WorkerError(f"lost the Dask scheduler at {where}")
+            raise self._lost_scheduler()
+
+    def _lost_scheduler(self) -> WorkerError:
+        return WorkerError(f"lost the Dask scheduler at {self.scheduler or 'the embedded cluster'}")
+
+    @contextmanager
+    def _talking_to_scheduler(self) -> Iterator[None]:
+        """A call to the scheduler may find it gone half-way (Dask raises its
+        ``CommClosedError``, an ``OSError``): that is a lost scheduler too."""
+        try:
+            yield
+        except OSError:
+            raise self._lost_scheduler() from None
 
     def _stop_running(self, kill: bool) -> None:
         try:
