@@ -431,9 +431,10 @@ class LocalPool:
         """Queue again the items a worker took off the queue and then died
         before publishing (so none of their attempts started).
 
-        An item is lost when nobody holds it although some worker has been
-        idle, with the queue usable, for LOST_AFTER since the item was
-        queued: a live idle worker takes a queued item within milliseconds.
+        An item is lost when nobody holds it although, for LOST_AFTER, it
+        was queued, the queue was usable and some worker sat idle: a live
+        idle worker takes a queued item within milliseconds. (The worker may
+        have gone idle after the item was queued: all were busy then.)
         """
         now = time.time()
         held = set(self._slots.item[:])
@@ -449,8 +450,8 @@ class LocalPool:
         if not idle_since:
             return
         for item_id in unheld:
-            since = max(self._items[item_id].queued_at, self._queue_usable_since)
-            if now - since > LOST_AFTER and min(idle_since) <= since:
+            since = max(self._items[item_id].queued_at, self._queue_usable_since, min(idle_since))
+            if now - since > LOST_AFTER:
                 self._task_done_for_dead()
                 self._requeue_item(item_id)
 

@@ -94,6 +94,30 @@ def test_a_lock_left_held_by_a_dead_process_is_repaired(tmp_path: Path, which: s
         assert all(r.ok for r in outcomes.values())
 
 
+def test_an_item_taken_by_a_worker_that_died_before_publishing_it_runs_again(tmp_path: Path) -> None:
+    """A worker killed between taking an item off the queue and writing it in
+    its slot leaves no trace of the item. The coordinator must queue it again,
+    also when every worker went idle only after the item was queued."""
+    with LocalPool(2) as pool:
+        for attempt in attempts(tmp_path, 2, call="jobs:sleep", args=(0.5,)):
+            pool.submit(attempt)
+        end = time.monotonic() + 10
+        while pool.running_count() < 2:
+            assert time.monotonic() < end, "the workers did not start their jobs"
+            pool.poll(0.01)
+        (lost,) = attempts(tmp_path, 1, start=3)
+        pool.submit(lost)
+        pool.poll(0)
+        # Play the doomed worker: take the item as a worker would, then "die".
+        item_id, entries = pool._tasks.get(timeout=5)
+        assert [attempt_id for attempt_id, _ in entries] == [3]
+        assert sorted(collect(pool, 2)) == [1, 2]  # now both workers are idle
+        time.sleep(0.1)
+        os.kill(pool.worker_pids()[0], signal.SIGKILL)  # a death with an empty slot
+        outcomes = collect(pool, 1)
+        assert list(outcomes) == [3] and outcomes[3].ok and outcomes[3].value == 3
+
+
 def test_worker_killed_while_running_is_crashed_with_signal_and_replaced(tmp_path: Path) -> None:
     pidfile = tmp_path / "pid"
     with LocalPool(2) as pool:
