@@ -78,8 +78,7 @@ def keep_only(path: str, results: list[JobResult]) -> None:
     """Atomically replace the results file with exactly ``results``."""
     temporary = f"{path}.tmp-{os.getpid()}"
     with open(temporary, "w", encoding="utf-8") as handle:
-        for result in results:
-            handle.write(_line(result))
+        handle.writelines(_line(result) for result in results)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 
 from .model import FAILURES, Job, JobResult, Status
 
-__all__ = ["Plan", "RETRYABLE", "dependency_graph", "dependency_problems"]
+__all__ = ["RETRYABLE", "Plan", "dependency_graph", "dependency_problems"]
 
 RETRYABLE = FAILURES
 

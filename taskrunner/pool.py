@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import multiprocessing
 import os
 import pickle
@@ -215,6 +216,9 @@ class LocalPool:
     def _spawn(self, slot: int) -> None:
         self._slots.held[slot] = NOT_HELD
         self._slots.pgid[slot] = 0
+        # Not idle until the new worker says so: a worker still starting up
+        # cannot take queued items, so it must not make them look lost.
+        self._slots.idle_since[slot] = math.inf
         # A fresh lock: one its dead predecessor held would stay taken.
         self._claim_locks[slot] = self._ctx.Lock()
         process = self._ctx.Process(

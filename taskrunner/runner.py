@@ -26,11 +26,11 @@ from collections import Counter
 from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any
 
+from .backend import Backend, check_backend, coordinator_result, open_backend
 from .errors import TaskrunnerError
 from .journal import Journal, keep_only, read_results
 from .model import Attempt, Job, JobResult, RunReport, Status
 from .plan import Plan, dependency_problems
-from .backend import Backend, check_backend, coordinator_result, open_backend
 from .progress import Reporter, SilentReporter, TerminalReporter, bar_wanted
 
 __all__ = ["Runner", "default_paths", "log_file_stem", "run"]

@@ -48,7 +48,8 @@ class WorkerSlots:
     it to give the rest to an idle worker). Both change under the worker's
     claim lock.
     ``pgid[i]``: process group of the command it runs, or 0.
-    ``started[i]`` / ``idle_since[i]``: when it took its attempt / became idle.
+    ``started[i]`` / ``idle_since[i]``: when it took its attempt / became idle
+    (infinity while a new worker starts).
     ``stopping``: set by the coordinator; workers then skip queued attempts.
     """
 

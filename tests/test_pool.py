@@ -109,7 +109,7 @@ def test_an_item_taken_by_a_worker_that_died_before_publishing_it_runs_again(tmp
         pool.submit(lost)
         pool.poll(0)
         # Play the doomed worker: take the item as a worker would, then "die".
-        item_id, entries = pool._tasks.get(timeout=5)
+        _, entries = pool._tasks.get(timeout=5)
         assert [attempt_id for attempt_id, _ in entries] == [3]
         assert sorted(collect(pool, 2)) == [1, 2]  # now both workers are idle
         time.sleep(0.1)
