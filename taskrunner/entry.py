@@ -17,7 +17,8 @@ def _exit_interrupted(signum: int, frame: object) -> None:
 
 def main() -> None:
     """Run the ``taskrunner`` command."""
-    signal.signal(signal.SIGINT, _exit_interrupted)
+    if signal.getsignal(signal.SIGINT) != signal.SIG_IGN:  # ignored: we were told to (see runner)
+        signal.signal(signal.SIGINT, _exit_interrupted)
     from .cli import main as cli_main
 
     cli_main()

@@ -51,7 +51,7 @@ from .errors import WorkerError
 from .execute import KILL_GRACE, signal_group, signal_name
 from .model import Attempt, JobResult, Status
 from .taskqueue import ResultQueue, TaskQueue
-from .worker import NOT_HELD, WorkerSlots, worker_main
+from .worker import NOT_HELD, WorkerSlots, inherited_ignores, worker_main
 
 __all__ = ["LocalPool", "start_fork_server"]
 
@@ -174,6 +174,7 @@ class LocalPool:
         self._poller = select.poll()
         self._poller.register(self._results._reader.fileno(), select.POLLIN)
         self._slots = WorkerSlots(self._ctx, workers)
+        self._inherited_ignores = inherited_ignores()
         self._procs: list[Any] = [None] * workers
         # One per worker: held while it claims the next attempt of its chunk,
         # or while the coordinator takes the unclaimed rest for an idle worker.
@@ -223,7 +224,7 @@ class LocalPool:
         self._claim_locks[slot] = self._ctx.Lock()
         process = self._ctx.Process(
             target=worker_main,
-            args=(slot, self._tasks, self._results, self._slots, self._claim_locks[slot]),
+            args=(slot, self._tasks, self._results, self._slots, self._claim_locks[slot], self._inherited_ignores),
             name=f"taskrunner-worker-{slot}",
             daemon=True,
         )

@@ -81,6 +81,11 @@ class _SignalGuard:
         # (an embedding app's thread) the app keeps control of signals.
         if threading.current_thread() is threading.main_thread():
             for signum in self.SIGNALS:
+                if signal.getsignal(signum) == signal.SIG_IGN:
+                    # The launcher made us ignore it (nohup: SIGHUP; a script's
+                    # background job: SIGINT): keep that, as Python itself
+                    # leaves an ignored SIGINT alone. Jobs inherit it too.
+                    continue
                 self._previous[signum] = signal.signal(signum, self._handle)
         return self
 

@@ -33,7 +33,7 @@ from typing import Any
 from .execute import AttemptControl, execute
 from .model import Attempt, JobResult, Status
 
-__all__ = ["WorkerSlots", "worker_main"]
+__all__ = ["WorkerSlots", "inherited_ignores", "worker_main"]
 
 NOT_HELD = -1
 
@@ -107,13 +107,36 @@ def _next_item(tasks: Any) -> Any:
             time.sleep(0.0005)
 
 
-def worker_main(slot: int, tasks: Any, results: Any, slots: WorkerSlots, claim_lock: Any) -> None:
-    """Entry point of a worker process (runs until it gets the ``None`` sentinel)."""
+#: Signals a worker passes on to its jobs as ignored when the coordinator was
+#: started with them ignored (see ``inherited_ignores``).
+PASSED_ON_IGNORES = (signal.SIGINT, signal.SIGHUP)
+
+
+def inherited_ignores() -> tuple[int, ...]:
+    """The signals of PASSED_ON_IGNORES this (coordinator) process ignores.
+
+    Whoever started us chose that (``nohup`` ignores SIGHUP; a script's
+    background job ignores SIGINT), and the runner keeps it; jobs inherit it
+    as they would from any shell. The fork server ignores signals for its
+    own reasons, which jobs must not inherit: so workers get the
+    coordinator's choice explicitly.
+    """
+    return tuple(s for s in PASSED_ON_IGNORES if signal.getsignal(s) == signal.SIG_IGN)
+
+
+def worker_main(
+    slot: int, tasks: Any, results: Any, slots: WorkerSlots, claim_lock: Any, ignored: tuple[int, ...] = ()
+) -> None:
+    """Entry point of a worker process (runs until it gets the ``None`` sentinel).
+
+    ``ignored``: signals to leave ignored for the jobs (``inherited_ignores``).
+    """
     global _current
     # Ctrl-C reaches the whole foreground process group; the coordinator decides.
-    signal.signal(signal.SIGINT, _ignore)
+    signal.signal(signal.SIGINT, signal.SIG_IGN if signal.SIGINT in ignored else _ignore)
     signal.signal(signal.SIGTERM, _on_sigterm)
-    signal.signal(signal.SIGHUP, signal.SIG_DFL)  # the fork server ignores it; jobs must not
+    # The fork server ignores SIGHUP; jobs get it back unless the coordinator ignored it too.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN if signal.SIGHUP in ignored else signal.SIG_DFL)
     # Own process group: killing the group also takes whatever a call job spawned.
     os.setpgid(0, 0)
     parent = multiprocessing.parent_process()

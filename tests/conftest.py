@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -41,6 +42,13 @@ def wait_until_gone(tag: str, timeout: float = 10.0) -> list[psutil.Process]:
         time.sleep(0.05)
 
 
+def ignored_signals_mask(status_text: str) -> int:
+    """The INT/TERM/HUP bits of a ``/proc/PID/status`` text's SigIgn mask
+    (bit N-1 for signal N)."""
+    line = next(line for line in status_text.splitlines() if line.startswith("SigIgn:"))
+    return int(line.split()[1], 16) & ((1 << 0) | (1 << 1) | (1 << 14))
+
+
 class CliRunner:
     """Runs ``python -m taskrunner`` in a real child process, tagged for leak checks."""
 
@@ -74,6 +82,18 @@ class CliRunner:
             text=True,
             **popen,  # type: ignore[arg-type]
         )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def signals_as_from_a_terminal() -> None:
+    """Whatever launched the suite (``nohup``, a script's ``cmd &``) may have
+    made it ignore SIGHUP or SIGINT, and every process it starts would
+    inherit that (taskrunner keeps an inherited ignore, on purpose). The
+    signal tests need what a terminal gives: the default dispositions."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGHUP) == signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import ignored_signals_mask
 from taskrunner.capture import read_tail
 from taskrunner.execute import execute
 from taskrunner.model import Attempt, Job, Status
@@ -171,9 +172,9 @@ def test_read_tail_of_missing_or_empty_file(tmp_path: Path) -> None:
     assert read_tail(str(tmp_path / "empty")) is None
 
 
-def test_commands_get_default_signal_dispositions(tmp_path: Path) -> None:
-    # SigIgn in /proc/self/status is the mask of ignored signals: none of
-    # INT (2), TERM (15), HUP (1) may be inherited as ignored by a job.
+def test_commands_keep_the_signal_dispositions_they_are_given(tmp_path: Path) -> None:
+    # Running a command adds no ignored signal and removes none: it ignores
+    # INT/TERM/HUP exactly when this process does (e.g. under nohup).
     result = run(tmp_path, run="grep SigIgn /proc/self/status")
-    mask = int((tmp_path / "j.out").read_text().split()[1], 16)
-    assert result.ok and not mask & ((1 << 1) | (1 << 0) | (1 << 14))
+    ours = ignored_signals_mask(Path("/proc/self/status").read_text())
+    assert result.ok and ignored_signals_mask((tmp_path / "j.out").read_text()) == ours

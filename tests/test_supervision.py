@@ -8,11 +8,12 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from conftest import CliRunner, wait_until_gone, write
+from conftest import CliRunner, ignored_signals_mask, wait_until_gone, write
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -92,6 +93,44 @@ jobs:
     assert proc.returncode == 130
     assert time.monotonic() - second < 1.5  # not the 3 s grace the first one grants
     assert lines(cli.workdir / ".taskrunner/jobs.results.jsonl")[0]["status"] == "cancelled"
+
+
+def _ignore(signum: int) -> Callable[[], None]:
+    return lambda: signal.signal(signum, signal.SIG_IGN)  # type: ignore[func-returns-value]
+
+
+@pytest.mark.parametrize(
+    ("signum", "ignored_by_launcher", "code"),
+    [(signal.SIGHUP, False, 129), (signal.SIGHUP, True, 0), (signal.SIGINT, True, 0)],
+    ids=["hangup", "hangup-under-nohup", "ctrl-c-to-a-background-job"],
+)
+def test_a_signal_the_launcher_ignores_stays_ignored(
+    cli: CliRunner, signum: int, ignored_by_launcher: bool, code: int
+) -> None:
+    """A closed terminal (SIGHUP to the session) cancels the run with exit 129.
+    Started with the signal ignored (``nohup`` does that for SIGHUP, a script's
+    ``cmd &`` for SIGINT), the run and its jobs keep ignoring it and finish."""
+    jobs = write(cli.workdir / "jobs.yaml", """
+jobs:
+  - {name: slow, run: "touch started; sleep 1.5; grep SigIgn /proc/self/status"}
+  - {name: call, call: "jobs:sleep", args: [1.5]}
+""")
+    proc = cli.start("run", str(jobs), "-w", "2", start_new_session=True,
+                     preexec_fn=_ignore(signum) if ignored_by_launcher else None)
+    wait_for(lambda: (cli.workdir / "started").exists())
+    os.killpg(proc.pid, signum)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == code, stderr
+    assert "Traceback" not in stderr
+    statuses = {line["name"]: line["status"] for line in lines(cli.workdir / ".taskrunner/jobs.results.jsonl")}
+    if ignored_by_launcher:
+        assert statuses == {"slow": "ok", "call": "ok"}
+        slow_output = (cli.workdir / ".taskrunner/jobs.logs/slow.out").read_text()
+        assert ignored_signals_mask(slow_output) & (1 << (signum - 1)), "the job inherits the ignore"
+    else:
+        assert "interrupted by SIGHUP" in stderr
+        assert statuses == {"slow": "cancelled", "call": "cancelled"}
+    assert not wait_until_gone(cli.tag, timeout=5)
 
 
 def test_killed_coordinator_leaves_nothing_running(cli: CliRunner) -> None:
