@@ -75,7 +75,6 @@ def test_a_lock_left_held_by_a_dead_process_is_repaired(tmp_path: Path, which: s
         lock = {
             "task read lock": pool._tasks._rlock,
             "task condition": pool._tasks._cond,
-            "result write lock": pool._results._wlock,
         }[which]
         holder = pool._ctx.Process(target=_hold_forever, args=(lock,), daemon=True)
         holder.start()
