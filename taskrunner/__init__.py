@@ -17,6 +17,9 @@ from typing import TYPE_CHECKING, Any
 __all__ = [
     "Job",
     "JobResult",
+    "ResultsFileBusy",
+    "ResultsFileError",
+    "ResultsWriteError",
     "RunReport",
     "Runner",
     "SpecError",
@@ -35,6 +38,9 @@ _MODULE_OF = {
     "Status": "model",
     "Runner": "runner",
     "run": "runner",
+    "ResultsFileBusy": "errors",
+    "ResultsFileError": "errors",
+    "ResultsWriteError": "errors",
     "SpecError": "errors",
     "SpecProblem": "errors",
     "TaskrunnerError": "errors",
@@ -43,7 +49,15 @@ _MODULE_OF = {
 }
 
 if TYPE_CHECKING:
-    from .errors import SpecError, SpecProblem, TaskrunnerError, WorkerError
+    from .errors import (
+        ResultsFileBusy,
+        ResultsFileError,
+        ResultsWriteError,
+        SpecError,
+        SpecProblem,
+        TaskrunnerError,
+        WorkerError,
+    )
     from .model import Job, JobResult, RunReport, Status
     from .runner import Runner, run
     from .spec import load_jobs

@@ -10,10 +10,10 @@ which one it drives.
 
 from __future__ import annotations
 
-import os
 from typing import Any, Protocol
 
 from .errors import TaskrunnerError
+from .logfiles import drop_if_empty
 from .model import Attempt, JobResult, Status
 
 __all__ = ["BACKENDS", "Backend", "BackendUnavailable", "check_backend", "coordinator_result", "open_backend"]
@@ -59,14 +59,15 @@ class Backend(Protocol):
 def coordinator_result(attempt: Attempt, status: Status, error: str, **fields: Any) -> JobResult:
     """The outcome recorded for an attempt whose worker could not report one
     (it died, was cancelled, or never got the attempt). Its log fields name
-    the files the attempt left, as a worker's result does (None: none)."""
+    the files the attempt left, as a worker's result does (None: none; an
+    empty file the dead worker left is removed)."""
     fields.setdefault("attempts", attempt.number)
     return JobResult(
         name=attempt.job.name,
         status=status,
         error=error,
-        stdout_log=attempt.stdout_log if os.path.exists(attempt.stdout_log) else None,
-        stderr_log=attempt.stderr_log if os.path.exists(attempt.stderr_log) else None,
+        stdout_log=drop_if_empty(attempt.stdout_log),
+        stderr_log=drop_if_empty(attempt.stderr_log),
         **fields,
     )
 

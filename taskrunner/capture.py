@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
+from .logfiles import open_log
+
 __all__ = ["CommandLogs", "captured_call_output", "read_tail"]
 
 #: How much of stderr a result carries.
@@ -101,7 +103,7 @@ def _move_out(fd: int, path: str) -> str | None:
     size = _written(fd)
     if not size:
         return None
-    target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    target = open_log(path)
     try:
         os.lseek(fd, 0, os.SEEK_SET)
         copied = 0
@@ -132,10 +134,9 @@ class CommandLogs:
         self.stderr_log: str | None = stderr_log
         self.stderr_tail: str | None = None
         # Read-write: the tail of stderr is read back through the same fd.
-        flags = os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
-        self.stdout = os.open(stdout_log, flags, 0o644)
+        self.stdout = open_log(stdout_log, os.O_RDWR)
         try:
-            self.stderr = os.open(stderr_log, flags, 0o644)
+            self.stderr = open_log(stderr_log, os.O_RDWR)
         except OSError:
             os.close(self.stdout)
             raise

@@ -17,11 +17,11 @@ from typing import Any, NoReturn
 import click
 
 from .backend import BACKENDS
-from .errors import TaskrunnerError, WorkerError
+from .errors import ResultsWriteError, TaskrunnerError, WorkerError
 from .journal import read_results
 from .model import Job, RunReport
 from .progress import TerminalReporter, bar_wanted, format_summary
-from .runner import Runner, default_paths
+from .runner import Runner, RunPreview, default_paths
 from .selection import dependency_order, select_jobs, unmatched
 from .spec import MAX_JOBS, JobFile, load_job_file
 from .timeline import render_timeline
@@ -121,7 +121,7 @@ def cli() -> None:
 @cli.command("run")
 @click.argument("job_file", type=click.Path(dir_okay=False))
 @click.option("-w", "--workers", type=click.IntRange(min=1), help="Worker processes (default: the file's 'workers', else the CPU count).")
-@click.option("--results", "results_path", type=click.Path(dir_okay=False), help="Results file (JSON Lines). Default: .taskrunner/<file>.results.jsonl")
+@click.option("--results", "results_path", type=click.Path(), help="Results file (JSON Lines). Default: .taskrunner/<file>.results.jsonl")
 @click.option("--log-dir", type=click.Path(file_okay=False), help="Folder for per-job output. Default: .taskrunner/<file>.logs")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds, for jobs without their own timeout.")
 @click.option("--retries", type=click.IntRange(min=0), help="Extra attempts, for jobs without their own retries.")
@@ -175,19 +175,18 @@ def run_command(
 
         start_fork_server()
     spec = _load(job_file, max_jobs)
-    jobs = _selected(spec, only, tags)
-    if dry_run:
-        _echo_lines(_describe(job) for job in dependency_order(jobs))
-        click.echo(f"{len(jobs)} jobs would run; nothing was run (--dry-run)", err=True)
-        sys.exit(EXIT_OK)
+    select = {job.name for job in _selected(spec, only, tags)} if only or tags else None
     default_results, default_logs = default_paths(job_file)
+    results = results_path or default_results
+    if os.path.exists(results) and os.path.exists(job_file) and os.path.samefile(results, job_file):
+        _fail(TaskrunnerError(f"results file {results} is the job file {job_file}; give another --results"))
     reporter = TerminalReporter(
         bar=bar_wanted(progress), show_output=show_output, prefix=prefix, output=sys.stderr if as_json else sys.stdout
     )
     try:
         runner = Runner(
             workers or spec.workers,
-            results=results_path or default_results,
+            results=results,
             log_dir=log_dir or default_logs,
             progress=progress,
             fail_fast=fail_fast,
@@ -198,20 +197,36 @@ def run_command(
             reporter=reporter,
             backend=backend,
             scheduler=scheduler,
+            source=job_file,
         )
-        report = runner.run(jobs)
-    except WorkerError as error:
-        # The run started (a lost Dask scheduler): not bad input.
-        click.echo(f"{error}; results recorded so far are in {runner.results_path}", err=True)
+        if dry_run:
+            _dry_run(runner.preview(spec.jobs, select))
+        report = runner.run(spec.jobs, select)
+    except (WorkerError, ResultsWriteError) as error:
+        # The run started (a lost Dask scheduler, a full disk): not bad input.
+        finish = _resume_command(job_file, results_path, log_dir)
+        click.echo(f"{error}; the run stopped; results recorded so far are in {runner.results_path} "
+                   f"(to finish: {finish})", err=True)
         sys.exit(EXIT_NOT_OK)
     except (TaskrunnerError, ValueError, TypeError) as error:
         _fail(error)
-    click.echo(format_summary(report, resume_command=_resume_command(job_file, results_path, log_dir)), err=True)
+    summary = format_summary(report, resume_command=_resume_command(job_file, results_path, log_dir), resumed=resume)
+    click.echo(summary, err=True)
     if as_json:
         click.echo(report.to_json())
     if report.interrupted_by:
         sys.exit(EXIT_SIGNAL.get(report.interrupted_by, EXIT_NOT_OK))
     sys.exit(EXIT_OK if report.ok else EXIT_NOT_OK)
+
+
+def _dry_run(preview: RunPreview) -> NoReturn:
+    """Print the jobs that would run (stdout) and what would be kept (stderr)."""
+    _echo_lines(_describe(job) for job in dependency_order(preview.to_run))
+    for note in preview.notes:
+        click.echo(note, err=True)
+    kept = len(preview.retention.lines)
+    click.echo(f"{len(preview.to_run)} jobs would run; {kept} results kept; nothing was run (--dry-run)", err=True)
+    sys.exit(EXIT_OK)
 
 
 @cli.command("validate")
@@ -269,10 +284,7 @@ def report_command(results_file: str, timeline: str | None, as_json: bool) -> No
       taskrunner report .taskrunner/jobs.results.jsonl --timeline timeline.html
     """
     try:
-        results = read_results(results_file)
-    except OSError as error:
-        click.echo(f"{results_file}: cannot read results file: {error.strerror}", err=True)
-        sys.exit(EXIT_USAGE)
+        results = read_results(results_file, on_warning=lambda warning: click.echo(warning, err=True))
     except TaskrunnerError as error:
         _fail(error)
     times = [t for r in results for t in (r.started, r.finished) if t is not None]
@@ -281,8 +293,12 @@ def report_command(results_file: str, timeline: str | None, as_json: bool) -> No
                        results_path=results_file, log_dir=logs)
     click.echo(report.to_json() if as_json else format_summary(report))
     if timeline:
-        with open(timeline, "w", encoding="utf-8") as page:
-            page.write(render_timeline(results, title=os.path.basename(results_file)))
+        try:
+            with open(timeline, "w", encoding="utf-8") as page:
+                page.write(render_timeline(results, title=os.path.basename(results_file)))
+        except OSError as error:
+            click.echo(f"cannot write timeline {timeline}: {error.strerror}", err=True)
+            sys.exit(EXIT_USAGE)
         click.echo(f"timeline: {timeline}", err=True)
     sys.exit(EXIT_OK if report.ok else EXIT_NOT_OK)
 

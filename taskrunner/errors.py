@@ -6,15 +6,30 @@ message as is (one line per problem) and exits with code 2.
     TaskrunnerError
      ├── SpecError          the job file (or a Job value) is invalid;
      │                      carries every problem found, each with file and line
-     └── WorkerError        the worker pool cannot run at all (e.g. a worker
-                            cannot be started)
+     ├── WorkerError        the worker pool cannot run at all (e.g. a worker
+     │                      cannot be started)
+     └── ResultsFileError   a results file cannot be used: a bad line
+          │                 (``FILE:LINE: what``), a path that is not a
+          │                 regular file, the job file itself
+          ├── ResultsFileBusy    another run holds its lock
+          └── ResultsWriteError  writing it failed mid-run (disk full, I/O
+                                 error); the run stopped, the file holds
+                                 whole lines only (the CLI exits 1)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["SpecError", "SpecProblem", "TaskrunnerError", "WorkerError"]
+__all__ = [
+    "ResultsFileBusy",
+    "ResultsFileError",
+    "ResultsWriteError",
+    "SpecError",
+    "SpecProblem",
+    "TaskrunnerError",
+    "WorkerError",
+]
 
 
 class TaskrunnerError(Exception):
@@ -77,4 +92,28 @@ class WorkerError(TaskrunnerError):
 
     >>> str(WorkerError("workers keep dying before running any job"))
     'workers keep dying before running any job'
+    """
+
+
+class ResultsFileError(TaskrunnerError):
+    """A results file cannot be used as one (read, locked or written).
+
+    >>> str(ResultsFileError("r.jsonl:3: 'status' must be one of ok, failed, ..."))
+    "r.jsonl:3: 'status' must be one of ok, failed, ..."
+    """
+
+
+class ResultsFileBusy(ResultsFileError):
+    """Another run holds the results file's lock (``pid`` names it, if known)."""
+
+    def __init__(self, message: str, pid: int | None = None) -> None:
+        super().__init__(message)
+        self.pid = pid
+
+
+class ResultsWriteError(ResultsFileError):
+    """Writing the results file failed during a run (no space, an I/O error).
+
+    The run was stopped as by ``--fail-fast``; the file holds whole lines only,
+    so ``--resume`` finishes the run once the cause is fixed.
     """

@@ -30,6 +30,7 @@ from typing import Any
 
 from .capture import CallOutput, CommandLogs, captured_call_output
 from .direct import direct_argv
+from .jobhash import job_hash
 from .model import Attempt, Job, JobResult, Status
 
 __all__ = ["AttemptControl", "JobCancelled", "execute", "resolve_callable", "signal_group", "signal_name"]
@@ -118,6 +119,7 @@ def execute(attempt: Attempt, worker: str, control: AttemptControl | None = None
         stdout_log=logs.stdout_log,
         stderr_log=logs.stderr_log,
         stderr_tail=logs.stderr_tail,
+        job_hash=job_hash(job),
     )
 
 

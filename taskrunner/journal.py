@@ -1,54 +1,161 @@
 """The results file: JSON Lines, one line per job whose outcome is final.
 
-Lines are flushed as soon as outcomes are final, so a coordinator that is
-killed loses no finished result (the OS holds flushed data even if the
-process dies; ``close()`` also fsyncs). Outcomes that arrive together are
-written with one flush: that costs one system call per batch rather than per
-line when jobs finish faster than a millisecond, and keeps the guarantee,
-because nothing else happens between receiving them and writing them.
+The rules (README, "The results file"):
+
+- Lines are written as soon as outcomes are final, with one ``write()`` per
+  batch of outcomes that arrived together (one system call per batch rather
+  than per line), so a coordinator that is killed loses no finished result.
+  ``close()`` also fsyncs, where the file system supports it.
+- A write that fails (no space, an I/O error, a file-size limit) cuts the
+  file back to its last whole line and raises ``ResultsWriteError``; the
+  runner then stops the run. The file never keeps half a line of ours.
+- Rewriting (``replace_results``: a new run keeps some earlier lines) goes
+  through a temporary file and a rename, so a kill at any instant leaves
+  either the old file or the new one.
+- ``read_results`` checks every line (``resultline``); a torn last line —
+  the normal state after ``kill -9`` mid-write — is skipped with a warning,
+  any other bad line is a ``FILE:LINE: what`` error.
+- The path must be a regular file (or not exist yet): a device, a fifo or a
+  folder is refused before anything runs, since neither a rename nor a
+  cut-back can work there.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
-from typing import IO
+import stat
+from collections.abc import Callable, Iterable
 
-from .errors import TaskrunnerError
+from .errors import ResultsFileError, ResultsWriteError
 from .model import JobResult
+from .resultline import parse_result_line
 
-__all__ = ["Journal", "keep_only", "read_results"]
-
+__all__ = ["Journal", "check_replaceable", "check_results_path", "read_results", "replace_results"]
 
 # One encoder for every line: json.dumps() with options builds a new one per call.
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
 
+#: fsync errors that only mean "this file cannot be synced" (a pipe, some
+#: devices and file systems); the data was written all the same.
+_FSYNC_UNSUPPORTED = {errno.EINVAL, errno.EROFS, errno.ENOTSUP}
 
-def _line(result: JobResult) -> str:
-    return _ENCODER.encode(result.to_dict()) + "\n"
+
+def _encoded(results: Iterable[JobResult]) -> bytes:
+    # backslashreplace turns a lone surrogate (a str from os.fsdecode of a
+    # bad file name) into its JSON escape, so the line stays valid JSON.
+    text = "".join(_ENCODER.encode(result.to_dict()) + "\n" for result in results)
+    return text.encode("utf-8", "backslashreplace")
+
+
+def _write_whole(fd: int, data: bytes) -> None:
+    # os.write may write part of it (a disk filling up): go on until all of
+    # it is written or a write fails.
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _write_error(path: str, error: OSError) -> ResultsWriteError:
+    return ResultsWriteError(f"cannot write results file {path}: {error.strerror or error}")
+
+
+def check_results_path(path: str) -> None:
+    """Refuse a results path that cannot be one: a folder, a device, a fifo.
+
+    >>> check_results_path("/dev/null")
+    Traceback (most recent call last):
+    ...
+    taskrunner.errors.ResultsFileError: results file /dev/null is not a regular file (a device, a fifo or a socket); give a file path
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        raise ResultsFileError(f"cannot write results file {path}: {error.strerror}") from None
+    if stat.S_ISDIR(mode):
+        raise ResultsFileError(f"results file {path} is a folder; give a file path")
+    if not stat.S_ISREG(mode):
+        raise ResultsFileError(
+            f"results file {path} is not a regular file (a device, a fifo or a socket); give a file path"
+        )
+
+
+def check_replaceable(path: str) -> None:
+    """Refuse to replace an existing file whose first line is not a result
+    (a job file, notes: anything but a results file), so a mistyped path
+    destroys nothing. An empty file or a lone torn line is replaceable."""
+    try:
+        with open(path, "rb") as handle:
+            first = handle.readline(1 << 20)
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        raise ResultsFileError(f"{path}: cannot read results file: {error.strerror}") from None
+    if not first.endswith(b"\n"):
+        return
+    try:
+        parse_result_line(first[:-1].decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError included
+        raise ResultsFileError(
+            f"{path}:1: not a taskrunner results file; not replacing it (remove it or give another results path)"
+        ) from None
 
 
 class Journal:
-    """Appends final results to ``path`` (truncating it first unless ``append``)."""
+    """Appends final results to an existing results file.
 
-    def __init__(self, path: str, *, append: bool = False) -> None:
+    ``shown`` is the path as the user gave it, for messages.
+    """
+
+    def __init__(self, path: str, shown: str | None = None) -> None:
         self.path = path
-        folder = os.path.dirname(os.path.abspath(path))
-        os.makedirs(folder, exist_ok=True)
-        self._file: IO[str] | None = open(path, "a" if append else "w", encoding="utf-8")
+        self.shown = shown or path
+        #: The write error that stopped this journal (later writes are dropped).
+        self.failed: ResultsWriteError | None = None
+        try:
+            self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+            self._size = os.fstat(self._fd).st_size
+        except OSError as error:
+            raise _write_error(self.shown, error) from None
 
     def write_all(self, results: list[JobResult]) -> None:
-        """Append a line per result and flush them to the OS together."""
-        assert self._file is not None, "journal is closed"
-        self._file.write("".join(map(_line, results)))
-        self._file.flush()
+        """Append a line per result with one write; on failure cut back and raise."""
+        if self.failed is not None or self._fd is None:
+            return
+        encoded = _encoded(results)
+        try:
+            _write_whole(self._fd, encoded)
+        except OSError as error:
+            self.failed = _write_error(self.shown, error)
+            self._cut_back()
+            raise self.failed from None
+        self._size += len(encoded)
+
+    def _cut_back(self) -> None:
+        try:
+            # A batch written in part would leave a torn line: back to the
+            # last whole one (truncating needs no free space).
+            os.ftruncate(self._fd, self._size)  # type: ignore[arg-type]
+        except OSError:
+            pass
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
-            self._file = None
+        """fsync (where supported) and close; an fsync that reports lost data
+        (EIO, ENOSPC on NFS) sets ``failed`` like a failed write."""
+        if self._fd is None:
+            return
+        try:
+            if self.failed is None:
+                os.fsync(self._fd)
+        except OSError as error:
+            if error.errno not in _FSYNC_UNSUPPORTED:
+                self.failed = _write_error(self.shown, error)
+        finally:
+            os.close(self._fd)
+            self._fd = None
 
     def __enter__(self) -> Journal:
         return self
@@ -57,28 +164,50 @@ class Journal:
         self.close()
 
 
-def read_results(path: str) -> list[JobResult]:
-    """Every complete line of a results file (a torn last line is skipped).
+def read_results(path: str, on_warning: Callable[[str], None] | None = None) -> list[JobResult]:
+    """Every line of a results file, checked.
 
-    Raises ``TaskrunnerError`` naming the line if a complete line is not a result.
+    A torn last line (no newline: its writer was killed mid-write; that
+    result was never final) is skipped and reported to ``on_warning``. Any
+    other bad line raises ``ResultsFileError`` (``FILE:LINE: what``); so does
+    a file that cannot be read.
     """
     results = []
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.endswith("\n"):
-                break  # the writer died mid-line; that result was never final
-            try:
-                results.append(JobResult.from_dict(json.loads(line)))
-            except (ValueError, KeyError, TypeError) as error:
-                raise TaskrunnerError(f"{path}:{number}: not a taskrunner result line ({error})") from None
+    try:
+        with open(path, "rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                if not raw.endswith(b"\n"):
+                    if on_warning is not None:
+                        on_warning(f"{path}:{number}: ignored a torn last line (a run was killed while writing it)")
+                    break
+                try:
+                    results.append(parse_result_line(raw[:-1].decode("utf-8")))
+                except UnicodeDecodeError:
+                    raise ResultsFileError(f"{path}:{number}: not UTF-8 text") from None
+                except ValueError as error:
+                    raise ResultsFileError(f"{path}:{number}: {error}") from None
+    except OSError as error:
+        raise ResultsFileError(f"{path}: cannot read results file: {error.strerror}") from None
     return results
 
 
-def keep_only(path: str, results: list[JobResult]) -> None:
-    """Atomically replace the results file with exactly ``results``."""
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.writelines(_line(result) for result in results)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+def replace_results(path: str, results: list[JobResult], shown: str | None = None) -> None:
+    """Atomically make ``path`` hold exactly ``results`` (creating its folder):
+    a temporary file beside it, fsynced, then renamed over it."""
+    folder = os.path.dirname(os.path.abspath(path))
+    temporary = os.path.join(folder, f".{os.path.basename(path)}.tmp-{os.getpid()}")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+        try:
+            _write_whole(fd, _encoded(results))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, path)
+    except OSError as error:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise _write_error(shown or path, error) from None

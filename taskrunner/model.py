@@ -187,7 +187,8 @@ class JobResult:
     duration worker`` are the results-file contract; ``stdout_log``,
     ``stderr_log`` and ``stderr_tail`` point at and excerpt the job's output;
     ``history`` holds ``(started, finished, worker, status)`` of every attempt
-    that ran (for the timeline).
+    that ran (for the timeline); ``job_hash`` fingerprints the job's definition
+    (see ``taskrunner.jobhash``), so ``--resume`` can tell a stale success.
 
     >>> result = JobResult.from_dict({"name": "a", "status": "failed", "returncode": 3})
     >>> result.ok, result.to_dict()["status"]
@@ -208,6 +209,7 @@ class JobResult:
     stderr_log: str | None = None
     stderr_tail: str | None = None
     history: tuple[tuple[float, float, str, str], ...] = ()
+    job_hash: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -268,6 +270,10 @@ def _rebuild_result(values: tuple[Any, ...]) -> JobResult:
 class RunReport:
     """What a run produced: one ``JobResult`` per job, in job order.
 
+    ``kept`` counts the results taken from an earlier run instead of running
+    the job again (``--resume``); ``notes`` are one-line remarks about the
+    results file (a torn last line ignored, lines of other jobs kept).
+
     >>> report = RunReport((JobResult("a", Status.OK),), wall_time=0.1)
     >>> report.ok, report["a"].status.value, report.counts["ok"]
     (True, 'ok', 1)
@@ -278,6 +284,8 @@ class RunReport:
     interrupted_by: str | None = None
     results_path: str | None = None
     log_dir: str | None = None
+    kept: int = 0
+    notes: tuple[str, ...] = ()
 
     def __iter__(self) -> Iterator[JobResult]:
         return iter(self.results)
@@ -312,6 +320,8 @@ class RunReport:
                 "interrupted_by": self.interrupted_by,
                 "results_path": self.results_path,
                 "log_dir": self.log_dir,
+                "kept": self.kept,
+                "notes": list(self.notes),
                 "results": [r.to_dict() for r in self.results],
             }
         )

@@ -22,6 +22,7 @@ import heapq
 from collections import deque
 from collections.abc import Iterable, Sequence
 
+from .jobhash import job_hash
 from .model import FAILURES, Job, JobResult, Status
 
 __all__ = ["RETRYABLE", "Plan", "dependency_graph", "dependency_problems"]
@@ -186,7 +187,11 @@ class Plan:
             delay = job.retry_delay * (2 ** (attempt - 1))
             heapq.heappush(self._retries, (now + delay, index))
             return []
-        final = outcome.evolve(name=job.name, history=tuple(self._history[index]))
+        # Workers stamp the hash; results the coordinator made (crashed,
+        # cancelled) get it here.
+        final = outcome.evolve(
+            name=job.name, history=tuple(self._history[index]), job_hash=outcome.job_hash or job_hash(job)
+        )
         self._set_final(index, final)
         if final.status is Status.OK:
             for dependent in self._dependents[index]:
@@ -211,6 +216,7 @@ class Plan:
                         name=self.jobs[dependent].name,
                         status=Status.SKIPPED,
                         error=f"dependency {self.jobs[cause].name!r} did not succeed",
+                        job_hash=job_hash(self.jobs[dependent]),
                     )
                     self._set_final(dependent, result)
                     skipped.append(result)
@@ -235,6 +241,7 @@ class Plan:
                     status=Status.CANCELLED,
                     attempts=self._attempts[index],
                     error="cancelled before it started",
+                    job_hash=job_hash(job),
                 )
                 self._set_final(index, result)
                 cancelled.append(result)

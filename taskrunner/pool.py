@@ -38,9 +38,7 @@ import multiprocessing
 import os
 import pickle
 import select
-import shutil
 import signal
-import tempfile
 import threading
 import time
 from multiprocessing import forkserver
@@ -50,6 +48,7 @@ from .backend import coordinator_result
 from .errors import WorkerError
 from .execute import KILL_GRACE, signal_group, signal_name
 from .model import Attempt, JobResult, Status
+from .spool import SpoolDir
 from .taskqueue import ResultQueue, TaskQueue
 from .worker import NOT_HELD, WorkerSlots, inherited_ignores, worker_main
 
@@ -162,10 +161,10 @@ class LocalPool:
         self.workers = workers
         self._ctx: Any = multiprocessing.get_context(START_METHOD)
         # Where messages too big for one atomic pipe write wait (see packetpipe).
-        self._spool_dir = tempfile.mkdtemp(prefix="taskrunner-spool-")
-        self._tasks = TaskQueue(ctx=self._ctx, spool_dir=self._spool_dir)
+        self._spool = SpoolDir()
+        self._tasks = TaskQueue(ctx=self._ctx, spool_dir=self._spool.path)
         self._tasks.on_stuck = self._reap_while_stuck
-        self._results = ResultQueue(ctx=self._ctx, spool_dir=self._spool_dir)
+        self._results = ResultQueue(ctx=self._ctx, spool_dir=self._spool.path)
         # Long-lived poll objects (multiprocessing.connection.wait builds a
         # selector per call, which cost more than a tiny job): one for the
         # result pipe, one for it and every worker's sentinel.
@@ -587,7 +586,7 @@ class LocalPool:
             self._tasks.cancel_join_thread()
             self._tasks.close()
             self._results.close()
-            shutil.rmtree(self._spool_dir, ignore_errors=True)
+            self._spool.remove()
 
     def _join_tasks(self) -> None:
         """``join()`` the queue once every owed ``task_done()`` is accounted for.

@@ -180,14 +180,24 @@ def _indent(text: str, prefix: str = "    | ") -> str:
 
 
 def format_summary(
-    report: RunReport, *, resume_command: str | None = None, max_problems_shown: int = 10, slowest: int = 3
+    report: RunReport,
+    *,
+    resume_command: str | None = None,
+    resumed: bool = False,
+    max_problems_shown: int = 10,
+    slowest: int = 3,
 ) -> str:
-    """Lines for stderr: counts and wall time; each problem with its stderr tail and
-    log; the slowest jobs; the results path and, if needed, how to resume."""
+    """Lines for stderr: counts and wall time; notes on the results file and,
+    for a ``resumed`` run, what was kept and what ran; each problem with its
+    stderr tail and log; the slowest jobs; the results path and, if needed,
+    how to resume."""
     counts = ", ".join(f"{n} {status}" for status, n in report.counts.items() if n)
     lines = [f"{len(report)} jobs in {report.wall_time:.1f}s: {counts or 'nothing ran'}"]
     if report.interrupted_by:
         lines[0] += f" (interrupted by {report.interrupted_by})"
+    lines += report.notes
+    if resumed or report.kept:
+        lines.append(f"resumed: kept {report.kept} results, ran {len(report) - report.kept} jobs")
     problems = [r for r in report if r.status in FAILURES]
     for result in problems[:max_problems_shown]:
         reason = (result.error or "").strip().splitlines()[-1:] or [result.status.value]

@@ -2,7 +2,10 @@
 
 The runner owns the results file and the signals: SIGINT/SIGTERM handlers
 only set a flag (the loop then cancels running jobs gracefully and records
-them); a second signal kills every worker and job at once.
+them); a second signal kills every worker and job at once. Before anything
+runs it checks the results path, takes the file's lock, decides which
+earlier lines stay (``retention``), checks the log folder, and only then
+rewrites the file; a failed write stops the run.
 
     >>> import taskrunner
     >>> report = taskrunner.run([taskrunner.Job(name="hi", run="true")],
@@ -23,17 +26,26 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Collection, Generator, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .backend import Backend, check_backend, coordinator_result, open_backend
-from .errors import TaskrunnerError
-from .journal import Journal, keep_only, read_results
+from .journal import (
+    Journal,
+    check_replaceable,
+    check_results_path,
+    read_results,
+    replace_results,
+)
+from .logfiles import prepare_log_dir
 from .model import Attempt, Job, JobResult, RunReport, Status
 from .plan import Plan, dependency_problems
 from .progress import Reporter, SilentReporter, TerminalReporter, bar_wanted
+from .resultslock import ResultsLock
+from .retention import Retention, retain
 
-__all__ = ["Runner", "default_paths", "log_file_stem", "run"]
+__all__ = ["RunPreview", "Runner", "default_paths", "log_file_stem", "run"]
 
 STATE_DIR = ".taskrunner"
 
@@ -94,12 +106,28 @@ class _SignalGuard:
             signal.signal(signum, handler)
 
 
+@dataclass(frozen=True)
+class RunPreview:
+    """What a run would do (``Runner.preview``, ``--dry-run``): the jobs it
+    would run, and the earlier results it would keep."""
+
+    to_run: list[Job]
+    retention: Retention
+    notes: tuple[str, ...]
+
+
 class Runner:
     """Runs jobs on a local worker pool and records every result.
 
     ``timeout`` and ``retries`` apply to jobs that do not set their own.
-    ``resume`` keeps the ``ok`` results already in the results file and runs
-    only the other jobs; the file then holds exactly one line per job.
+    A run holds the results file's lock (``<results>.lock``) while it runs;
+    another run on the same file raises ``ResultsFileBusy`` before anything
+    runs. A run of all jobs starts a fresh results file; with ``select=``
+    (see ``run``) the lines of the other jobs stay. ``resume`` also keeps the
+    ``ok`` results whose job is unchanged (same ``job_hash``) and runs only
+    the other jobs; the file then holds exactly one line per job, plus the
+    kept lines of jobs not in the list. ``source`` names where the jobs came
+    from (a job file), for messages.
     ``fail_fast`` is ``max_failures=1``. ``progress=None`` shows a bar only
     when stderr is a terminal. ``on_result`` is called with each final
     ``JobResult`` as it is recorded. ``reporter`` replaces the progress
@@ -129,6 +157,7 @@ class Runner:
         reporter: Reporter | None = None,
         backend: str = "local",
         scheduler: str | None = None,
+        source: str | None = None,
     ) -> None:
         if workers is not None and (isinstance(workers, bool) or workers < 1):
             raise ValueError("workers must be >= 1")
@@ -152,6 +181,7 @@ class Runner:
         self.reporter = reporter
         self.backend = backend
         self.scheduler = scheduler
+        self.source = source
         self._active: list[Generator[JobResult, None, RunReport]] = []
 
     def __enter__(self) -> Runner:
@@ -181,28 +211,37 @@ class Runner:
             updated.append(dataclasses.replace(job, **changes) if changes else job)
         return updated
 
-    def run(self, jobs: Sequence[Job]) -> RunReport:
+    def run(self, jobs: Sequence[Job], select: Collection[str] | None = None) -> RunReport:
         """Run ``jobs`` to completion (or interruption) and return the report.
+
+        ``select``: names of the jobs to run (None: all); the results-file
+        lines of the others stay. A selected job's dependencies must be
+        selected too, or already ``ok`` on file with ``resume``.
 
         Raises ``ValueError``/``TypeError`` before anything runs if the jobs
         are inconsistent (duplicate names, unknown or cyclic dependencies, a
-        function that cannot be sent to a worker).
+        function that cannot be sent to a worker), ``ResultsFileError`` if
+        the results file cannot be used (``ResultsFileBusy``: another run
+        holds it), ``TaskrunnerError`` for an unusable log folder; and
+        ``ResultsWriteError`` if writing results fails mid-run (the run was
+        stopped; the file holds whole lines).
         """
-        execution = self._execute(jobs)
+        execution = self._execute(jobs, select)
         while True:
             try:
                 next(execution)
             except StopIteration as done:
                 return done.value
 
-    def iter_results(self, jobs: Sequence[Job]) -> Iterator[JobResult]:
-        """Run ``jobs``, yielding each final ``JobResult`` as it is recorded.
+    def iter_results(self, jobs: Sequence[Job], select: Collection[str] | None = None) -> Iterator[JobResult]:
+        """Run ``jobs`` (``select`` as for ``run``), yielding each final
+        ``JobResult`` as it is recorded.
 
         Leaving the loop early (``break``, an exception) cancels what still
         runs and stops the workers; so does ``close()`` or leaving the
         ``with Runner(...)`` block.
         """
-        execution = self._execute(jobs)
+        execution = self._execute(jobs, select)
         self._active.append(execution)
         try:
             yield from execution
@@ -211,7 +250,27 @@ class Runner:
             if execution in self._active:
                 self._active.remove(execution)
 
-    def _execute(self, jobs: Sequence[Job]) -> Generator[JobResult, None, RunReport]:
+    def preview(self, jobs: Sequence[Job], select: Collection[str] | None = None) -> RunPreview:
+        """What ``run(jobs, select)`` would run and keep, reading the results
+        file but changing nothing (``--dry-run``).
+
+        Raises ``ResultsFileError`` for a results file that cannot be used.
+        """
+        check_results_path(self.results_path)
+        notes: list[str] = []
+        previous: list[JobResult] = []
+        if (self.resume or select is not None) and os.path.exists(self.results_path):
+            previous = read_results(self.results_path, on_warning=notes.append)
+        else:
+            check_replaceable(self.results_path)
+        retention = retain(previous, jobs, resume=self.resume, select=select)
+        if retention.foreign:
+            notes.append(f"kept {retention.foreign} results of jobs not in {self.source or 'the job list'}")
+        return RunPreview(retention.to_run(jobs, select), retention, tuple(notes))
+
+    def _execute(
+        self, jobs: Sequence[Job], select: Collection[str] | None
+    ) -> Generator[JobResult, None, RunReport]:
         jobs = self._with_overrides(jobs)
         _check_jobs(jobs)
         started = time.monotonic()
@@ -219,21 +278,25 @@ class Runner:
         # line), never a KeyboardInterrupt that leaves the results file empty.
         # A second one while workers shut down kills at once.
         signals = _SignalGuard()
-        with signals:
-            done = self._previous_successes({job.name for job in jobs}) if self.resume else {}
-            todo = [job for job in jobs if job.name not in done]
-            dependency_errors = dependency_problems(todo, known=done)
+        check_results_path(self.results_path)
+        real_path = os.path.realpath(self.results_path)
+        with signals, ResultsLock(real_path, self.results_path):
+            preview = self.preview(jobs, select)
+            done = preview.retention.done
+            dependency_errors = dependency_problems(preview.to_run, known=done)
             if dependency_errors:
                 raise ValueError(dependency_errors[0][1])
-            try:
-                journal = Journal(self.results_path, append=bool(done))
-            except OSError as error:
-                raise TaskrunnerError(f"cannot write results file {self.results_path}: {error.strerror}") from None
-            pool = open_backend(self.backend, min(self.workers, max(1, len(todo))), self.scheduler)
+            prepare_log_dir(self.log_dir)
+            # Nothing has changed yet; from here on the file is ours.
+            replace_results(real_path, preview.retention.lines, self.results_path)
+            journal = Journal(real_path, self.results_path)
+            pool = open_backend(self.backend, min(self.workers, max(1, len(preview.to_run))), self.scheduler)
             signals.on_second = pool.kill_now
-            plan = Plan(todo, max_failures=self.max_failures, satisfied=done)
+            plan = Plan(preview.to_run, max_failures=self.max_failures, satisfied=done)
             with journal, pool:
                 yield from self._run_loop(plan, pool, journal, signals)
+            if journal.failed is not None:
+                raise journal.failed
         finals = {r.name: r for r in plan.results() if r is not None}
         finals.update(done)
         return RunReport(
@@ -242,6 +305,8 @@ class Runner:
             interrupted_by=signal.Signals(signals.received).name if signals.received else None,
             results_path=self.results_path,
             log_dir=self.log_dir,
+            kept=len(done),
+            notes=preview.notes,
         )
 
     def _run_loop(
@@ -254,7 +319,6 @@ class Runner:
         """
         jobs = plan.jobs
         log_dir = os.path.abspath(self.log_dir)
-        os.makedirs(log_dir, exist_ok=True)
         stems = [log_file_stem(job.name) for job in jobs]
         reporter = self._reporter()
         attempt_jobs: dict[int, int] = {}
@@ -298,15 +362,6 @@ class Runner:
                 record(pool.cancel())
                 publish(plan.cancel_waiting())
             reporter.close()
-
-    def _previous_successes(self, names: set[str]) -> dict[str, JobResult]:
-        """For --resume: the ok results on file for these jobs; the file is
-        rewritten to hold just those, so each job ends with exactly one line."""
-        if not os.path.exists(self.results_path):
-            return {}
-        done = {r.name: r for r in read_results(self.results_path) if r.ok and r.name in names}
-        keep_only(self.results_path, list(done.values()))
-        return done
 
     @staticmethod
     def _wait_time(plan: Plan, pool: Backend) -> float | None:

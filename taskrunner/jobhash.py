@@ -1,0 +1,47 @@
+"""A stable fingerprint of what a job does, written on its results line.
+
+``--resume`` keeps an ``ok`` line only while the job's definition is the one
+that succeeded: the hash covers what the job runs and how — ``run`` (a shell
+string and an argv list differ), or ``call`` with ``args`` and ``kwargs`` —
+and its ``env`` and ``cwd`` (as written, relative to the job file). It leaves
+out what does not change the work: the name, ``timeout``, ``retries``,
+``retry_delay``, ``tags`` and ``depends_on``.
+
+Recipe (stable across releases and machines): the JSON text of
+``{"call": ..., "args": [...], "kwargs": {...}, "cwd": ..., "env": {...},
+"run": ...}`` with sorted keys, no spaces and UTF-8 text; its SHA-256; the
+first 16 hex digits. A function object counts as ``"module:qualname"``; a
+value JSON cannot express counts as its ``repr()``, so a value whose repr
+changes from run to run (an object address) is never trusted across runs.
+
+    >>> from taskrunner.model import Job
+    >>> job_hash(Job(name="a", run="true"))
+    'c289865de1942316'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from .model import Job
+
+__all__ = ["job_hash"]
+
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=repr)
+
+
+def job_hash(job: Job) -> str:
+    """The 16-hex-digit fingerprint of ``job``'s definition (see the module docstring)."""
+    call = job.call
+    if call is not None and not isinstance(call, str):
+        call = f"{getattr(call, '__module__', '?')}:{getattr(call, '__qualname__', repr(call))}"
+    definition = {
+        "run": list(job.run) if isinstance(job.run, tuple) else job.run,
+        "call": call,
+        "args": list(job.args),
+        "kwargs": dict(job.kwargs),
+        "env": dict(job.env),
+        "cwd": job.cwd,
+    }
+    return hashlib.sha256(_ENCODER.encode(definition).encode()).hexdigest()[:16]
