@@ -349,3 +349,24 @@ def test_the_spool_folder_of_a_killed_coordinator_is_removed_by_the_next_run(cli
     write(jobs, "jobs:\n  - {name: a, run: 'true'}\n")
     assert cli.run("run", str(jobs)).returncode == 0
     assert list(spool_parent.glob("taskrunner-spool-*")) == []
+
+
+def test_a_selection_run_killed_at_any_moment_leaves_whole_lines_and_the_other_jobs(cli: CliRunner) -> None:
+    """SIGKILL during a selection run (while it rewrites, runs or appends):
+    the file is always whole, the unselected jobs' lines are all there, and
+    --resume then completes it with one line per job."""
+    jobs = write(cli.workdir / "jobs.yaml", "jobs:\n" + "".join(
+        f"  - {{name: keep{i}, run: 'true'}}\n" for i in range(30)) + "".join(
+        f"  - {{name: sel{i}, run: 'sleep 0.0{i % 5}'}}\n" for i in range(30)))
+    assert cli.run("run", str(jobs), "-w", "2").returncode == 0
+    results = cli.workdir / RESULTS
+    for delay in (0.05, 0.2, 0.35, 0.5, 0.8):
+        proc = cli.start("run", str(jobs), "-w", "2", "--only", "sel*")
+        time.sleep(delay)
+        proc.kill()
+        proc.communicate(timeout=30)
+        kept = by_name(results)
+        assert {f"keep{i}" for i in range(30)} <= set(kept)
+        resumed = cli.run("run", str(jobs), "-w", "2", "--resume")
+        assert resumed.returncode == 0, resumed.stderr
+        assert len(by_name(results)) == 60
