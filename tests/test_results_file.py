@@ -9,6 +9,7 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -164,12 +165,12 @@ BIG_TAILS = "jobs:\n" + "".join(
     f"  - {{name: j{i:02}, run: 'head -c 1900 /dev/zero | tr \"\\\\0\" x >&2; sleep 0.02'}}\n" for i in range(60))
 
 
-@pytest.fixture
-def small_filesystem(tmp_path: Path) -> Iterator[Path]:
-    """A real 256 KiB tmpfs (needs root and a kernel that allows the mount)."""
-    mount_point = tmp_path / "small"
-    mount_point.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount_point)],
+@contextmanager
+def tmpfs(mount_point: Path, options: str) -> Iterator[Path]:
+    """A real tmpfs mounted at ``mount_point`` (needs root and a kernel that
+    allows the mount; the test is skipped otherwise)."""
+    mount_point.mkdir(exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mount_point)],
                              capture_output=True, text=True, check=False)
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
@@ -177,6 +178,13 @@ def small_filesystem(tmp_path: Path) -> Iterator[Path]:
         yield mount_point
     finally:
         subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+@pytest.fixture
+def small_filesystem(tmp_path: Path) -> Iterator[Path]:
+    """A real 256 KiB file system."""
+    with tmpfs(tmp_path / "small", "size=256k") as mount_point:
+        yield mount_point
 
 
 def test_disk_full_stops_the_run_with_whole_lines_then_resume_finishes(cli: CliRunner, small_filesystem: Path) -> None:
@@ -294,19 +302,11 @@ def test_impossible_log_folder_is_one_line_exit_2_before_anything_runs(cli: CliR
 
 
 def test_read_only_log_folder_is_one_line_exit_2(cli: CliRunner) -> None:
-    folder = cli.workdir / "ro"
-    folder.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(folder)],
-                             capture_output=True, text=True, check=False)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a read-only tmpfs here: {mounted.stderr.strip()}")
-    try:
+    with tmpfs(cli.workdir / "ro", "ro,size=64k") as folder:
         jobs = write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: a, run: 'touch ran'}\n")
         message = one_line_error(cli.run("run", str(jobs), "--log-dir", str(folder)))
         assert "Read-only file system" in message and str(folder) in message
         assert not (cli.workdir / "ran").exists()
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 @pytest.mark.parametrize("kind", ["run", "call"])
