@@ -2,12 +2,15 @@
 
 ``{var}`` placeholders are replaced only for declared variables — any other
 braces (``awk '{print $2}'``, ``${HOME}``) stay as written. In a shell string
-each value is shell-quoted, so a value can never inject a command; in argv
-lists, ``args``, ``kwargs``, ``env`` and ``cwd`` it is inserted as is, and an
-argument that is exactly ``"{var}"`` keeps the value's YAML type.
+a value is data, never code, whatever quotes it stands in (see
+``shellvalues``); in argv lists, ``args``, ``kwargs``, ``env`` and ``cwd`` it
+is inserted as is, and an argument that is exactly ``"{var}"`` keeps the
+value's YAML type.
 
     >>> [e.fields["run"] for e in expand({"name": "gz", "run": "gzip {f}"}, {"f": ["a b", "c;d"]})]
     ["gzip 'a b'", "gzip 'c;d'"]
+    >>> expand({"name": "e", "run": 'echo "{f}"'}, {"f": ["$(id)"]})[0].fields["env"]
+    {'TASKRUNNER_MATRIX_f': '$(id)'}
     >>> [e.fields["name"] for e in expand({"name": "t", "run": "x"}, {"n": [1, 2], "py": ["3.11"]})]
     ['t[n=1,py=3.11]', 't[n=2,py=3.11]']
 """
@@ -17,10 +20,11 @@ from __future__ import annotations
 import itertools
 import math
 import re
-import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from .shellvalues import fill_shell
 
 __all__ = ["Expansion", "count", "expand", "render"]
 
@@ -62,16 +66,18 @@ def expand(template: Mapping[str, Any], matrix: Mapping[str, Sequence[Any]]) -> 
             fields["name"] = substitute.text(name)
         else:
             fields["name"] = f"{name}[{','.join(f'{k}={render(v)}' for k, v in values.items())}]"
+        if "env" in template:
+            fields["env"] = {k: substitute.text(v) for k, v in template["env"].items()}
         run = template.get("run")
         if isinstance(run, str):
-            fields["run"] = substitute.text(run, quote=True)
+            fields["run"], referenced = fill_shell(run, pattern, substitute.rendered)
+            if referenced:
+                fields["env"] = {**fields.get("env", {}), **referenced}
         elif run is not None:
             fields["run"] = tuple(substitute.text(item) for item in run)
         for key in ("args", "kwargs"):
             if key in template:
                 fields[key] = substitute.data(template[key])
-        if "env" in template:
-            fields["env"] = {k: substitute.text(v) for k, v in template["env"].items()}
         if "cwd" in template:
             fields["cwd"] = substitute.text(template["cwd"])
         if "depends_on" in template:
@@ -84,13 +90,10 @@ class _Substitution:
     def __init__(self, pattern: re.Pattern[str], values: dict[str, Any]) -> None:
         self.pattern = pattern
         self.values = values
+        self.rendered = {name: render(value) for name, value in values.items()}
 
-    def text(self, text: str, quote: bool = False) -> str:
-        def replace(match: re.Match[str]) -> str:
-            value = render(self.values[match[1]])
-            return shlex.quote(value) if quote else value
-
-        return self.pattern.sub(replace, text)
+    def text(self, text: str) -> str:
+        return self.pattern.sub(lambda match: self.rendered[match[1]], text)
 
     def data(self, value: Any) -> Any:
         """Arguments: an exact ``"{var}"`` becomes the value itself, with its type."""

@@ -90,8 +90,8 @@ class Job:
     base_dir: str | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise ValueError("Job name must be a non-empty string")
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValueError(f"job name must be a non-empty string, got {self.name!r}")
         if (self.run is None) == (self.call is None):
             raise ValueError(f"job {self.name!r}: give exactly one of run= or call=")
         if self.run is not None and not isinstance(self.run, str):

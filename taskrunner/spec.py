@@ -452,6 +452,11 @@ def _read_job(
     matrix_values = merged.pop("matrix", None)
     if matrix_values is None:
         reader.job_count += 1
+        if reader.job_count > reader.max_jobs:
+            if reader.job_count == reader.max_jobs + 1:  # say it once
+                reader.problem(node, f"{context}the file has more than the limit of {reader.max_jobs:,} jobs "
+                                     "(raise it with --max-jobs)")
+            return None
         return None, [trusted_job(base_dir=base_dir, **merged)]
     total = reader.job_count + matrix.count(matrix_values)
     if total > reader.max_jobs:
@@ -462,5 +467,9 @@ def _read_job(
         )
         return None
     reader.job_count = total
-    expanded = [Job(base_dir=base_dir, **e.fields) for e in matrix.expand(merged, matrix_values)]
+    try:
+        expanded = [Job(base_dir=base_dir, **e.fields) for e in matrix.expand(merged, matrix_values)]
+    except (ValueError, TypeError) as error:  # e.g. a value that makes an empty name
+        reader.problem(entries["matrix"][1], f"{context}matrix: {error}")
+        return None
     return merged["name"], expanded

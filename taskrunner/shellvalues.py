@@ -1,0 +1,190 @@
+"""Matrix values in a shell string: data, never code, in every quoting context.
+
+A ``{x}`` placeholder in a ``run`` string is replaced according to where it
+stands, found by a small scan of the shell syntax around it:
+
+- unquoted (also inside ``$(…)``): the value as one single-quoted word
+  (``shlex.quote``; a plain value such as ``data.log`` stays as it is, so the
+  command may still run without a shell);
+- inside ``"…"`` or an unquoted heredoc body: ``${TASKRUNNER_MATRIX_x}``;
+- inside ``'…'``: ``'"${TASKRUNNER_MATRIX_x}"'`` (close, expand quoted, reopen);
+- inside backticks: ``"${TASKRUNNER_MATRIX_x}"`` (backslashes are special there);
+- inside a quoted heredoc body (``<<'EOF'``), where nothing is expanded: the
+  value itself, which must not hold a newline (it could end the heredoc).
+
+The values referenced this way are put in the job's environment as
+``TASKRUNNER_MATRIX_<variable>``: the shell expands a variable's text but
+never interprets it again, so ``$(…)``, backticks, quotes, backslashes, globs
+and newlines in a value all arrive as themselves.
+
+    >>> import re
+    >>> fill = lambda text, v: fill_shell(text, re.compile(r"\\{(x)\\}"), {"x": v})
+    >>> fill("echo {x}", "a b")
+    ("echo 'a b'", {})
+    >>> fill('echo "{x}"', "$(touch PWN)")
+    ('echo "${TASKRUNNER_MATRIX_x}"', {'TASKRUNNER_MATRIX_x': '$(touch PWN)'})
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping
+
+__all__ = ["ENV_PREFIX", "fill_shell"]
+
+ENV_PREFIX = "TASKRUNNER_MATRIX_"
+
+_WORD_START = frozenset(" \t\n;&|()")
+_DELIMITER_END = frozenset(" \t\n;&|<>()")
+
+
+class _Scan:
+    """One pass over a shell string; ``out`` collects the rewritten text."""
+
+    def __init__(self, text: str, pattern: re.Pattern[str], values: Mapping[str, str]) -> None:
+        self.text = text
+        self.pattern = pattern
+        self.values = values
+        self.out: list[str] = []
+        self.env: dict[str, str] = {}
+        # Innermost context last: "top", "cmd" ($( ) with its paren depth), "bq", "dq", "sq".
+        self.stack: list[list[object]] = [["top", 0]]
+        self.heredocs: list[tuple[str, bool, bool]] = []  # (delimiter, quoted, strip tabs)
+
+    def reference(self, name: str) -> str:
+        variable = ENV_PREFIX + name
+        self.env[variable] = self.values[name]
+        return "${" + variable + "}"
+
+    def placeholder(self, name: str, context: str) -> str:
+        if context in ("top", "cmd"):
+            return shlex.quote(self.values[name])
+        if context == "dq":
+            return self.reference(name)
+        if context == "sq":
+            return "'\"" + self.reference(name) + "\"'"
+        return '"' + self.reference(name) + '"'  # bq
+
+    def run(self) -> str:
+        text, i = self.text, 0
+        while i < len(text):
+            context = str(self.stack[-1][0])
+            found = self.pattern.match(text, i)
+            if found:
+                self.out.append(self.placeholder(found[1], context))
+                i = found.end()
+                continue
+            i = self.step(i, context)
+        return "".join(self.out)
+
+    def step(self, i: int, context: str) -> int:
+        """Copy the syntax at ``i`` (one character or a token), update the
+        context; return the next position."""
+        text, char = self.text, self.text[i]
+        if context == "sq":
+            if char == "'":
+                self.stack.pop()
+            self.out.append(char)
+            return i + 1
+        if char == "\\":
+            self.out.append(text[i : i + 2])
+            return i + 2
+        if context == "dq" and char == '"':
+            self.stack.pop()
+        elif context == "bq" and char == "`":
+            self.stack.pop()
+        elif text.startswith("$(", i):
+            self.stack.append(["cmd", 0])
+            self.out.append("$(")
+            return i + 2
+        elif char == "`":
+            self.stack.append(["bq", 0])
+        elif context != "dq":
+            return self.unquoted(i, context)
+        self.out.append(char)
+        return i + 1
+
+    def unquoted(self, i: int, context: str) -> int:
+        text, char = self.text, self.text[i]
+        frame = self.stack[-1]
+        if char == "'":
+            self.stack.append(["sq", 0])
+        elif char == '"':
+            self.stack.append(["dq", 0])
+        elif context == "cmd" and char == "(":
+            frame[1] = int(str(frame[1])) + 1
+        elif context == "cmd" and char == ")":
+            if frame[1] == 0:
+                self.stack.pop()
+            else:
+                frame[1] = int(str(frame[1])) - 1
+        elif char == "#" and (i == 0 or text[i - 1] in _WORD_START):
+            end = text.find("\n", i)
+            end = len(text) if end < 0 else end
+            self.out.append(text[i:end])
+            return end
+        elif text.startswith("<<", i) and not text.startswith("<<<", i):
+            return self.heredoc_operator(i)
+        elif char == "\n" and self.heredocs:
+            self.out.append(char)
+            return self.heredoc_bodies(i + 1)
+        self.out.append(char)
+        return i + 1
+
+    def heredoc_operator(self, i: int) -> int:
+        """``<<[-] WORD``: copy it as written and queue its body."""
+        text = self.text
+        j = i + 2
+        strip_tabs = text.startswith("-", j)
+        j += strip_tabs
+        while j < len(text) and text[j] in " \t":
+            j += 1
+        start = j
+        while j < len(text) and text[j] not in _DELIMITER_END:
+            j += 1
+        word = text[start:j]
+        quoted = any(q in word for q in "'\"\\")
+        self.heredocs.append((re.sub(r"['\"\\]", "", word), quoted, strip_tabs))
+        self.out.append(text[i:j])
+        return j
+
+    def heredoc_bodies(self, i: int) -> int:
+        """The bodies of the queued heredocs, line by line, from ``i``."""
+        text = self.text
+        for delimiter, quoted, strip_tabs in self.heredocs:
+            while i < len(text):
+                end = text.find("\n", i)
+                end = len(text) if end < 0 else end + 1
+                line, i = text[i:end], end
+                bare = line.rstrip("\n")
+                if (bare.lstrip("\t") if strip_tabs else bare) == delimiter:
+                    self.out.append(line)
+                    break
+                self.out.append(self.body_line(line, quoted, delimiter, strip_tabs))
+        self.heredocs.clear()
+        return i
+
+    def body_line(self, line: str, quoted: bool, delimiter: str, strip_tabs: bool) -> str:
+        if not quoted:
+            return self.pattern.sub(lambda found: self.reference(found[1]), line)
+        # Nothing is expanded in a quoted heredoc: the value goes in as it
+        # is, unless it would end the heredoc early (a newline, or a line
+        # that becomes the delimiter).
+        filled = self.pattern.sub(lambda found: self.values[found[1]], line)
+        bare = filled[:-1] if filled.endswith("\n") else filled
+        if filled.count("\n") > line.count("\n") or (bare.lstrip("\t") if strip_tabs else bare) == delimiter:
+            raise ValueError(
+                "a matrix value would end the quoted heredoc it stands in (a newline, or the "
+                f"delimiter {delimiter!r}); use an unquoted delimiter (<<EOF)"
+            )
+        return filled
+
+
+def fill_shell(text: str, pattern: re.Pattern[str], values: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    """``text`` with each placeholder ``pattern`` matches (group 1: the
+    variable) replaced for its quoting context, and the environment variables
+    the replacements refer to. Raises ``ValueError`` for a value that cannot
+    stand where it is (a newline in a quoted heredoc)."""
+    scan = _Scan(text, pattern, values)
+    return scan.run(), scan.env

@@ -1,0 +1,88 @@
+"""Matrix values in shell strings are data, never code: a real /bin/sh runs the
+expanded command and the bytes that arrive are compared (hypothesis)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from conftest import CliRunner, write
+from taskrunner.execute import execute
+from taskrunner.matrix import expand
+from taskrunner.model import Attempt, Job
+
+#: (run template, how the value arrives in the file ``out``). Each template
+#: writes the value it was given into ``out``.
+CONTEXTS = {
+    "bare": ("printf %s {x} > out", lambda v: v),
+    "bare-in-word": ("printf %s pre{x}post > out", lambda v: f"pre{v}post"),
+    "single": ("printf %s '{x}' > out", lambda v: v),
+    "single-in-word": ("printf %s 'a{x}b' > out", lambda v: f"a{v}b"),
+    "double": ('printf %s "{x}" > out', lambda v: v),
+    "double-in-word": ('printf %s "<{x}>" > out', lambda v: f"<{v}>"),
+    "heredoc": ("cat > out <<EOF\n{x}\nEOF", lambda v: v + "\n"),
+    "heredoc-tabs": ("cat > out <<-EOF\n\t{x}\n\tEOF", lambda v: v + "\n"),
+    "command-substitution": ('printf %s "$(printf %s {x})" > out', lambda v: v.rstrip("\n")),
+    "command-substitution-double": ('printf %s "$(printf %s "{x}")" > out', lambda v: v.rstrip("\n")),
+    "backticks": ('v=`printf %s {x}`; printf %s "$v" > out', lambda v: v.rstrip("\n")),
+    "assignment": ('v={x}; printf %s "$v" > out', lambda v: v),
+    "comment-with-quote": ("# don't stop\nprintf %s {x} > out", lambda v: v),
+}
+
+NASTY = ["$(touch PWN)", "`touch PWN`", "$HOME", "${HOME}", "'", '"', "\\", "\\\\'", "a b", "*", "-n", "",
+         "line1\nline2", "é ü 日本", "EOF", "\nEOF\ntouch PWN\n", "'; touch PWN; '", '"; touch PWN; "', "}{x}",
+         "$((1+1))", "~root", "!", "a\tb"]
+
+values = st.one_of(st.sampled_from(NASTY), st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=20))
+
+
+def arrives(tmp_path: Path, template: str, value: str) -> bytes:
+    (job_fields,) = [e.fields for e in expand({"name": "j", "run": template, "cwd": str(tmp_path)}, {"x": [value]})]
+    job = Job(**job_fields)
+    result = execute(Attempt(1, job, 1, str(tmp_path / "j.out"), str(tmp_path / "j.err")), worker="test")
+    assert result.ok, (template, value, job.run, result.error, result.stderr_tail)
+    assert not (tmp_path / "PWN").exists(), (template, value, job.run)
+    return (tmp_path / "out").read_bytes()
+
+
+@pytest.mark.parametrize("context", sorted(CONTEXTS))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=values)
+@example(value="$(touch PWN)")
+@example(value="my photo")
+def test_a_value_arrives_as_exactly_itself(tmp_path: Path, context: str, value: str) -> None:
+    template, expected = CONTEXTS[context]
+    for leftover in ("out", "PWN"):
+        if (tmp_path / leftover).exists():
+            os.unlink(tmp_path / leftover)
+    assert arrives(tmp_path, template, value) == expected(value).encode()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=values.filter(lambda v: "\n" not in v and v != "EOF"))
+def test_a_quoted_heredoc_takes_the_value_literally(tmp_path: Path, value: str) -> None:
+    if (tmp_path / "out").exists():
+        os.unlink(tmp_path / "out")
+    assert arrives(tmp_path, "cat > out <<'EOF'\n{x}\nEOF", value) == (value + "\n").encode()
+
+
+def test_a_newline_in_a_quoted_heredoc_is_refused_with_file_and_line(cli: CliRunner) -> None:
+    jobs = write(cli.workdir / "jobs.yaml", "jobs:\n  - name: h\n    run: |\n      cat <<'EOF'\n      {x}\n"
+                 "      EOF\n    matrix:\n      x: [\"a\\nEOF\\ntouch PWN\"]\n")
+    done = cli.run("validate", str(jobs))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"{jobs}:") and "quoted heredoc" in done.stderr
+
+
+def test_the_reported_injection_through_the_cli(cli: CliRunner) -> None:
+    jobs = write(cli.workdir / "jobs.yaml", "jobs:\n  - name: inj\n    run: 'echo \"{x}\" > out.txt'\n"
+                 "    matrix:\n      x: [\"$(touch PWN)\", \"my photo\"]\n")
+    done = cli.run("run", str(jobs), "-w", "1")
+    assert done.returncode == 0, done.stderr
+    assert not (cli.workdir / "PWN").exists()
+    assert (cli.workdir / "out.txt").read_text() in ("$(touch PWN)\n", "my photo\n")
