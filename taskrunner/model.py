@@ -101,6 +101,7 @@ class Job:
         object.__setattr__(self, "args", tuple(self.args))
         object.__setattr__(self, "kwargs", _frozen_mapping(self.kwargs))
         object.__setattr__(self, "env", _frozen_mapping(self.env))
+        _check_text(self)
         object.__setattr__(self, "tags", _names(self.tags, self.name, "tags"))
         object.__setattr__(self, "depends_on", _names(self.depends_on, self.name, "depends_on"))
         if self.call is not None and not (callable(self.call) or isinstance(self.call, str)):
@@ -138,6 +139,20 @@ def trusted_job(**values: Any) -> Job:
     fields["kwargs"] = MappingProxyType(dict(fields.get("kwargs") or {}))
     fields["env"] = MappingProxyType(dict(fields.get("env") or {}))
     return _built(Job, fields)
+
+
+def _check_text(job: Job) -> None:
+    """Environment values must be strings; no NUL in what reaches the OS."""
+    for key, value in job.env.items():
+        if not isinstance(key, str) or not key or "=" in key:
+            raise ValueError(f"job {job.name!r}: env has an invalid variable name {key!r}")
+        if not isinstance(value, str):
+            raise TypeError(f"job {job.name!r}: env value of {key!r} must be a string, got {value!r}")
+    texts = [job.name, *job.env, *job.env.values(), job.cwd or ""]
+    texts += [job.run] if isinstance(job.run, str) else list(job.run or ())
+    texts += [job.call] if isinstance(job.call, str) else []
+    if any("\x00" in text for text in texts):
+        raise ValueError(f"job {job.name!r}: contains a NUL character, which no command, environment or path can carry")
 
 
 def _is_number(value: Any) -> bool:

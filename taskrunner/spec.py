@@ -27,48 +27,19 @@ from . import matrix
 from .errors import SpecError, SpecProblem
 from .model import Job, trusted_job
 from .plan import dependency_problems
-
-try:  # The C loader is several times faster on large files.
-    from yaml import CSafeLoader as _BaseLoader
-except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
-
-_STR_TAG = "tag:yaml.org,2002:str"
-_SEQ_TAG = "tag:yaml.org,2002:seq"
-
-
-class _Loader(_BaseLoader):
-    """The safe loader with shortcuts for resolving tags.
-
-    Even the C loader asks this Python method for every node's tag, and the
-    stock resolver runs regular expressions each time. Here a quoted scalar,
-    or a plain one whose first character starts none of YAML's implicit
-    types (numbers, booleans, null...), is a string at once; other scalars
-    are resolved once per distinct value (keys and values repeat in a big
-    file); lists and mappings get the default tags (no path resolvers are
-    registered on the safe loader).
-    """
-
-    def __init__(self, stream: Any) -> None:
-        super().__init__(stream)
-        self._scalar_tags: dict[tuple[str, bool], str] = {}
-
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        if kind is yaml.SequenceNode:
-            return self.DEFAULT_SEQUENCE_TAG
-        if kind is yaml.MappingNode:
-            return self.DEFAULT_MAPPING_TAG
-        if value and (not implicit[0] or value[0] not in self.yaml_implicit_resolvers):
-            return _STR_TAG
-        key = (value, implicit[0])
-        tag = self._scalar_tags.get(key)
-        if tag is None:
-            tag = self._scalar_tags[key] = super().resolve(kind, value, implicit)
-        return tag
-
+from .yamlnodes import (
+    SEQ_TAG,
+    STR_TAG,
+    AliasBomb,
+    Loader,
+    expanded_size,
+    holds_nul,
+    mapping_pairs,
+)
 
 __all__ = ["JobFile", "load_job_file", "load_jobs"]
 
+_NUL_ESCAPE = re.compile(r"\\(0|x00|u0000|U00000000)")
 _CALL_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
@@ -226,12 +197,18 @@ def _did_you_mean(key: str, choices: list[str] | tuple[str, ...]) -> str:
 class _Reader:
     """Walks the YAML node tree, collecting problems instead of stopping."""
 
-    def __init__(self, path: str, loader: Any, max_jobs: int) -> None:
+    def __init__(self, path: str, loader: Any, max_jobs: int, text: str = "") -> None:
         self.path = path
         self.loader = loader
         self.max_jobs = max_jobs
         self.job_count = 0
         self.problems: list[SpecProblem] = []
+        # Without aliases a value cannot stand for more nodes than the file
+        # has characters; allow generous reuse of anchors, not a bomb.
+        self.expansion_left = 10 * len(text) + 10_000
+        self.sizes: dict[int, int] = {}
+        # NUL can only come from a double-quoted escape: look for one only then.
+        self.may_hold_nul = bool(_NUL_ESCAPE.search(text))
 
     def problem(self, node: yaml.Node | None, message: str) -> None:
         line = node.start_mark.line + 1 if node is not None else None
@@ -240,33 +217,47 @@ class _Reader:
     def value(self, node: yaml.Node) -> Any:
         # Strings, and lists of strings (tags, depends_on, argv), are most of a
         # file: build them here, as the constructor would, at a fraction of its cost.
-        if node.tag == _STR_TAG and isinstance(node, yaml.ScalarNode):
+        if node.tag == STR_TAG and isinstance(node, yaml.ScalarNode):
             return node.value
-        if node.tag == _SEQ_TAG and isinstance(node, yaml.SequenceNode):
+        if node.tag == SEQ_TAG and isinstance(node, yaml.SequenceNode):
             items = node.value
-            if all(item.tag == _STR_TAG and isinstance(item, yaml.ScalarNode) for item in items):
+            if all(item.tag == STR_TAG and isinstance(item, yaml.ScalarNode) for item in items):
                 return [item.value for item in items]
         return self.loader.construct_object(node, deep=True)
 
     def mapping(self, node: yaml.Node, context: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
         """Key → (key node, value node), reporting non-string and duplicate keys."""
         entries: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-        for key_node, value_node in node.value:
+        merged_keys: set[str] = set()
+        for key_node, value_node, merged in mapping_pairs(self.loader, node):
             key = self.value(key_node) if isinstance(key_node, yaml.ScalarNode) else None
             if not isinstance(key, str):
                 self.problem(key_node, f"{context}keys must be strings")
-            elif key in entries:
+            elif key in entries and key not in merged_keys:
                 self.problem(key_node, f"{context}duplicate key {key!r}")
             else:
+                # A key from a ``<<`` merge is overridden by a later one.
                 entries[key] = (key_node, value_node)
+                (merged_keys.add if merged else merged_keys.discard)(key)
         return entries
 
-    def field(self, context: str, key: str, node: yaml.Node, check: Callable[[Any], Any]) -> Any:
-        """Validate one value; on failure record a problem and return None."""
+    def field(
+        self, context: str, key: str, node: yaml.Node, check: Callable[[Any], Any], key_node: yaml.Node | None = None
+    ) -> Any:
+        """Validate one value; on failure record a problem and return None.
+        (An alias bomb is reported at ``key_node``: where the alias is used,
+        not where its anchor stands.)"""
         try:
-            return check(self.value(node))
+            if not isinstance(node, yaml.ScalarNode):
+                self.expansion_left -= expanded_size(node, self.expansion_left, self.sizes)
+            value = self.value(node)
+            if self.may_hold_nul and holds_nul(value):
+                raise _Invalid("contains a NUL character, which no command, environment or path can carry")
+            return check(value)
         except _Invalid as invalid:
             self.problem(node, f"{context}{key!r} {invalid}")
+        except AliasBomb as bomb:
+            self.problem(key_node or node, f"{context}{key!r} is refused: {bomb}")
         return None
 
     def fields(
@@ -280,7 +271,7 @@ class _Reader:
                     hint = f" (a default cannot set {key!r})"
                 self.problem(key_node, f"{context}unknown key {key!r}{hint}")
             else:
-                value = self.field(context, key, value_node, _JOB_FIELDS[key])
+                value = self.field(context, key, value_node, _JOB_FIELDS[key], key_node)
                 if value is not None:
                     values[key] = value
         return values
@@ -307,11 +298,11 @@ def load_job_file(path: str | os.PathLike[str], *, max_jobs: int = MAX_JOBS) -> 
     collecting = gc.isenabled()
     gc.disable()
     try:
-        loader = _Loader(text)
+        loader = Loader(text)
         root = loader.get_single_node()
         if root is None:
             raise SpecError(SpecProblem(path, None, "job file is empty; it needs a 'jobs' list"))
-        reader = _Reader(path, loader, max_jobs)
+        reader = _Reader(path, loader, max_jobs, text)
         job_file = _read_root(reader, root, os.path.dirname(os.path.abspath(path)))
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
@@ -354,7 +345,7 @@ def _read_root(reader: _Reader, root: yaml.Node, base_dir: str) -> JobFile | Non
         return None
     top = reader.mapping(root, "")
     for key, (key_node, _) in top.items():
-        if key not in _TOP_LEVEL:
+        if key not in _TOP_LEVEL and not key.startswith("x-"):  # x-: room for YAML anchors
             reader.problem(key_node, f"unknown top-level key {key!r}{_did_you_mean(key, _TOP_LEVEL)}")
 
     workers = None

@@ -1,0 +1,115 @@
+"""YAML at the node level, for the job-file reader: a faster loader, merge
+keys, and the guards a loader needs against hostile files.
+
+- ``Loader``: the safe loader (C if available) with shortcuts for tags.
+- ``mapping_pairs``: a mapping's key/value nodes with YAML merge keys
+  (``<<: *defaults``) applied as YAML defines them: the mapping's own keys
+  win over merged ones, an earlier merged mapping over a later one.
+- ``expanded_size``: how many nodes a value becomes once its aliases are
+  expanded. A few lines of anchors and aliases can stand for billions of
+  values (a "billion laughs" file); the reader refuses a value whose
+  expansion is far larger than the file's text, before anything builds,
+  prints or serialises it.
+- ``holds_nul``: a NUL character anywhere in a value (YAML's ``"\\0"``);
+  no command line, environment or path can carry one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+try:  # The C loader is several times faster on large files.
+    from yaml import CSafeLoader as _BaseLoader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+
+__all__ = ["MERGE_TAG", "SEQ_TAG", "STR_TAG", "AliasBomb", "Loader", "expanded_size", "holds_nul", "mapping_pairs"]
+
+STR_TAG = "tag:yaml.org,2002:str"
+SEQ_TAG = "tag:yaml.org,2002:seq"
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """The safe loader with shortcuts for resolving tags.
+
+    Even the C loader asks this Python method for every node's tag, and the
+    stock resolver runs regular expressions each time. Here a quoted scalar,
+    or a plain one whose first character starts none of YAML's implicit
+    types (numbers, booleans, null...), is a string at once; other scalars
+    are resolved once per distinct value (keys and values repeat in a big
+    file); lists and mappings get the default tags (no path resolvers are
+    registered on the safe loader).
+    """
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._scalar_tags: dict[tuple[str, bool], str] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is yaml.SequenceNode:
+            return self.DEFAULT_SEQUENCE_TAG
+        if kind is yaml.MappingNode:
+            return self.DEFAULT_MAPPING_TAG
+        if value and (not implicit[0] or value[0] not in self.yaml_implicit_resolvers):
+            return STR_TAG
+        key = (value, implicit[0])
+        tag = self._scalar_tags.get(key)
+        if tag is None:
+            tag = self._scalar_tags[key] = super().resolve(kind, value, implicit)
+        return tag
+
+
+class AliasBomb(Exception):
+    """A value whose aliases expand past the allowed size, or into themselves."""
+
+
+def mapping_pairs(loader: Any, node: yaml.Node) -> list[tuple[yaml.Node, yaml.Node, bool]]:
+    """``(key node, value node, merged)`` for each entry of ``node``, merge
+    keys applied; ``merged`` marks entries that came from a ``<<`` key (a
+    later entry with the same key overrides them)."""
+    if not any(key.tag == MERGE_TAG for key, _ in node.value):
+        return [(key, value, False) for key, value in node.value]
+    own = sum(1 for key, _ in node.value if key.tag != MERGE_TAG)
+    loader.flatten_mapping(node)  # merged entries first, then the node's own
+    first_own = len(node.value) - own
+    return [(key, value, index < first_own) for index, (key, value) in enumerate(node.value)]
+
+
+def expanded_size(node: yaml.Node, limit: int, memo: dict[int, int] | None = None) -> int:
+    """The number of nodes ``node`` stands for with every alias expanded.
+
+    Raises ``AliasBomb`` past ``limit`` or for a value that contains itself.
+    Shared nodes are sized once (``memo``), so this is linear in the file.
+    """
+    memo = {} if memo is None else memo
+    known = memo.get(id(node))
+    if known is not None:
+        if known < 0:
+            raise AliasBomb("a YAML alias refers to a value that contains it")
+        return known
+    if isinstance(node, yaml.ScalarNode):
+        return 1
+    memo[id(node)] = -1  # in progress: meeting it again is a cycle
+    children = node.value if isinstance(node, yaml.SequenceNode) else [n for pair in node.value for n in pair]
+    size = 1
+    for child in children:
+        size += expanded_size(child, limit, memo)
+        if size > limit:
+            raise AliasBomb(f"YAML aliases expand it to more than {limit:,} values")
+    memo[id(node)] = size
+    return size
+
+
+def holds_nul(value: Any) -> bool:
+    """True if a string anywhere in ``value`` (nested lists and mappings
+    included, keys too) contains a NUL character."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, (list, tuple)):
+        return any(holds_nul(item) for item in value)
+    if isinstance(value, dict):
+        return any(holds_nul(key) or holds_nul(item) for key, item in value.items())
+    return False
