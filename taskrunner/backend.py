@@ -52,6 +52,10 @@ class Backend(Protocol):
         """Stop everything outstanding and return its outcomes (``cancelled``
         for what was stopped or never started)."""
 
+    def stop_starting(self) -> None:
+        """Start no more attempts (a stop was decided; ``cancel()`` follows);
+        safe in a signal handler."""
+
     def kill_now(self) -> None:
         """Kill everything at once (a second Ctrl-C); safe in a signal handler."""
 

@@ -198,6 +198,7 @@ def run_command(
             backend=backend,
             scheduler=scheduler,
             source=job_file,
+            raise_interrupt=False,  # the summary, then exit 130
         )
         if dry_run:
             _dry_run(runner.preview(spec.jobs, select))

@@ -284,6 +284,11 @@ class DaskBackend:
         self._futures.clear()
         return outcomes
 
+    def stop_starting(self) -> None:
+        # Dask has no flag a worker checks before each task: what is queued
+        # there is cancelled by cancel(), right after.
+        pass
+
     def kill_now(self) -> None:
         self._cancelling = True
         if self._connected():

@@ -59,6 +59,8 @@ class AttemptControl:
         self.pgid: int | None = None
         self.in_call = False
         self.cancelled = False
+        #: Why this process cannot run another call as it should (None: it can).
+        self.unclean: str | None = None
         self._on_spawn = on_spawn
         # Held while a command starts and is published: whoever takes it
         # (a worker whose coordinator died) knows no command is half-started.
@@ -282,7 +284,7 @@ def _run_call(attempt: Attempt, control: AttemptControl) -> tuple[_Outcome, Call
     job = attempt.job
     with captured_call_output(attempt.stdout_log, attempt.stderr_log) as output:
         try:
-            with _job_environment(job):
+            with _job_environment(job, control):
                 func = resolve_callable(job.call, job.base_dir)  # type: ignore[arg-type]
                 control.in_call = True
                 try:
@@ -317,12 +319,22 @@ def _recordable(value: Any) -> _Outcome:
     return Status.OK, None, json.loads(text), None
 
 
+#: Signals a call job may have changed the handling of (all that can be caught).
+_CATCHABLE = tuple(sorted(signal.valid_signals() - {signal.SIGKILL, signal.SIGSTOP}))
+
+
 @contextmanager
-def _job_environment(job: Job) -> Iterator[None]:
-    """Apply the job's env and cwd for a call, and restore both afterwards
-    (also when the job changed ``os.environ`` or the directory itself)."""
+def _job_environment(job: Job, control: AttemptControl) -> Iterator[None]:
+    """Apply the job's env and cwd for a call; afterwards restore the process
+    as the call found it: working directory, umask, environment and signal
+    handlers (also when the job changed them itself). What cannot be restored
+    (the folder is gone, a handler set from C) is noted in
+    ``control.unclean``: the worker then makes way for a fresh one."""
     saved_env = _environment_snapshot()
     saved_cwd = os.getcwd()
+    saved_umask = os.umask(0o022)
+    os.umask(saved_umask)
+    saved_handlers = [signal.getsignal(signum) for signum in _CATCHABLE]
     try:
         if job.env:
             os.environ.update(job.env)
@@ -330,10 +342,24 @@ def _job_environment(job: Job) -> Iterator[None]:
             os.chdir(_resolve_cwd(job))  # type: ignore[arg-type]
         yield
     finally:
-        if os.getcwd() != saved_cwd:
-            os.chdir(saved_cwd)
+        try:
+            os.chdir(saved_cwd)  # also when the call removed the folder it went to
+        except OSError as error:
+            control.unclean = f"cannot return to {saved_cwd}: {error.strerror}"
+        os.umask(saved_umask)
         if _environment_snapshot() != saved_env:
             _restore_environment(saved_env)
+        _restore_handlers(saved_handlers, control)
+
+
+def _restore_handlers(saved: list[Any], control: AttemptControl) -> None:
+    for signum, handler in zip(_CATCHABLE, saved, strict=True):
+        if signal.getsignal(signum) is handler:
+            continue
+        try:
+            signal.signal(signum, handler)
+        except (TypeError, ValueError, OSError):  # None: a handler set outside Python
+            control.unclean = f"cannot restore the handler of {signal.Signals(signum).name}"
 
 
 # CPython's raw (bytes) environment behind os.environ on POSIX. Copying and

@@ -611,6 +611,11 @@ class LocalPool:
         if self._tasks.unfinished() == 0:
             self._tasks.join()
 
+    def stop_starting(self) -> None:
+        """Start no more attempts, also none of a chunk a worker already holds
+        (workers check the flag before each); safe in a signal handler."""
+        self._slots.stopping.value = 1
+
     def kill_now(self) -> None:
         """SIGKILL every job and worker; safe to call from a signal handler.
 

@@ -13,6 +13,7 @@ bar shows go through tqdm, so the bar never breaks or flickers.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from collections import Counter
@@ -26,6 +27,18 @@ if TYPE_CHECKING:
     from tqdm import tqdm
 
 _RED, _RESET = "\033[31m", "\033[0m"
+# C0 and C1 control characters and DEL: a job name or an error could move the
+# cursor, clear the screen or retitle the terminal if printed raw.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    r"""``text`` with control characters shown as escapes, for a terminal.
+
+    >>> printable("evil\x1b[2J\nname")
+    'evil\\x1b[2J\\nname'
+    """
+    return _CONTROL.sub(lambda found: repr(found[0])[1:-1], text)
 #: Seconds between redraws of the bar (and rebuilds of its postfix).
 REDRAW_INTERVAL = 0.1
 
@@ -134,7 +147,7 @@ class TerminalReporter:
         if self._show_output:
             self._print_output(result)
         if result.status in FAILURES:
-            line = f"{self._mark} {result.name} ({short_reason(result)})"
+            line = printable(f"{self._mark} {result.name} ({short_reason(result)})")
             self._write(f"{_RED}{line}{_RESET}" if self._color else line, self._stream)
         if self._bar is not None:
             if time.monotonic() - self._postfix_at >= REDRAW_INTERVAL:
@@ -176,7 +189,7 @@ class TerminalReporter:
 
 
 def _indent(text: str, prefix: str = "    | ") -> str:
-    return "\n".join(prefix + line for line in text.splitlines())
+    return "\n".join(prefix + printable(line) for line in text.split("\n"))
 
 
 def format_summary(
@@ -201,7 +214,7 @@ def format_summary(
     problems = [r for r in report if r.status in FAILURES]
     for result in problems[:max_problems_shown]:
         reason = (result.error or "").strip().splitlines()[-1:] or [result.status.value]
-        lines.append(f"{result.status.value.upper()} {result.name}: {reason[0]}")
+        lines.append(printable(f"{result.status.value.upper()} {result.name}: {reason[0]}"))
         if result.stderr_tail:
             lines.append(_indent(result.stderr_tail))
         if result.stderr_log:
@@ -210,7 +223,7 @@ def format_summary(
         lines.append(f"... and {len(problems) - max_problems_shown} more not ok (see the results file)")
     timed = sorted((r for r in report if r.duration is not None), key=lambda r: r.duration or 0.0, reverse=True)
     if len(timed) > 1 and slowest:
-        lines.append("slowest: " + ", ".join(f"{r.name} {r.duration:.1f}s" for r in timed[:slowest]))
+        lines.append("slowest: " + ", ".join(printable(f"{r.name} {r.duration:.1f}s") for r in timed[:slowest]))
     if report.results_path:
         lines.append(f"results: {report.results_path}")
     if report.log_dir:

@@ -16,6 +16,7 @@ rewrites the file; a failed write stops the run.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import hashlib
 import itertools
@@ -25,6 +26,7 @@ import re
 import signal
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable, Collection, Generator, Iterator, Sequence
 from dataclasses import dataclass
@@ -72,19 +74,47 @@ def log_file_stem(name: str) -> str:
     return safe
 
 
+#: Runs not finished yet: closed (cancelled, recorded, workers stopped) at
+#: interpreter exit, before multiprocessing's own exit hook would wait forever
+#: for workers that nobody told to stop.
+_LIVE_RUNS: weakref.WeakSet[Generator[JobResult, None, RunReport]] = weakref.WeakSet()
+
+
+def _close_live_runs() -> None:
+    for execution in list(_LIVE_RUNS):
+        try:
+            execution.close()
+        except ValueError:  # exiting from inside the run (an on_result callback)
+            pass
+
+
+def _track(execution: Generator[JobResult, None, RunReport]) -> None:
+    if not _LIVE_RUNS and not getattr(_track, "registered", False):
+        # Registered after multiprocessing's hook (imported first), so it runs
+        # before it: atexit calls hooks last-registered first.
+        import multiprocessing.util  # noqa: F401
+
+        atexit.register(_close_live_runs)
+        _track.registered = True  # type: ignore[attr-defined]
+    _LIVE_RUNS.add(execution)
+
+
 class _SignalGuard:
-    """SIGINT/SIGTERM/SIGHUP set a flag; a second one calls ``on_second`` at once."""
+    """SIGINT/SIGTERM/SIGHUP set a flag and call ``on_first`` (stop starting
+    jobs, at once); a second one calls ``on_second`` (kill everything)."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
     def __init__(self) -> None:
         self.received: int | None = None
+        self.on_first: Callable[[], None] = lambda: None
         self.on_second: Callable[[], None] = lambda: None
         self._previous: dict[int, Any] = {}
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self.received is None:
             self.received = signum
+            self.on_first()
         else:
             self.on_second()
 
@@ -127,7 +157,12 @@ class Runner:
     ``ok`` results whose job is unchanged (same ``job_hash``) and runs only
     the other jobs; the file then holds exactly one line per job, plus the
     kept lines of jobs not in the list. ``source`` names where the jobs came
-    from (a job file), for messages.
+    from (a job file), for messages. After a run stopped by SIGINT (Ctrl-C)
+    has recorded every job and stopped its workers, ``KeyboardInterrupt`` is
+    raised in the caller, unless ``raise_interrupt=False`` (the report then
+    says ``interrupted_by="SIGINT"``, as for SIGTERM and SIGHUP). A run left
+    unfinished (an ``iter_results`` loop abandoned, the program exiting) is
+    cancelled and recorded at interpreter exit at the latest.
     ``fail_fast`` is ``max_failures=1``. ``progress=None`` shows a bar only
     when stderr is a terminal. ``on_result`` is called with each final
     ``JobResult`` as it is recorded. ``reporter`` replaces the progress
@@ -158,6 +193,7 @@ class Runner:
         backend: str = "local",
         scheduler: str | None = None,
         source: str | None = None,
+        raise_interrupt: bool = True,
     ) -> None:
         if workers is not None and (isinstance(workers, bool) or workers < 1):
             raise ValueError("workers must be >= 1")
@@ -182,6 +218,7 @@ class Runner:
         self.backend = backend
         self.scheduler = scheduler
         self.source = source
+        self.raise_interrupt = raise_interrupt
         self._active: list[Generator[JobResult, None, RunReport]] = []
 
     def __enter__(self) -> Runner:
@@ -227,6 +264,7 @@ class Runner:
         stopped; the file holds whole lines).
         """
         execution = self._execute(jobs, select)
+        _track(execution)
         while True:
             try:
                 next(execution)
@@ -242,6 +280,7 @@ class Runner:
         ``with Runner(...)`` block.
         """
         execution = self._execute(jobs, select)
+        _track(execution)
         self._active.append(execution)
         try:
             yield from execution
@@ -291,7 +330,7 @@ class Runner:
             replace_results(real_path, preview.retention.lines, self.results_path)
             journal = Journal(real_path, self.results_path)
             pool = open_backend(self.backend, min(self.workers, max(1, len(preview.to_run))), self.scheduler)
-            signals.on_second = pool.kill_now
+            signals.on_first, signals.on_second = pool.stop_starting, pool.kill_now
             plan = Plan(preview.to_run, max_failures=self.max_failures, satisfied=done)
             with journal, pool:
                 yield from self._run_loop(plan, pool, journal, signals)
@@ -299,6 +338,8 @@ class Runner:
                 raise journal.failed
         finals = {r.name: r for r in plan.results() if r is not None}
         finals.update(done)
+        if signals.received == signal.SIGINT and self.raise_interrupt:
+            raise KeyboardInterrupt
         return RunReport(
             results=tuple(finals[job.name] for job in jobs if job.name in finals),
             wall_time=time.monotonic() - started,
@@ -337,6 +378,8 @@ class Runner:
             finals = []
             for attempt_id, outcome in outcomes:
                 finals += plan.record(attempt_jobs.pop(attempt_id), outcome, time.time())
+            if plan.stopped:
+                pool.stop_starting()  # --fail-fast: not even a held chunk's rest
             return publish(finals)
 
         reporter.start(len(jobs))

@@ -90,9 +90,7 @@ class _Scan:
         if char == "\\":
             self.out.append(text[i : i + 2])
             return i + 2
-        if context == "dq" and char == '"':
-            self.stack.pop()
-        elif context == "bq" and char == "`":
+        if (context == "dq" and char == '"') or (context == "bq" and char == "`"):
             self.stack.pop()
         elif text.startswith("$(", i):
             self.stack.append(["cmd", 0])
@@ -172,7 +170,7 @@ class _Scan:
         # is, unless it would end the heredoc early (a newline, or a line
         # that becomes the delimiter).
         filled = self.pattern.sub(lambda found: self.values[found[1]], line)
-        bare = filled[:-1] if filled.endswith("\n") else filled
+        bare = filled.removesuffix("\n")
         if filled.count("\n") > line.count("\n") or (bare.lstrip("\t") if strip_tabs else bare) == delimiter:
             raise ValueError(
                 "a matrix value would end the quoted heredoc it stands in (a newline, or the "

@@ -69,13 +69,24 @@ class WorkerSlots:
 # parent watcher; and the lock held while a command starts (see _watch_parent).
 _current: AttemptControl | None = None
 _spawn_lock = threading.Lock()
+_stopping: Any = None  # the coordinator's stop flag (WorkerSlots.stopping)
+
+#: Exit status of a worker that left to be replaced (a call it ran left the
+#: process in a state it cannot undo).
+EXIT_UNCLEAN = 75
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
-    # SIGTERM from the coordinator means "cancel what you are running"; an
-    # idle worker ignores it (the coordinator's stop flag covers queued work).
-    if _current is not None:
-        _current.cancel()
+    # The coordinator raises its stop flag before it sends SIGTERM to mean
+    # "cancel what you are running" (an idle worker then has nothing to do).
+    # A SIGTERM without it comes from someone else: die of it, as any process
+    # would, and the coordinator records the job as crashed, not cancelled.
+    if _stopping is not None and _stopping.value:
+        if _current is not None:
+            _current.cancel()
+        return
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _ignore(signum: int, frame: Any) -> None:
@@ -131,7 +142,8 @@ def worker_main(
 
     ``ignored``: signals to leave ignored for the jobs (``inherited_ignores``).
     """
-    global _current
+    global _current, _stopping
+    _stopping = slots.stopping
     # Ctrl-C reaches the whole foreground process group; the coordinator decides.
     signal.signal(signal.SIGINT, signal.SIG_IGN if signal.SIGINT in ignored else _ignore)
     signal.signal(signal.SIGTERM, _on_sigterm)
@@ -167,11 +179,15 @@ def worker_main(
                 slots.claimed[slot] = index + 1
                 slots.started[slot] = time.time()
                 slots.held[slot] = attempt_id
-            _current = AttemptControl(on_spawn=publish_pgid, spawn_lock=_spawn_lock)
-            result = _run(payload, name, _current)
+            control = _current = AttemptControl(on_spawn=publish_pgid, spawn_lock=_spawn_lock)
+            result = _run(payload, name, control)
             _current = None
             results.put((attempt_id, result))
             slots.held[slot] = NOT_HELD
+            if control.unclean is not None:
+                # The next call would not start clean: a fresh worker takes
+                # over (the coordinator queues the rest of the item again).
+                os._exit(EXIT_UNCLEAN)
         # Order matters: clear the slot before task_done(), so a worker that
         # dies in between owes a task_done() the coordinator can see is owed.
         slots.item[slot] = NOT_HELD

@@ -110,3 +110,43 @@ def print_lots(megabytes: int) -> int:
         sys.stdout.write(chunk)
         sys.stderr.write(chunk)
     return megabytes
+
+
+def leave_removed_folder() -> str:
+    """The TemporaryDirectory pattern gone wrong: chdir in, remove it, stay;
+    and change the process state a call should not keep."""
+    import signal
+    import tempfile
+
+    folder = tempfile.mkdtemp()
+    os.chdir(folder)
+    os.rmdir(folder)
+    os.umask(0o077)
+    os.environ["LEFT_BY_JOB"] = "1"
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+    return folder
+
+
+def process_state() -> dict[str, object]:
+    """What a call finds: cwd, umask, environment names, SIGTERM/SIGUSR1 handling."""
+    import signal
+
+    umask = os.umask(0)
+    os.umask(umask)
+    sigterm = signal.getsignal(signal.SIGTERM)
+    return {
+        "cwd": os.getcwd(),
+        "umask": umask,
+        "env": sorted(os.environ),
+        "sigterm": "job's own" if getattr(sigterm, "__name__", "") == "<lambda>" else str(sigterm),
+        "sigusr1": str(signal.getsignal(signal.SIGUSR1)),
+    }
+
+
+def stamp_and_sleep(path: str, seconds: float) -> None:
+    """Append this attempt's start time to ``path``, then sleep."""
+    start = time.time()
+    with open(path, "a") as handle:
+        handle.write(f"{start:.6f}\n")
+    time.sleep(seconds)

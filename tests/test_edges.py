@@ -1,0 +1,152 @@
+"""The edges of the engine, driven through real scripts and the real command:
+exit never hangs, Ctrl-C reaches the caller, a call cannot spoil its worker,
+nothing starts after a stop, statuses tell the truth."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO_DIR, CliRunner, write
+
+pytestmark = pytest.mark.timeout(120)
+
+TEN = "[taskrunner.Job(name=f'j{i}', run='sleep 0.3') for i in range(10)]"
+
+
+def start_script(cli: CliRunner, source: str) -> subprocess.Popen[str]:
+    script = write(cli.workdir / "script.py", source)
+    env = {**cli.env, "PYTHONPATH": f"{Path(__file__).parent}:{REPO_DIR}"}
+    return subprocess.Popen([sys.executable, str(script)], cwd=cli.workdir, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def finish(proc: subprocess.Popen[str], within: float) -> tuple[str, str]:
+    started = time.monotonic()
+    try:
+        out, err = proc.communicate(timeout=within)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail(f"the script did not exit within {within} s")
+    assert time.monotonic() - started <= within
+    return out, err
+
+
+def statuses(path: Path) -> dict[str, str]:
+    return {line["name"]: line["status"] for line in map(json.loads, path.read_text().splitlines())}
+
+
+@pytest.mark.parametrize("ending", ["falls off the end", "sys.exit(0)", "del and gc"])
+def test_an_abandoned_iter_results_never_hangs_the_exit(cli: CliRunner, ending: str) -> None:
+    end = {"falls off the end": "", "sys.exit(0)": "sys.exit(0)",
+           "del and gc": "del results\n    import gc; gc.collect()\n    print('after gc')"}[ending]
+    proc = start_script(cli, f"""
+import sys, taskrunner
+if __name__ == "__main__":
+    results = taskrunner.Runner(workers=2, results="r.jsonl", progress=False).iter_results({TEN})
+    print(next(results).name)
+    {end}
+""")
+    out, err = finish(proc, within=15)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    found = statuses(cli.workdir / "r.jsonl")
+    assert len(found) == 10 and "cancelled" in found.values()
+
+
+@pytest.mark.parametrize("api", ["run", "iter_results"])
+def test_ctrl_c_in_a_script_records_everything_then_raises_keyboard_interrupt(cli: CliRunner, api: str) -> None:
+    call = ("taskrunner.run(jobs, workers=2, results='r.jsonl', progress=False)" if api == "run" else
+            "[r for r in taskrunner.Runner(workers=2, results='r.jsonl', progress=False).iter_results(jobs)]")
+    proc = start_script(cli, f"""
+import taskrunner
+if __name__ == "__main__":
+    jobs = [taskrunner.Job(name=f'j{{i}}', run='sleep 5') for i in range(4)]
+    try:
+        {call}
+    except KeyboardInterrupt:
+        print("KeyboardInterrupt after", len(open("r.jsonl").read().splitlines()), "lines")
+        raise SystemExit(42)
+    print("returned normally")
+""")
+    time.sleep(1.5)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = finish(proc, within=15)
+    assert proc.returncode == 42, (out, err)
+    assert "KeyboardInterrupt after 4 lines" in out
+    assert set(statuses(cli.workdir / "r.jsonl").values()) == {"cancelled"}
+
+
+def test_a_call_that_removes_its_folder_does_not_spoil_the_worker(cli: CliRunner) -> None:
+    jobs = write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: tmp, call: 'jobs:leave_removed_folder'}\n" + "".join(
+        f"  - {{name: c{i}, call: 'jobs:process_state', depends_on: [tmp]}}\n" for i in range(20)))
+    done = cli.run("run", str(jobs), "-w", "1")
+    assert done.returncode == 0, done.stderr
+    lines = {line["name"]: line for line in map(json.loads, (cli.workdir / ".taskrunner/jobs.results.jsonl")
+                                                .read_text().splitlines())}
+    assert all(lines[f"c{i}"]["status"] == "ok" for i in range(20))
+    states = {json.dumps(lines[f"c{i}"]["value"], sort_keys=True) for i in range(20)}
+    assert len(states) == 1, states  # every call started from the same state
+    state = json.loads(states.pop())
+    assert state["cwd"] == str(cli.workdir) and state["umask"] == 0o022
+    assert state["sigterm"] != "job's own" and "LEFT_BY_JOB" not in state["env"]
+
+
+def test_nothing_starts_after_ctrl_c_not_even_a_held_chunk(cli: CliRunner) -> None:
+    stamps = cli.workdir / "starts"
+    jobs = write(cli.workdir / "jobs.yaml", "jobs:\n" + "".join(
+        f"  - {{name: t{i}, call: 'jobs:stamp_and_sleep', args: [{str(stamps)!r}, 0.002]}}\n" for i in range(5000)))
+    proc = cli.start("run", str(jobs), "-w", "2", start_new_session=True)
+    deadline = time.monotonic() + 30
+    while (not stamps.exists() or len(stamps.read_text().splitlines()) < 200) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    sent = time.time()
+    os.killpg(proc.pid, signal.SIGINT)
+    proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    starts = [float(line) for line in stamps.read_text().split()]
+    late = [round(start - sent, 4) for start in starts if start > sent + 0.005]
+    assert not late, f"{len(late)} attempts started after SIGINT: {late[:10]}"
+    results = statuses(cli.workdir / ".taskrunner/jobs.results.jsonl")
+    assert len(results) == 5000 and sum(s == "ok" for s in results.values()) <= len(starts)
+    assert set(results.values()) == {"ok", "cancelled"}
+
+
+def test_fail_fast_starts_nothing_after_the_failure_is_seen(cli: CliRunner) -> None:
+    stamps = cli.workdir / "starts"
+    jobs = write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: bad, call: 'jobs:fail'}\n" + "".join(
+        f"  - {{name: t{i}, call: 'jobs:stamp_and_sleep', args: [{str(stamps)!r}, 0.002]}}\n" for i in range(3000)))
+    done = cli.run("run", str(jobs), "-w", "2", "--fail-fast")
+    assert done.returncode == 1
+    results = statuses(cli.workdir / ".taskrunner/jobs.results.jsonl")
+    started = len(stamps.read_text().split()) if stamps.exists() else 0
+    assert sum(s == "ok" for s in results.values()) <= started
+    # Workers start what they hold until the failure reaches the coordinator
+    # (a few ms); not the 3,000 jobs, nor the rest of every chunk after it.
+    assert started < 300, f"{started} jobs started despite --fail-fast"
+
+
+def test_a_job_that_kills_its_worker_is_crashed_not_cancelled(cli: CliRunner) -> None:
+    jobs = write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: k, run: 'kill -TERM $PPID; sleep 3'}\n"
+                 "  - {name: after, run: 'true', depends_on: [k]}\n  - {name: other, run: 'true'}\n")
+    done = cli.run("run", str(jobs), "-w", "1")
+    assert done.returncode == 1
+    results = statuses(cli.workdir / ".taskrunner/jobs.results.jsonl")
+    assert results == {"k": "crashed", "after": "skipped", "other": "ok"}
+
+
+def test_names_and_errors_are_printed_with_control_characters_escaped(cli: CliRunner) -> None:
+    jobs = write(cli.workdir / "jobs.yaml",
+                 'jobs:\n  - {name: "evil\\e[31m\\rname", run: "printf \'bad\\\\033[2J\\\\n\' >&2; exit 3"}\n')
+    done = cli.run("run", str(jobs))
+    assert done.returncode == 1
+    assert "\x1b" not in done.stderr and "\r" not in done.stderr, repr(done.stderr)
+    assert "evil\\x1b[31m\\rname" in done.stderr and "bad\\x1b[2J" in done.stderr
