@@ -103,20 +103,20 @@ def test_a_call_that_removes_its_folder_does_not_spoil_the_worker(cli: CliRunner
 def test_nothing_starts_after_ctrl_c_not_even_a_held_chunk(cli: CliRunner) -> None:
     stamps = cli.workdir / "starts"
     jobs = write(cli.workdir / "jobs.yaml", "jobs:\n" + "".join(
-        f"  - {{name: t{i}, call: 'jobs:stamp_and_sleep', args: [{str(stamps)!r}, 0.002]}}\n" for i in range(5000)))
+        f"  - {{name: t{i}, call: 'jobs:stamp_and_sleep', args: [{str(stamps)!r}, 0.05]}}\n" for i in range(400)))
     proc = cli.start("run", str(jobs), "-w", "2", start_new_session=True)
     deadline = time.monotonic() + 30
-    while (not stamps.exists() or len(stamps.read_text().splitlines()) < 200) and time.monotonic() < deadline:
+    while (not stamps.exists() or len(stamps.read_text().splitlines()) < 40) and time.monotonic() < deadline:
         time.sleep(0.01)
     sent = time.time()
     os.killpg(proc.pid, signal.SIGINT)
     proc.communicate(timeout=30)
     assert proc.returncode == 130
     starts = [float(line) for line in stamps.read_text().split()]
-    late = [round(start - sent, 4) for start in starts if start > sent + 0.005]
+    late = [round(start - sent, 4) for start in starts if start > sent + 0.02]
     assert not late, f"{len(late)} attempts started after SIGINT: {late[:10]}"
     results = statuses(cli.workdir / ".taskrunner/jobs.results.jsonl")
-    assert len(results) == 5000 and sum(s == "ok" for s in results.values()) <= len(starts)
+    assert len(results) == 400 and sum(s == "ok" for s in results.values()) <= len(starts)
     assert set(results.values()) == {"ok", "cancelled"}
 
 
