@@ -41,6 +41,8 @@ def printable(text: str) -> str:
     return _CONTROL.sub(lambda found: repr(found[0])[1:-1], text)
 #: Seconds between redraws of the bar (and rebuilds of its postfix).
 REDRAW_INTERVAL = 0.1
+#: At most this many seconds between redraws while jobs run but none ends.
+LIVE_INTERVAL = 0.5
 
 
 class Reporter(Protocol):
@@ -126,6 +128,7 @@ class TerminalReporter:
         self._counts: Counter[Status] = Counter()
         self._running = 0
         self._postfix_at = 0.0
+        self._drawn_at = 0.0
 
     def start(self, total: int) -> None:
         if self._want_bar:
@@ -141,6 +144,12 @@ class TerminalReporter:
         if count != self._running:
             self._running = count
             self._refresh_postfix()
+        # tqdm redraws only when a job finishes: while none does (one long
+        # job), redraw here so elapsed time, rate and running= stay live.
+        # The runner calls this at least every 0.2 s.
+        if self._bar is not None and time.monotonic() - self._drawn_at >= LIVE_INTERVAL:
+            self._drawn_at = time.monotonic()
+            self._bar.refresh()
 
     def result(self, result: JobResult) -> None:
         self._counts[result.status] += 1

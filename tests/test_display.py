@@ -128,3 +128,13 @@ def test_timeline_renders_bars_in_chromium(cli: CliRunner) -> None:
     colors = {color: n for n, color in Image.open(shot).convert("RGB").getcolors(maxcolors=1 << 24)}
     green, red = colors.get((0x2E, 0x9E, 0x44), 0), colors.get((0xD6, 0x27, 0x28), 0)
     assert green > 500 and red > 100, (green, red)  # ok bars and failed bars are drawn
+
+
+def test_the_bar_stays_live_while_no_job_finishes(cli: CliRunner) -> None:
+    """One long job: elapsed time redraws every second or so and running= is exact."""
+    jobs = write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: long, run: 'sleep 3.5'}\n  - {name: quick, run: 'true'}\n")
+    done = cli.run("run", str(jobs), "-w", "2", "--progress")
+    assert done.returncode == 0, done.stderr
+    frames = [frame for frame in done.stderr.split("\r") if "job" in frame and "running=" in frame]
+    for second in ("00:01", "00:02", "00:03"):
+        assert any(second in frame and "running=1" in frame for frame in frames), (second, frames)
