@@ -89,9 +89,11 @@ def check_backend(name: str, scheduler: str | None = None) -> None:
         require_dask()
 
 
-def open_backend(name: str, workers: int, scheduler: str | None = None) -> Backend:
+def open_backend(name: str, workers: int, scheduler: str | None = None, import_main: bool = False) -> Backend:
     """A backend by name: ``local`` (``workers`` processes) or ``dask`` (the
-    cluster at ``scheduler``, else an embedded one with ``workers`` processes)."""
+    cluster at ``scheduler``, else an embedded one with ``workers`` processes).
+    ``import_main``: local workers import the calling script (a job's
+    function is defined there)."""
     check_backend(name, scheduler)
     if name == "dask":
         from .dask_backend import DaskBackend
@@ -99,4 +101,4 @@ def open_backend(name: str, workers: int, scheduler: str | None = None) -> Backe
         return DaskBackend(workers, scheduler)
     from .pool import LocalPool
 
-    return LocalPool(workers)
+    return LocalPool(workers, import_main)

@@ -171,9 +171,12 @@ def run_command(
         # The fork server starts (a new interpreter importing the worker
         # code) while we read the job file, rather than after. Imported
         # here: list, validate and report need no multiprocessing (~35 ms).
-        from .pool import start_fork_server
+        from .pool import start_fork_server, stop_helpers
 
         start_fork_server()
+        # However the command ends (sys.exit included): stop the fork server
+        # and resource tracker and wait for them, so no process outlives it.
+        click.get_current_context().call_on_close(stop_helpers)
     spec = _load(job_file, max_jobs)
     select = {job.name for job in _selected(spec, only, tags)} if only or tags else None
     default_results, default_logs = default_paths(job_file)

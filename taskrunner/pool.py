@@ -32,6 +32,7 @@ warm and the server survives signals sent to the coordinator's group.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import itertools
 import math
 import multiprocessing
@@ -48,6 +49,7 @@ from .backend import coordinator_result
 from .errors import WorkerError
 from .execute import KILL_GRACE, signal_group, signal_name
 from .model import Attempt, JobResult, Status
+from .mainmodule import hidden_main
 from .spool import SpoolDir
 from .taskqueue import ResultQueue, TaskQueue
 from .worker import NOT_HELD, WorkerSlots, inherited_ignores, worker_main
@@ -147,6 +149,32 @@ def start_fork_server() -> None:
             signal.signal(signum, handler)
 
 
+#: Pools of this process not closed yet: the helpers stop when the last closes.
+_open_pools: set[int] = set()
+
+
+def stop_helpers() -> None:
+    """Stop multiprocessing's fork server and resource tracker and wait for
+    them, so that when a run returns no process of it remains (they would
+    otherwise outlive it by some 50 ms, and a supervisor or ``timeout`` sees
+    processes left in the group). The next run starts them again. The
+    tracker stays while any semaphore is alive (someone still holds one): it
+    would unlink it as leaked."""
+    from multiprocessing import resource_tracker, synchronize
+
+    helpers = [getattr(forkserver, "_forkserver", None)]
+    if not any(isinstance(obj, synchronize.SemLock) for obj in gc.get_objects()):
+        helpers.append(getattr(resource_tracker, "_resource_tracker", None))
+    for helper in helpers:
+        stop = getattr(helper, "_stop", None)
+        if stop is None:  # pragma: no cover - a Python without these internals
+            continue
+        try:
+            stop()
+        except (OSError, ChildProcessError):
+            pass
+
+
 class LocalPool:
     """Runs attempts on ``workers`` local processes; see the module docstring.
 
@@ -155,10 +183,12 @@ class LocalPool:
     ...     outcomes = pool.poll(timeout=1.0)       # [(attempt_id, JobResult)]
     """
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, import_main: bool = False) -> None:
         if workers < 1:
             raise ValueError("workers must be >= 1")
         self.workers = workers
+        # Workers import the calling script only if a job's function lives there.
+        self._import_main = import_main
         self._ctx: Any = multiprocessing.get_context(START_METHOD)
         # Where messages too big for one atomic pipe write wait (see packetpipe).
         self._spool = SpoolDir()
@@ -209,6 +239,7 @@ class LocalPool:
 
     def start(self) -> None:
         """Start the fork server (if needed) and every worker."""
+        _open_pools.add(id(self))
         start_fork_server()
         for slot in range(self.workers):
             self._spawn(slot)
@@ -228,7 +259,11 @@ class LocalPool:
             daemon=True,
         )
         try:
-            process.start()
+            if self._import_main:
+                process.start()
+            else:
+                with hidden_main():
+                    process.start()
         except OSError as error:
             raise WorkerError(f"cannot start a worker process: {error}") from error
         self._procs[slot] = process
@@ -587,6 +622,23 @@ class LocalPool:
             self._tasks.close()
             self._results.close()
             self._spool.remove()
+            _open_pools.discard(id(self))
+            if not _open_pools:
+                self._release_semaphores()
+                stop_helpers()
+
+    def _release_semaphores(self) -> None:
+        """Drop every reference to the pool's semaphores (queues, claim locks,
+        and the worker Process objects whose arguments hold them), so each is
+        unlinked and unregistered now: the resource tracker, stopped next,
+        would otherwise report them as leaked."""
+        for process in self._procs:
+            if process is not None:
+                process.close()
+        self._procs = [None] * self.workers
+        self._claim_locks = [None] * self.workers
+        self._tasks = self._results = None  # type: ignore[assignment]
+        gc.collect()
 
     def _join_tasks(self) -> None:
         """``join()`` the queue once every owed ``task_done()`` is accounted for.

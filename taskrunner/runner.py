@@ -41,6 +41,7 @@ from .journal import (
     replace_results,
 )
 from .logfiles import prepare_log_dir
+from .mainmodule import check_guarded, functions_in_main
 from .model import Attempt, Job, JobResult, RunReport, Status
 from .plan import Plan, dependency_problems
 from .progress import Reporter, SilentReporter, TerminalReporter, bar_wanted
@@ -312,6 +313,7 @@ class Runner:
     ) -> Generator[JobResult, None, RunReport]:
         jobs = self._with_overrides(jobs)
         _check_jobs(jobs)
+        check_guarded(jobs)
         started = time.monotonic()
         # Signals first: from here on a Ctrl-C is recorded (every job gets a
         # line), never a KeyboardInterrupt that leaves the results file empty.
@@ -329,7 +331,12 @@ class Runner:
             # Nothing has changed yet; from here on the file is ours.
             replace_results(real_path, preview.retention.lines, self.results_path)
             journal = Journal(real_path, self.results_path)
-            pool = open_backend(self.backend, min(self.workers, max(1, len(preview.to_run))), self.scheduler)
+            pool = open_backend(
+                self.backend,
+                min(self.workers, max(1, len(preview.to_run))),
+                self.scheduler,
+                import_main=bool(functions_in_main(preview.to_run)),
+            )
             signals.on_first, signals.on_second = pool.stop_starting, pool.kill_now
             plan = Plan(preview.to_run, max_failures=self.max_failures, satisfied=done)
             with journal, pool:

@@ -150,3 +150,55 @@ def test_names_and_errors_are_printed_with_control_characters_escaped(cli: CliRu
     assert done.returncode == 1
     assert "\x1b" not in done.stderr and "\r" not in done.stderr, repr(done.stderr)
     assert "evil\\x1b[31m\\rname" in done.stderr and "bad\\x1b[2J" in done.stderr
+
+
+@pytest.mark.parametrize("how", ["command", "script", "bad input"])
+def test_when_the_run_returns_no_process_of_it_remains(cli: CliRunner, how: str) -> None:
+    """Not even multiprocessing's fork server or resource tracker, for a moment."""
+    from conftest import tagged_processes
+
+    jobs = write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: a, run: 'true'}\n  - {name: b, call: 'jobs:add', args: [1, 2]}\n")
+    if how == "script":
+        script = write(cli.workdir / "script.py", "import taskrunner\n"
+                       "taskrunner.run(taskrunner.load_jobs('jobs.yaml'), workers=2, progress=False)\n")
+        proc = subprocess.Popen([sys.executable, str(script)], cwd=cli.workdir, stdin=subprocess.DEVNULL,
+                                env={**cli.env, "PYTHONPATH": f"{Path(__file__).parent}:{REPO_DIR}"},
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    else:
+        args = ["run", str(jobs)] + (["--results", str(jobs)] if how == "bad input" else [])
+        # No pipes: waiting on them would also wait for whoever inherited them.
+        proc = subprocess.Popen(cli.command(*args), cwd=cli.workdir, env=cli.env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc.wait(timeout=60)
+    assert proc.returncode == (2 if how == "bad input" else 0)
+    left = [p.cmdline() for p in tagged_processes(cli.tag)]
+    assert not left, f"still running when the run returned: {left}"
+
+
+def test_an_unguarded_script_with_shell_and_importable_jobs_just_works(cli: CliRunner) -> None:
+    proc = start_script(cli, """
+import taskrunner
+print("body runs")
+jobs = [taskrunner.Job(name="sh", run="echo hi"), taskrunner.Job(name="call", call="jobs:add", args=(1, 2))]
+report = taskrunner.run(jobs, workers=2, progress=False, results="r.jsonl")
+print("ok" if report.ok else "not ok", report["call"].value)
+""")
+    out, err = finish(proc, within=30)
+    assert proc.returncode == 0, err
+    assert out.splitlines() == ["body runs", "ok 3"]
+    assert err == ""
+
+
+def test_an_unguarded_script_whose_function_lives_in_it_fails_fast_with_one_message(cli: CliRunner) -> None:
+    proc = start_script(cli, """
+import taskrunner
+def square(x):
+    return x * x
+print("body runs")
+taskrunner.run([taskrunner.Job(name="sq", call=square, args=(3,))], workers=2, progress=False, results="r.jsonl")
+""")
+    out, err = finish(proc, within=30)
+    assert proc.returncode == 1
+    assert out.splitlines() == ["body runs"]
+    assert err.count("Traceback") == 1 and 'if __name__ == "__main__":' in err.splitlines()[-1]
+    assert not (cli.workdir / "r.jsonl").exists()
