@@ -91,7 +91,8 @@ def _as_json(job: Job) -> dict[str, Any]:
     data: dict[str, Any] = {"name": job.name}
     data.update({"run": job.run} if job.is_command else {"call": job.call, "args": list(job.args), "kwargs": dict(job.kwargs)})
     data.update(env=dict(job.env), cwd=job.cwd, timeout=job.timeout, retries=job.retries,
-                retry_delay=job.retry_delay, tags=list(job.tags), depends_on=list(job.depends_on))
+                retry_delay=job.retry_delay, tags=list(job.tags), depends_on=list(job.depends_on),
+                keep_children=job.keep_children)
     return data
 
 

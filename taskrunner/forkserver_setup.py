@@ -5,13 +5,21 @@ SIGHUP sent to the whole group (``kill -TERM -PGID``, systemd, a closed
 terminal) would kill it — and with it the coordinator's view of every worker.
 The coordinator handles those signals itself; the server ignores them.
 Workers it forks restore the default dispositions first thing.
+It is also the subreaper of whatever a dead worker's jobs leave behind.
 """
 
 from __future__ import annotations
 
 import signal
+import warnings
 
 from . import worker  # noqa: F401 - preloaded so each worker starts warm
+from .reaper import become_subreaper
 
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
 signal.signal(signal.SIGHUP, signal.SIG_IGN)
+# What the jobs of a dead worker leave behind is re-parented here, not to
+# init, so the coordinator finds and ends it (see reaper). The server reaps
+# such children itself and would warn about each one.
+become_subreaper()
+warnings.filterwarnings("ignore", message="forkserver: waitpid returned unexpected pid")

@@ -72,7 +72,8 @@ class Job:
     (executed directly). ``call`` is ``"package.module:function"`` or a
     module-level function object. Relative ``cwd`` and the import path of
     ``call`` resolve against ``base_dir`` (the job file's folder), else the
-    current directory.
+    current directory. When the job ends, every process it started ends too
+    (new sessions and daemons included), unless ``keep_children``.
     """
 
     name: str
@@ -88,6 +89,7 @@ class Job:
     tags: tuple[str, ...] = ()
     depends_on: tuple[str, ...] = ()
     base_dir: str | None = None
+    keep_children: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -112,6 +114,8 @@ class Job:
             raise ValueError(f"job {self.name!r}: timeout must be a number of seconds > 0")
         if not isinstance(self.retries, int) or isinstance(self.retries, bool) or self.retries < 0:
             raise ValueError(f"job {self.name!r}: retries must be a whole number >= 0")
+        if not isinstance(self.keep_children, bool):
+            raise TypeError(f"job {self.name!r}: keep_children must be True or False")
         if not _is_number(self.retry_delay) or self.retry_delay < 0:
             raise ValueError(f"job {self.name!r}: retry_delay must be a number of seconds >= 0")
 

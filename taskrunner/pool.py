@@ -42,6 +42,7 @@ import select
 import signal
 import threading
 import time
+import weakref
 from multiprocessing import forkserver
 from typing import Any
 
@@ -50,6 +51,7 @@ from .errors import WorkerError
 from .execute import KILL_GRACE, signal_group, signal_name
 from .model import Attempt, JobResult, Status
 from .mainmodule import hidden_main
+from .reaper import children, end_processes, kept_processes
 from .spool import SpoolDir
 from .taskqueue import ResultQueue, TaskQueue
 from .worker import NOT_HELD, WorkerSlots, inherited_ignores, worker_main
@@ -150,7 +152,23 @@ def start_fork_server() -> None:
 
 
 #: Pools of this process not closed yet: the helpers stop when the last closes.
-_open_pools: set[int] = set()
+_open_pools: weakref.WeakSet[LocalPool] = weakref.WeakSet()
+#: Processes ``keep_children`` jobs of closed pools kept: never ended.
+_kept: set[int] = set()
+
+
+def _end_orphans() -> None:
+    """End what the jobs of dead workers left behind: the fork server is their
+    subreaper, so every child of it that is no live worker is a leftover."""
+    server = getattr(forkserver._forkserver, "_forkserver_pid", None)
+    if not server:
+        return
+    pools = list(_open_pools)
+    workers = {process.pid for pool in pools for process in pool._procs if process is not None}
+    kept = _kept.union(*(kept_processes(pool._spool.path) for pool in pools))
+    orphans = [pid for pid in children(server) if pid not in workers and pid not in kept]
+    if orphans:
+        end_processes(orphans, grace=0.5)
 
 
 def stop_helpers() -> None:
@@ -162,6 +180,7 @@ def stop_helpers() -> None:
     would unlink it as leaked."""
     from multiprocessing import resource_tracker, synchronize
 
+    _end_orphans()
     helpers = [getattr(forkserver, "_forkserver", None)]
     if not any(isinstance(obj, synchronize.SemLock) for obj in gc.get_objects()):
         helpers.append(getattr(resource_tracker, "_resource_tracker", None))
@@ -239,7 +258,7 @@ class LocalPool:
 
     def start(self) -> None:
         """Start the fork server (if needed) and every worker."""
-        _open_pools.add(id(self))
+        _open_pools.add(self)
         start_fork_server()
         for slot in range(self.workers):
             self._spawn(slot)
@@ -254,7 +273,10 @@ class LocalPool:
         self._claim_locks[slot] = self._ctx.Lock()
         process = self._ctx.Process(
             target=worker_main,
-            args=(slot, self._tasks, self._results, self._slots, self._claim_locks[slot], self._inherited_ignores),
+            args=(
+                slot, self._tasks, self._results, self._slots, self._claim_locks[slot], self._inherited_ignores,
+                self._spool.path,
+            ),
             name=f"taskrunner-worker-{slot}",
             daemon=True,
         )
@@ -394,6 +416,7 @@ class LocalPool:
         process.join()
         self._poller.unregister(process.sentinel)
         self._procs[slot] = None
+        _end_orphans()
         self._slots.item[slot] = self._slots.held[slot] = NOT_HELD
         self._slots.pgid[slot] = 0
         outcomes = self._repair_lock(self._results._wlock) if self._results._wlock else []
@@ -621,8 +644,9 @@ class LocalPool:
             self._tasks.cancel_join_thread()
             self._tasks.close()
             self._results.close()
+            _kept.update(kept_processes(self._spool.path))
             self._spool.remove()
-            _open_pools.discard(id(self))
+            _open_pools.discard(self)
             if not _open_pools:
                 self._release_semaphores()
                 stop_helpers()

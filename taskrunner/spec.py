@@ -75,6 +75,12 @@ def _non_negative_number(value: Any) -> float:
     return float(value)
 
 
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid(f"must be true or false, got {value!r}")
+    return value
+
+
 def _non_negative_int(value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise _Invalid(f"must be a whole number >= 0, got {value!r}")
@@ -181,8 +187,9 @@ _JOB_FIELDS: dict[str, Callable[[Any], Any]] = {
     "tags": _tags,
     "depends_on": _tags,
     "matrix": _matrix,
+    "keep_children": _boolean,
 }
-_DEFAULTABLE = ("env", "cwd", "timeout", "retries", "retry_delay", "tags")
+_DEFAULTABLE = ("env", "cwd", "timeout", "retries", "retry_delay", "tags", "keep_children")
 _JOB_KEYS = tuple(_JOB_FIELDS)
 #: Default cap on the number of jobs a file may expand to (``--max-jobs``).
 MAX_JOBS = 100_000

@@ -32,6 +32,7 @@ from typing import Any
 
 from .execute import AttemptControl, execute
 from .model import Attempt, JobResult, Status
+from .reaper import become_subreaper, children, end_processes, keep_processes, reap_zombies
 
 __all__ = ["WorkerSlots", "inherited_ignores", "worker_main"]
 
@@ -136,11 +137,18 @@ def inherited_ignores() -> tuple[int, ...]:
 
 
 def worker_main(
-    slot: int, tasks: Any, results: Any, slots: WorkerSlots, claim_lock: Any, ignored: tuple[int, ...] = ()
+    slot: int,
+    tasks: Any,
+    results: Any,
+    slots: WorkerSlots,
+    claim_lock: Any,
+    ignored: tuple[int, ...] = (),
+    spool_dir: str = "",
 ) -> None:
     """Entry point of a worker process (runs until it gets the ``None`` sentinel).
 
     ``ignored``: signals to leave ignored for the jobs (``inherited_ignores``).
+    ``spool_dir``: where to list the processes ``keep_children`` jobs keep.
     """
     global _current, _stopping
     _stopping = slots.stopping
@@ -151,11 +159,14 @@ def worker_main(
     signal.signal(signal.SIGHUP, signal.SIG_IGN if signal.SIGHUP in ignored else signal.SIG_DFL)
     # Own process group: killing the group also takes whatever a call job spawned.
     os.setpgid(0, 0)
+    # Orphans among our jobs' descendants become our children (see reaper).
+    become_subreaper()
     parent = multiprocessing.parent_process()
     if parent is not None:
         threading.Thread(target=_watch_parent, args=(parent.sentinel,), daemon=True).start()
     name = f"w{slot}-{os.getpid()}"
     slots.idle_since[slot] = time.time()
+    kept: set[int] = set()  # what keep_children jobs left running here
 
     def publish_pgid(pgid: int) -> None:
         slots.pgid[slot] = pgid
@@ -180,8 +191,17 @@ def worker_main(
                 slots.started[slot] = time.time()
                 slots.held[slot] = attempt_id
             control = _current = AttemptControl(on_spawn=publish_pgid, spawn_lock=_spawn_lock)
-            result = _run(payload, name, control)
+            result, keep_children = _run(payload, name, control)
             _current = None
+            # Before the result goes out: a job recorded as ended has ended,
+            # daemons and new sessions included (we are their subreaper).
+            leftovers = [pid for pid in children(os.getpid()) if pid not in kept]
+            if leftovers and keep_children:
+                kept.update(leftovers)
+                keep_processes(leftovers, spool_dir)
+            elif leftovers:
+                end_processes(leftovers)
+            reap_zombies()
             results.put((attempt_id, result))
             slots.held[slot] = NOT_HELD
             if control.unclean is not None:
@@ -205,14 +225,16 @@ def _task_done(tasks: Any) -> None:
         pass
 
 
-def _run(payload: bytes, name: str, control: AttemptControl) -> JobResult:
+def _run(payload: bytes, name: str, control: AttemptControl) -> tuple[JobResult, bool]:
+    """The attempt's result, and whether its job keeps its children."""
     try:
         attempt: Attempt = pickle.loads(payload)
     except Exception as error:  # noqa: BLE001 - e.g. a function only __main__ had
-        return JobResult(
+        failed = JobResult(
             name="?",
             status=Status.FAILED,
             error=f"worker could not load the job: {type(error).__name__}: {error}",
             worker=name,
         )
-    return execute(attempt, name, control)
+        return failed, False
+    return execute(attempt, name, control), attempt.job.keep_children

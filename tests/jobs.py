@@ -150,3 +150,14 @@ def stamp_and_sleep(path: str, seconds: float) -> None:
     with open(path, "a") as handle:
         handle.write(f"{start:.6f}\n")
     time.sleep(seconds)
+
+
+def start_daemon(pid_file: str, timeout_first: float = 0.0) -> None:
+    """Start a process in a new session (escaping our process group), write its
+    pid, then (optionally) sleep past a timeout."""
+    import subprocess
+
+    daemon = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    with open(pid_file, "w") as handle:
+        handle.write(str(daemon.pid))
+    time.sleep(timeout_first)
