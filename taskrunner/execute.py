@@ -33,7 +33,15 @@ from .direct import direct_argv
 from .jobhash import job_hash
 from .model import Attempt, Job, JobResult, Status
 
-__all__ = ["AttemptControl", "JobCancelled", "execute", "resolve_callable", "signal_group", "signal_name"]
+__all__ = [
+    "AttemptControl",
+    "JobCancelled",
+    "execute",
+    "resolve_callable",
+    "signal_group",
+    "signal_name",
+    "track_signal_changes",
+]
 
 #: Seconds a command gets between SIGTERM and SIGKILL.
 KILL_GRACE = 2.0
@@ -323,6 +331,46 @@ def _recordable(value: Any) -> _Outcome:
 _CATCHABLE = tuple(sorted(signal.valid_signals() - {signal.SIGKILL, signal.SIGSTOP}))
 
 
+class _SignalChanges:
+    """Which handlers calls changed, noted by a wrapper around ``signal.signal``
+    (``track_signal_changes``): reading all 62 handlers after every call cost
+    more than a trivial call. Without tracking, every handler is compared."""
+
+    def __init__(self) -> None:
+        self.baseline: dict[int, Any] | None = None
+        self.changed: set[int] = set()
+
+    def install(self) -> None:
+        self.baseline = {signum: signal.getsignal(signum) for signum in _CATCHABLE}
+        original = signal.signal
+
+        def recording_signal(signum: Any, handler: Any) -> Any:
+            self.changed.add(int(signum))
+            return original(signum, handler)
+
+        signal.signal = recording_signal  # type: ignore[assignment]
+
+    def snapshot(self) -> dict[int, Any]:
+        if self.baseline is not None:
+            return self.baseline
+        return {signum: signal.getsignal(signum) for signum in _CATCHABLE}
+
+    def suspects(self) -> list[int]:
+        if self.baseline is None:
+            return list(_CATCHABLE)
+        changed, self.changed = sorted(self.changed), set()
+        return changed
+
+
+_signal_changes = _SignalChanges()
+
+
+def track_signal_changes() -> None:
+    """In a worker: note which handlers each call changes, so only those are
+    put back (call once, after the worker set its own handlers)."""
+    _signal_changes.install()
+
+
 @contextmanager
 def _job_environment(job: Job, control: AttemptControl) -> Iterator[None]:
     """Apply the job's env and cwd for a call; afterwards restore the process
@@ -334,7 +382,7 @@ def _job_environment(job: Job, control: AttemptControl) -> Iterator[None]:
     saved_cwd = os.getcwd()
     saved_umask = os.umask(0o022)
     os.umask(saved_umask)
-    saved_handlers = [signal.getsignal(signum) for signum in _CATCHABLE]
+    saved_handlers = _signal_changes.snapshot()
     try:
         if job.env:
             os.environ.update(job.env)
@@ -352,8 +400,9 @@ def _job_environment(job: Job, control: AttemptControl) -> Iterator[None]:
         _restore_handlers(saved_handlers, control)
 
 
-def _restore_handlers(saved: list[Any], control: AttemptControl) -> None:
-    for signum, handler in zip(_CATCHABLE, saved, strict=True):
+def _restore_handlers(saved: dict[int, Any], control: AttemptControl) -> None:
+    for signum in _signal_changes.suspects():
+        handler = saved[signum]
         if signal.getsignal(signum) is handler:
             continue
         try:

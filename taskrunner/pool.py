@@ -49,8 +49,8 @@ from typing import Any
 from .backend import coordinator_result
 from .errors import WorkerError
 from .execute import KILL_GRACE, signal_group, signal_name
-from .model import Attempt, JobResult, Status
 from .mainmodule import hidden_main
+from .model import Attempt, JobResult, Status
 from .reaper import children, end_processes, kept_processes
 from .spool import SpoolDir
 from .taskqueue import ResultQueue, TaskQueue

@@ -23,7 +23,15 @@ import signal
 import time
 from collections.abc import Iterable
 
-__all__ = ["become_subreaper", "children", "end_processes", "keep_processes", "kept_processes", "reap_zombies"]
+__all__ = [
+    "become_subreaper",
+    "children",
+    "end_processes",
+    "keep_processes",
+    "kept_processes",
+    "own_children",
+    "reap_zombies",
+]
 
 _PR_SET_CHILD_SUBREAPER = 36
 
@@ -51,6 +59,17 @@ def children(pid: int) -> list[int]:
         except (OSError, ValueError):
             continue
     return found
+
+
+def own_children() -> list[int]:
+    """This process's children, read cheaply (one file: those of the main
+    thread, which starts the commands and adopts orphans)."""
+    pid = os.getpid()
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", "rb") as listing:
+            return [int(child) for child in listing.read().split()]
+    except OSError:
+        return children(pid)
 
 
 def descendants(roots: Iterable[int]) -> list[int]:

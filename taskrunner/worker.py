@@ -30,9 +30,15 @@ import time
 from multiprocessing.connection import wait
 from typing import Any
 
-from .execute import AttemptControl, execute
+from .execute import AttemptControl, execute, track_signal_changes
 from .model import Attempt, JobResult, Status
-from .reaper import become_subreaper, children, end_processes, keep_processes, reap_zombies
+from .reaper import (
+    become_subreaper,
+    end_processes,
+    keep_processes,
+    own_children,
+    reap_zombies,
+)
 
 __all__ = ["WorkerSlots", "inherited_ignores", "worker_main"]
 
@@ -161,6 +167,8 @@ def worker_main(
     os.setpgid(0, 0)
     # Orphans among our jobs' descendants become our children (see reaper).
     become_subreaper()
+    # Handlers are set: from here on, calls that change one get it put back.
+    track_signal_changes()
     parent = multiprocessing.parent_process()
     if parent is not None:
         threading.Thread(target=_watch_parent, args=(parent.sentinel,), daemon=True).start()
@@ -195,13 +203,13 @@ def worker_main(
             _current = None
             # Before the result goes out: a job recorded as ended has ended,
             # daemons and new sessions included (we are their subreaper).
-            leftovers = [pid for pid in children(os.getpid()) if pid not in kept]
+            leftovers = [pid for pid in own_children() if pid not in kept]
             if leftovers and keep_children:
                 kept.update(leftovers)
                 keep_processes(leftovers, spool_dir)
             elif leftovers:
                 end_processes(leftovers)
-            reap_zombies()
+                reap_zombies()
             results.put((attempt_id, result))
             slots.held[slot] = NOT_HELD
             if control.unclean is not None:

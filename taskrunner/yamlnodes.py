@@ -32,7 +32,7 @@ SEQ_TAG = "tag:yaml.org,2002:seq"
 MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
-class Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+class Loader(_BaseLoader):
     """The safe loader with shortcuts for resolving tags.
 
     Even the C loader asks this Python method for every node's tag, and the
