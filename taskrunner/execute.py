@@ -67,6 +67,7 @@ class AttemptControl:
         self.pgid: int | None = None
         self.in_call = False
         self.cancelled = False
+        self.cancelled_at: float | None = None
         #: Why this process cannot run another call as it should (None: it can).
         self.unclean: str | None = None
         self._on_spawn = on_spawn
@@ -82,6 +83,8 @@ class AttemptControl:
     def cancel(self) -> None:
         """Ask the running attempt to stop; safe to call from a signal handler."""
         self.cancelled = True
+        if self.cancelled_at is None:
+            self.cancelled_at = time.monotonic()
         if self.pgid is not None:
             signal_group(self.pgid, signal.SIGTERM)
         elif self.in_call and threading.current_thread() is threading.main_thread():
@@ -213,10 +216,15 @@ def _wait(proc: subprocess.Popen[bytes], timeout: float | None, control: Attempt
             return _stop_group(proc), True
         try:
             # Without a timeout this blocks in waitpid at no polling cost; a
-            # cancel arrives as a signal whose handler stops the group.
-            return proc.wait(timeout=remaining), False
+            # cancel arrives as a signal whose handler SIGTERMs the group.
+            returncode = proc.wait(timeout=remaining)
         except subprocess.TimeoutExpired:
             continue
+        if control.cancelled_at is not None:
+            # The leader died of the cancel's SIGTERM; what else of its group
+            # still runs gets the rest of the grace period, then SIGKILL.
+            _kill_group_after(proc.pid, control.cancelled_at + KILL_GRACE)
+        return returncode, False
 
 
 def _stop_group(proc: subprocess.Popen[bytes]) -> int:
@@ -227,11 +235,16 @@ def _stop_group(proc: subprocess.Popen[bytes]) -> int:
         proc.wait(timeout=KILL_GRACE)
     except subprocess.TimeoutExpired:
         pass
-    # Grandchildren may outlive the leader; give them the rest of the grace.
-    while time.monotonic() < deadline and _group_alive(proc.pid):
-        time.sleep(0.02)
-    signal_group(proc.pid, signal.SIGKILL)
+    _kill_group_after(proc.pid, deadline)
     return proc.wait()
+
+
+def _kill_group_after(pgid: int, deadline: float) -> None:
+    """Let the group's processes end by themselves until ``deadline``
+    (monotonic), then SIGKILL whatever of it is left."""
+    while time.monotonic() < deadline and _group_alive(pgid):
+        time.sleep(0.02)
+    signal_group(pgid, signal.SIGKILL)
 
 
 def _group_alive(pgid: int) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -107,6 +108,8 @@ if __name__ == "__main__":
 ''')
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "caught stop here"
+    statuses = {line["name"]: line["status"] for line in map(json.loads, (cli.workdir / "out.jsonl").read_text().splitlines())}
+    assert statuses == {"quick": "ok", "slow": "cancelled"}
 
 
 def test_load_jobs_raises_spec_error_naming_file_line_and_key(tmp_path: Path) -> None:
@@ -117,25 +120,29 @@ def test_load_jobs_raises_spec_error_naming_file_line_and_key(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize(
-    ("fields", "error"),
+    ("fields", "error", "message"),
     [
-        ({"run": "x", "call": "m:f"}, ValueError),
-        ({}, ValueError),
-        ({"run": "x", "timeout": 0}, ValueError),
-        ({"run": "x", "timeout": "5"}, ValueError),
-        ({"run": "x", "retries": 1.5}, ValueError),
-        ({"run": "x", "retry_delay": -1}, ValueError),
-        ({"run": "x", "args": (1,)}, ValueError),
-        ({"call": 42}, TypeError),
-        ({"run": "x", "depends_on": [1]}, TypeError),
+        ({"run": "x", "call": "m:f"}, ValueError, "give exactly one of run= or call="),
+        ({}, ValueError, "give exactly one of run= or call="),
+        ({"run": "x", "timeout": 0}, ValueError, "timeout must be a number of seconds > 0"),
+        ({"run": "x", "timeout": "5"}, ValueError, "timeout must be a number of seconds > 0"),
+        ({"run": "x", "retries": 1.5}, ValueError, "retries must be a whole number >= 0"),
+        ({"run": "x", "retry_delay": -1}, ValueError, "retry_delay must be a number of seconds >= 0"),
+        ({"run": "x", "args": (1,)}, ValueError, "args=/kwargs= go with call=, not run="),
+        ({"call": 42}, TypeError, "call= must be 'module:function' or a function"),
+        ({"run": "x", "depends_on": [1]}, TypeError, "depends_on= must be a name or a list of names"),
     ],
 )
-def test_job_validates_when_made(fields: dict[str, object], error: type[Exception]) -> None:
-    with pytest.raises(error):
+def test_job_validates_when_made(fields: dict[str, object], error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=re.escape(f"job 'j': {message}")):
         taskrunner.Job(name="j", **fields)  # type: ignore[arg-type]
 
 
-def test_runner_options_are_validated() -> None:
-    for options in ({"workers": 0}, {"max_failures": 0}, {"timeout": -1}, {"retries": -1}):
-        with pytest.raises(ValueError):
-            taskrunner.Runner(**options)  # type: ignore[arg-type]
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [({"workers": 0}, "workers must be >= 1"), ({"max_failures": 0}, "max_failures must be >= 1"),
+     ({"timeout": -1}, "timeout must be > 0"), ({"retries": -1}, "retries must be >= 0")],
+)
+def test_runner_options_are_validated(options: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        taskrunner.Runner(**options)  # type: ignore[arg-type]

@@ -12,6 +12,8 @@ from taskrunner.direct import direct_argv
 from taskrunner.execute import execute
 from taskrunner.model import Attempt, Job, Status
 
+pytestmark = [pytest.mark.timeout(30), pytest.mark.usefixtures("no_leftovers")]
+
 PATH = {"PATH": os.environ.get("PATH", os.defpath)}
 
 

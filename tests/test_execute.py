@@ -13,7 +13,7 @@ from taskrunner.capture import read_tail
 from taskrunner.execute import execute
 from taskrunner.model import Attempt, Job, Status
 
-pytestmark = pytest.mark.timeout(30)
+pytestmark = [pytest.mark.timeout(30), pytest.mark.usefixtures("no_leftovers")]
 
 
 def run(tmp_path: Path, **fields: object):

@@ -79,11 +79,13 @@ def test_max_jobs_counts_every_job(cli: CliRunner) -> None:
 
 
 @pytest.mark.parametrize(
-    "fields",
-    [{"env": {"A": None}}, {"env": {"A": 1}}, {"run": "a\0b"}, {"run": ["echo", "\0"]}, {"cwd": "\0"},
-     {"env": {"A=B": "1"}}, {"name": " "}, {"name": ""}],
+    ("fields", "message"),
+    [({"env": {"A": None}}, "env value of 'A' must be a string"), ({"env": {"A": 1}}, "must be a string"),
+     ({"run": "a\0b"}, "NUL"), ({"run": ["echo", "\0"]}, "NUL"), ({"cwd": "\0"}, "NUL"),
+     ({"env": {"A=B": "1"}}, "invalid variable name"), ({"name": " "}, "non-empty string"),
+     ({"name": ""}, "non-empty string")],
 )
-def test_the_api_refuses_the_same_values(fields: dict[str, object]) -> None:
+def test_the_api_refuses_the_same_values(fields: dict[str, object], message: str) -> None:
     values: dict[str, object] = {"name": "j", "run": "true", **fields}
-    with pytest.raises((ValueError, TypeError)):
+    with pytest.raises((ValueError, TypeError), match=message):
         taskrunner.Job(**values)  # type: ignore[arg-type]
