@@ -55,7 +55,7 @@ if __name__ == "__main__":
     print(next(results).name)
     {end}
 """)
-    out, err = finish(proc, within=15)
+    _out, err = finish(proc, within=15)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     found = statuses(cli.workdir / "r.jsonl")
