@@ -38,13 +38,7 @@ _PLAIN = re.compile(r"[A-Za-z0-9_\-./:=@%+, \t]+")
 # built-ins: their meaning inside a shell differs from a program's (or there
 # is no program). ``true`` and ``false`` are left out on purpose.
 _SHELL_WORDS = frozenset(
-    """
-    ! { } [[ ]] case do done elif else esac fi for function if in select then time until while
-    . : [ alias bg break builtin caller cd command compgen complete continue declare dirs disown
-    echo enable eval exec exit export fc fg getopts hash help history jobs kill let local logout
-    mapfile newgrp popd printf pushd pwd read readarray readonly return set shift shopt source
-    suspend test times trap type typeset ulimit umask unalias unset wait
-    """.split()
+    ["!", "{", "}", "[[", "]]", "case", "do", "done", "elif", "else", "esac", "fi", "for", "function", "if", "in", "select", "then", "time", "until", "while", ".", ":", "[", "alias", "bg", "break", "builtin", "caller", "cd", "command", "compgen", "complete", "continue", "declare", "dirs", "disown", "echo", "enable", "eval", "exec", "exit", "export", "fc", "fg", "getopts", "hash", "help", "history", "jobs", "kill", "let", "local", "logout", "mapfile", "newgrp", "popd", "printf", "pushd", "pwd", "read", "readarray", "readonly", "return", "set", "shift", "shopt", "source", "suspend", "test", "times", "trap", "type", "typeset", "ulimit", "umask", "unalias", "unset", "wait"]
 )
 
 

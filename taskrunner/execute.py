@@ -32,6 +32,7 @@ from .capture import CallOutput, CommandLogs, captured_call_output
 from .direct import direct_argv
 from .jobhash import job_hash
 from .model import Attempt, Job, JobResult, Status
+from .signals import signal_group, signal_name
 
 __all__ = [
     "AttemptControl",
@@ -94,17 +95,6 @@ class AttemptControl:
         """Kill the running command's process group at once."""
         if self.pgid is not None:
             signal_group(self.pgid, signal.SIGKILL)
-
-
-def signal_group(pgid: int, signum: int) -> None:
-    """Send ``signum`` to process group ``pgid`` if it exists (0 means none: never
-    our own group by accident)."""
-    if pgid <= 0:
-        return
-    try:
-        os.killpg(pgid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def execute(attempt: Attempt, worker: str, control: AttemptControl | None = None) -> JobResult:
@@ -271,14 +261,6 @@ def _group_alive(pgid: int) -> bool:
         if fields[0] != b"Z" and int(fields[2]) == pgid:
             return True
     return False
-
-
-def signal_name(signum: int) -> str:
-    """``SIGKILL`` for 9, or the number if it has no name."""
-    try:
-        return signal.Signals(signum).name
-    except ValueError:
-        return str(signum)
 
 
 def resolve_callable(call: str | Callable[..., Any], base_dir: str | None) -> Callable[..., Any]:

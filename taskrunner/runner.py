@@ -24,7 +24,6 @@ import os
 import pickle
 import re
 import signal
-import threading
 import time
 import weakref
 from collections import Counter
@@ -47,6 +46,7 @@ from .plan import Plan, dependency_problems
 from .progress import Reporter, SilentReporter, TerminalReporter, bar_wanted
 from .resultslock import ResultsLock
 from .retention import Retention, retain
+from .signals import SignalGuard
 
 __all__ = ["RunPreview", "Runner", "default_paths", "log_file_stem", "run"]
 
@@ -98,43 +98,6 @@ def _track(execution: Generator[JobResult, None, RunReport]) -> None:
         atexit.register(_close_live_runs)
         _track.registered = True  # type: ignore[attr-defined]
     _LIVE_RUNS.add(execution)
-
-
-class _SignalGuard:
-    """SIGINT/SIGTERM/SIGHUP set a flag and call ``on_first`` (stop starting
-    jobs, at once); a second one calls ``on_second`` (kill everything)."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-    def __init__(self) -> None:
-        self.received: int | None = None
-        self.on_first: Callable[[], None] = lambda: None
-        self.on_second: Callable[[], None] = lambda: None
-        self._previous: dict[int, Any] = {}
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.received is None:
-            self.received = signum
-            self.on_first()
-        else:
-            self.on_second()
-
-    def __enter__(self) -> _SignalGuard:
-        # Signal handlers can only be set from the main thread; elsewhere
-        # (an embedding app's thread) the app keeps control of signals.
-        if threading.current_thread() is threading.main_thread():
-            for signum in self.SIGNALS:
-                if signal.getsignal(signum) == signal.SIG_IGN:
-                    # The launcher made us ignore it (nohup: SIGHUP; a script's
-                    # background job: SIGINT): keep that, as Python itself
-                    # leaves an ignored SIGINT alone. Jobs inherit it too.
-                    continue
-                self._previous[signum] = signal.signal(signum, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
 
 
 @dataclass(frozen=True)
@@ -318,7 +281,7 @@ class Runner:
         # Signals first: from here on a Ctrl-C is recorded (every job gets a
         # line), never a KeyboardInterrupt that leaves the results file empty.
         # A second one while workers shut down kills at once.
-        signals = _SignalGuard()
+        signals = SignalGuard()
         check_results_path(self.results_path)
         real_path = os.path.realpath(self.results_path)
         with signals, ResultsLock(real_path, self.results_path):
@@ -358,7 +321,7 @@ class Runner:
         )
 
     def _run_loop(
-        self, plan: Plan, pool: Backend, journal: Journal, signals: _SignalGuard
+        self, plan: Plan, pool: Backend, journal: Journal, signals: SignalGuard
     ) -> Iterator[JobResult]:
         """Dispatch, collect and record until every job is final or the run stops.
 

@@ -39,8 +39,9 @@ from .reaper import (
     own_children,
     reap_zombies,
 )
+from .signals import inherited_ignores
 
-__all__ = ["WorkerSlots", "inherited_ignores", "worker_main"]
+__all__ = ["WorkerSlots", "inherited_ignores", "worker_main"]  # inherited_ignores: re-exported
 
 NOT_HELD = -1
 
@@ -123,23 +124,6 @@ def _next_item(tasks: Any) -> Any:
         except queue.Empty:
             # Another worker holds the lock or took the item; wait again.
             time.sleep(0.0005)
-
-
-#: Signals a worker passes on to its jobs as ignored when the coordinator was
-#: started with them ignored (see ``inherited_ignores``).
-PASSED_ON_IGNORES = (signal.SIGINT, signal.SIGHUP)
-
-
-def inherited_ignores() -> tuple[int, ...]:
-    """The signals of PASSED_ON_IGNORES this (coordinator) process ignores.
-
-    Whoever started us chose that (``nohup`` ignores SIGHUP; a script's
-    background job ignores SIGINT), and the runner keeps it; jobs inherit it
-    as they would from any shell. The fork server ignores signals for its
-    own reasons, which jobs must not inherit: so workers get the
-    coordinator's choice explicitly.
-    """
-    return tuple(s for s in PASSED_ON_IGNORES if signal.getsignal(s) == signal.SIG_IGN)
 
 
 def worker_main(
