@@ -27,6 +27,7 @@ __all__ = [
     "Status",
     "TaskrunnerError",
     "WorkerError",
+    "__version__",
     "load_jobs",
     "run",
 ]
@@ -46,6 +47,7 @@ _MODULE_OF = {
     "TaskrunnerError": "errors",
     "WorkerError": "errors",
     "load_jobs": "spec",
+    "__version__": "version",
 }
 
 if TYPE_CHECKING:
@@ -61,6 +63,7 @@ if TYPE_CHECKING:
     from .model import Job, JobResult, RunReport, Status
     from .runner import Runner, run
     from .spec import load_jobs
+    from .version import __version__
 
 
 def __getattr__(name: str) -> Any:

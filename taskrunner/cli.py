@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 import click
 
 from .backend import BACKENDS
+from .version import DISTRIBUTION
 from .errors import ResultsWriteError, TaskrunnerError, WorkerError
 from .journal import read_results
 from .model import Job, RunReport
@@ -109,7 +110,7 @@ def main(args: list[str] | None = None, prog_name: str = "taskrunner") -> NoRetu
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="taskrunner")
+@click.version_option(package_name=DISTRIBUTION)
 def cli() -> None:
     """Run shell commands and Python callables from a YAML job file, in parallel.
 
@@ -135,7 +136,7 @@ def cli() -> None:
 @click.option("--prefix", is_flag=True, help="With --output: start each output line with the job name.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout (everything else goes to stderr).")
 @click.option("--backend", type=click.Choice(BACKENDS), default="local", show_default=True,
-              help="Who runs the jobs: local worker processes, or a Dask cluster (pip install 'taskrunner[dask]').")
+              help="Who runs the jobs: local worker processes, or a Dask cluster (needs Dask: pip install '.[dask]' from this repository).")
 @click.option("--scheduler", metavar="ADDRESS",
               help="With --backend dask: the scheduler, e.g. tcp://host:8786 (default: an embedded cluster of --workers processes).")
 @_selection_options

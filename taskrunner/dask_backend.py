@@ -129,7 +129,7 @@ if distributed is not None:
 def require_dask() -> None:
     """Raise ``BackendUnavailable`` (one clear line) unless Dask is installed."""
     if distributed is None:
-        raise BackendUnavailable("the dask backend needs Dask: pip install 'taskrunner[dask]'")
+        raise BackendUnavailable("the dask backend needs Dask: pip install 'dask[distributed]'")
 
 
 class DaskBackend:

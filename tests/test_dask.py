@@ -194,7 +194,7 @@ def test_without_the_extra_the_dask_backend_is_a_one_line_error(cli: CliRunner) 
         cwd=cli.workdir, env=cli.env, capture_output=True, text=True, timeout=60,
     )
     assert done.returncode == 2
-    assert done.stderr.strip() == "the dask backend needs Dask: pip install 'taskrunner[dask]'"
+    assert done.stderr.strip() == "the dask backend needs Dask: pip install 'dask[distributed]'"
     assert not (cli.workdir / ".taskrunner").exists(), "nothing may be written"
 
 
