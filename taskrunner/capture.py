@@ -36,7 +36,8 @@ class _Scratch:
     """A process's pair of scratch files for one log folder, and text streams on them."""
 
     def __init__(self, folder: str) -> None:
-        self.files: list[IO[bytes]] = [tempfile.TemporaryFile(dir=folder) for _ in range(2)]
+        # Open for the process's life (one pair per log folder), not a block.
+        self.files: list[IO[bytes]] = [tempfile.TemporaryFile(dir=folder) for _ in range(2)]  # noqa: SIM115
         self.fds = [handle.fileno() for handle in self.files]
         self.streams = [
             open(fd, "w", buffering=1, closefd=False, encoding="utf-8", errors="replace")  # noqa: SIM115

@@ -17,7 +17,6 @@ from typing import Any, NoReturn
 import click
 
 from .backend import BACKENDS
-from .version import DISTRIBUTION
 from .errors import ResultsWriteError, TaskrunnerError, WorkerError
 from .journal import read_results
 from .model import Job, RunReport
@@ -26,6 +25,7 @@ from .runner import Runner, RunPreview, default_paths
 from .selection import dependency_order, select_jobs, unmatched
 from .spec import MAX_JOBS, JobFile, load_job_file
 from .timeline import render_timeline
+from .version import DISTRIBUTION
 
 __all__ = ["main"]
 

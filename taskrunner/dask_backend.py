@@ -26,6 +26,7 @@ name); use one thread per worker (``dask worker --nthreads 1``) when jobs are
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pickle
@@ -184,10 +185,8 @@ class DaskBackend:
             self._stop_running(kill=True)
         for closable in (self._client, self._cluster):
             if closable is not None:
-                try:
+                with contextlib.suppress(Exception):  # best effort while shutting down
                     closable.close(timeout=CLOSE_TIMEOUT)
-                except Exception:  # noqa: BLE001 - best effort while shutting down
-                    pass
         self._client = self._cluster = None
         for name, level in self._log_levels.items():
             logging.getLogger(name).setLevel(level)
@@ -292,10 +291,8 @@ class DaskBackend:
     def kill_now(self) -> None:
         self._cancelling = True
         if self._connected():
-            try:
+            with contextlib.suppress(Exception):  # called from a signal handler
                 self._stop_running(kill=True)
-            except Exception:  # noqa: BLE001 - called from a signal handler
-                pass
 
     # -- helpers --------------------------------------------------------------
 
@@ -319,10 +316,8 @@ class DaskBackend:
             raise self._lost_scheduler() from None
 
     def _stop_running(self, kill: bool) -> None:
-        try:
+        with contextlib.suppress(Exception):  # a worker may be gone meanwhile
             self._client.run(stop_attempts, kill=kill, wait=True)
-        except Exception:  # noqa: BLE001 - a worker may be gone meanwhile
-            pass
 
     def _outcome(self, attempt: Attempt, future: Any, result: JobResult | None) -> JobResult:
         if result is not None:

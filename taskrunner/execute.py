@@ -280,7 +280,8 @@ def resolve_callable(call: str | Callable[..., Any], base_dir: str | None) -> Ca
         target = getattr(target, attr)
     if not callable(target):
         raise TypeError(f"{call!r} is not callable")
-    return target
+    function: Callable[..., Any] = target
+    return function
 
 
 def _run_call(attempt: Attempt, control: AttemptControl) -> tuple[_Outcome, CallOutput]:

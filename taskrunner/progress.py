@@ -17,7 +17,7 @@ import re
 import sys
 import time
 from collections import Counter
-from typing import IO, TYPE_CHECKING, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from .model import FAILURES, JobResult, RunReport, Status
 
@@ -119,7 +119,7 @@ class TerminalReporter:
         self._stream = stream or sys.stderr
         self._output = output or sys.stdout
         self._want_bar = bar
-        self._bar: tqdm | None = None
+        self._bar: tqdm[Any] | None = None
         self._show_output = show_output or prefix
         self._prefix = prefix
         self._color = _use_color(self._stream)

@@ -233,7 +233,8 @@ class Runner:
             try:
                 next(execution)
             except StopIteration as done:
-                return done.value
+                report: RunReport = done.value
+                return report
 
     def iter_results(self, jobs: Sequence[Job], select: Collection[str] | None = None) -> Iterator[JobResult]:
         """Run ``jobs`` (``select`` as for ``run``), yielding each final

@@ -105,7 +105,7 @@ class TaskQueue(JoinableQueue):  # type: ignore[type-arg]
 
     def unfinished(self) -> int:
         """How many ``put()`` items still lack their ``task_done()``."""
-        return self._unfinished_tasks.get_value()
+        return int(self._unfinished_tasks.get_value())
 
 
 class ResultQueue(SimpleQueue):  # type: ignore[type-arg]

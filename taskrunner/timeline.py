@@ -32,7 +32,7 @@ COLORS = {
 def _tick_step(span: float) -> float:
     """A round step giving about 5-10 ticks over ``span`` seconds."""
     raw = span / 8 if span > 0 else 1.0
-    magnitude = 10 ** math.floor(math.log10(raw))
+    magnitude: float = 10.0 ** math.floor(math.log10(raw))
     for factor in (1, 2, 5, 10):
         if raw <= factor * magnitude:
             return factor * magnitude

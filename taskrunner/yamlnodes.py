@@ -58,7 +58,7 @@ class Loader(_BaseLoader):
         key = (value, implicit[0])
         tag = self._scalar_tags.get(key)
         if tag is None:
-            tag = self._scalar_tags[key] = super().resolve(kind, value, implicit)
+            tag = self._scalar_tags[key] = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
         return tag
 
 

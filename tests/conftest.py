@@ -63,6 +63,7 @@ class CliRunner:
     def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             self.command(*args),
+            check=False,
             cwd=self.workdir,
             env=self.env,
             capture_output=True,

@@ -20,7 +20,7 @@ def run_script(cli: CliRunner, source: str, timeout: float = 60) -> subprocess.C
     script = write(cli.workdir / "script.py", source)
     env = {**cli.env, "PYTHONPATH": f"{Path(__file__).parent}:{REPO_DIR}"}
     return subprocess.run([sys.executable, str(script)], cwd=cli.workdir, env=env,
-                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False)
 
 
 def test_public_surface() -> None:

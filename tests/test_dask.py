@@ -191,7 +191,7 @@ def test_without_the_extra_the_dask_backend_is_a_one_line_error(cli: CliRunner) 
     code = "import sys; sys.modules['distributed'] = None; from taskrunner.entry import main; main()"
     done = subprocess.run(
         [sys.executable, "-c", code, "run", str(jobs), "--backend", "dask"],
-        cwd=cli.workdir, env=cli.env, capture_output=True, text=True, timeout=60,
+        cwd=cli.workdir, env=cli.env, capture_output=True, text=True, timeout=60, check=False,
     )
     assert done.returncode == 2
     assert done.stderr.strip() == "the dask backend needs Dask: pip install 'dask[distributed]'"

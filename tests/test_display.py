@@ -38,7 +38,7 @@ def test_bar_and_summary_in_a_real_terminal(cli: CliRunner, tmp_path: Path) -> N
         end = time.monotonic() + 30
         while time.monotonic() < end:
             screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True,
-                                    text=True, timeout=10).stdout
+                                    text=True, timeout=10, check=False).stdout
             if "job/s" in screen or "s/job" in screen:
                 seen_bar = screen
             if "EXIT=" in screen:
@@ -50,7 +50,7 @@ def test_bar_and_summary_in_a_real_terminal(cli: CliRunner, tmp_path: Path) -> N
         assert "running=" not in screen.split("5 jobs in")[1]  # the bar is gone at the end
         assert "resume:  taskrunner run" in screen
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], timeout=10)
+        subprocess.run(["tmux", "kill-session", "-t", session], timeout=10, check=False)
 
 
 def test_failures_are_announced_and_colour_respects_no_color(cli: CliRunner) -> None:
@@ -122,7 +122,7 @@ def test_timeline_renders_bars_in_chromium(cli: CliRunner) -> None:
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          f"--user-data-dir={cli.workdir / 'chrome-profile'}", "--window-size=1200,500",
          f"--screenshot={shot}", page.as_uri()],
-        capture_output=True, timeout=60, cwd=cli.workdir,
+        capture_output=True, timeout=60, cwd=cli.workdir, check=False,
     )
     assert shot.exists()
     colors = {color: n for n, color in Image.open(shot).convert("RGB").getcolors(maxcolors=1 << 24)}

@@ -65,7 +65,7 @@ def test_signal_cancels_running_jobs_and_records_everything(
         os.killpg(proc.pid, signum)
     else:
         proc.send_signal(signum)
-    stdout, stderr = proc.communicate(timeout=30)
+    _stdout, stderr = proc.communicate(timeout=30)
     assert proc.returncode == code
     assert time.monotonic() - sent < 8
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
