@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import os
 import shlex
 import sys
@@ -111,13 +112,19 @@ def main(args: list[str] | None = None, prog_name: str = "taskrunner") -> NoRetu
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name=DISTRIBUTION)
-def cli() -> None:
+@click.option("-v", "--verbose", count=True,
+              help="Show what the supervisor does (worker deaths, replacements, repairs) on stderr; -vv: more.")
+def cli(verbose: int) -> None:
     """Run shell commands and Python callables from a YAML job file, in parallel.
 
     \b
     Example:
       taskrunner run jobs.yaml --workers 8
     """
+    if verbose:
+        # The library configures no logging; the command shows its records.
+        logging.basicConfig(stream=sys.stderr, format="taskrunner: %(name)s: %(message)s",
+                            level=logging.DEBUG if verbose > 1 else logging.INFO)
 
 
 @cli.command("run")

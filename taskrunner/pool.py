@@ -34,6 +34,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import itertools
+import logging
 import math
 import multiprocessing
 import os
@@ -54,7 +55,12 @@ from .model import Attempt, JobResult, Status
 from .reaper import children, end_processes, kept_processes
 from .spool import SpoolDir
 from .taskqueue import ResultQueue, TaskQueue
-from .worker import NOT_HELD, WorkerSlots, inherited_ignores, worker_main
+from .worker import EXIT_UNCLEAN, NOT_HELD, WorkerSlots, inherited_ignores, worker_main
+
+#: Supervision events: worker deaths and replacements, repaired locks, lost
+#: items queued again, leftover processes ended. No handler is configured
+#: here; ``taskrunner -v`` shows them.
+log = logging.getLogger("taskrunner.local")
 
 __all__ = ["LocalPool", "start_fork_server"]
 
@@ -125,6 +131,8 @@ class ChunkSizer:
 def _exit_reason(exitcode: int | None) -> str:
     if exitcode is not None and exitcode < 0:
         return f"signal {signal_name(-exitcode)}"
+    if exitcode == EXIT_UNCLEAN:
+        return "left to be replaced: a call changed its process beyond repair"
     return f"exit code {exitcode}"
 
 
@@ -168,6 +176,7 @@ def _end_orphans() -> None:
     kept = _kept.union(*(kept_processes(pool._spool.path) for pool in pools))
     orphans = [pid for pid in children(server) if pid not in workers and pid not in kept]
     if orphans:
+        log.info("ending %d process(es) left behind by the jobs of dead workers: %s", len(orphans), orphans)
         end_processes(orphans, grace=0.5)
 
 
@@ -414,6 +423,10 @@ class LocalPool:
         item_id, attempt_id = self._slots.item[slot], self._slots.held[slot]
         self._kill_slot(slot)
         process.join()
+        log.info(
+            "worker w%d-%d died (%s)%s", slot, process.pid, _exit_reason(process.exitcode),
+            "" if attempt_id == NOT_HELD else f" holding attempt {attempt_id}",
+        )
         self._poller.unregister(process.sentinel)
         self._procs[slot] = None
         _end_orphans()
@@ -440,6 +453,7 @@ class LocalPool:
             if self._deaths_without_work > 3 * self.workers + 10:
                 raise WorkerError("workers keep dying before running any job")
             self._spawn(slot)
+            log.info("worker slot %d: replacement w%d-%d started", slot, slot, self._procs[slot].pid)
         return outcomes
 
     def _death_result(self, attempt: Attempt, slot: int, process: Any) -> JobResult:
@@ -486,6 +500,7 @@ class LocalPool:
                 return outcomes
             outcomes += self._drain()
         lock.release()
+        log.warning("released a queue lock a dead worker left taken (%r)", lock)
         self._queue_usable_since = time.time()
         return outcomes
 
@@ -514,6 +529,7 @@ class LocalPool:
         for item_id in unheld:
             since = max(self._items[item_id].queued_at, self._queue_usable_since, min(idle_since))
             if now - since > LOST_AFTER:
+                log.warning("queue item %d was taken by a worker that died before starting it; queued again", item_id)
                 self._task_done_for_dead()
                 self._requeue_item(item_id)
 

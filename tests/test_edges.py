@@ -202,3 +202,13 @@ taskrunner.run([taskrunner.Job(name="sq", call=square, args=(3,))], workers=2, p
     assert out.splitlines() == ["body runs"]
     assert err.count("Traceback") == 1 and 'if __name__ == "__main__":' in err.splitlines()[-1]
     assert not (cli.workdir / "r.jsonl").exists()
+
+
+def test_verbose_shows_supervision_events(cli: CliRunner) -> None:
+    jobs = write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: crash, call: 'jobs:kill_self'}\n  - {name: ok, run: 'true'}\n")
+    quiet = cli.run("run", str(jobs), "-w", "1")
+    assert "taskrunner.local" not in quiet.stderr
+    loud = cli.run("-v", "run", str(jobs), "-w", "1")
+    assert loud.returncode == 1
+    assert "taskrunner: taskrunner.local: worker w0-" in loud.stderr and "died (signal SIGKILL)" in loud.stderr
+    assert "replacement" in loud.stderr
