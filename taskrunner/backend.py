@@ -5,24 +5,21 @@ drives the progress display; a backend only runs attempts and reports their
 outcomes. Two implement it: ``LocalPool`` (``pool.py``, the JoinableQueue of
 local worker processes) and ``DaskBackend`` (``dask_backend.py``, a Dask
 cluster). Neither knows about plans or files, and the runner does not know
-which one it drives.
+which one it drives. This module sits above both (``open_backend`` is their
+registry); what they share sits below them (``outcomes.py``), so no import
+runs in a circle.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
-from .errors import TaskrunnerError
-from .logfiles import drop_if_empty
-from .model import Attempt, JobResult, Status
+from .errors import BackendUnavailable
+from .model import Attempt, JobResult
 
-__all__ = ["BACKENDS", "Backend", "BackendUnavailable", "check_backend", "coordinator_result", "open_backend"]
+__all__ = ["BACKENDS", "Backend", "BackendUnavailable", "check_backend", "open_backend"]
 
 BACKENDS = ("local", "dask")
-
-
-class BackendUnavailable(TaskrunnerError):
-    """The backend asked for cannot be used here (e.g. its extra is not installed)."""
 
 
 class Backend(Protocol):
@@ -58,22 +55,6 @@ class Backend(Protocol):
 
     def kill_now(self) -> None:
         """Kill everything at once (a second Ctrl-C); safe in a signal handler."""
-
-
-def coordinator_result(attempt: Attempt, status: Status, error: str, **fields: Any) -> JobResult:
-    """The outcome recorded for an attempt whose worker could not report one
-    (it died, was cancelled, or never got the attempt). Its log fields name
-    the files the attempt left, as a worker's result does (None: none; an
-    empty file the dead worker left is removed)."""
-    fields.setdefault("attempts", attempt.number)
-    return JobResult(
-        name=attempt.job.name,
-        status=status,
-        error=error,
-        stdout_log=drop_if_empty(attempt.stdout_log),
-        stderr_log=drop_if_empty(attempt.stderr_log),
-        **fields,
-    )
 
 
 def check_backend(name: str, scheduler: str | None = None) -> None:

@@ -36,10 +36,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .backend import BackendUnavailable, coordinator_result
-from .errors import WorkerError
+from .errors import BackendUnavailable, WorkerError
 from .execute import AttemptControl, execute
 from .model import Attempt, JobResult, Status
+from .outcomes import coordinator_result
 
 try:
     import dask

@@ -8,6 +8,7 @@ message as is (one line per problem) and exits with code 2.
      │                      carries every problem found, each with file and line
      ├── WorkerError        the worker pool cannot run at all (e.g. a worker
      │                      cannot be started)
+     ├── BackendUnavailable the backend asked for cannot be used here
      └── ResultsFileError   a results file cannot be used: a bad line
           │                 (``FILE:LINE: what``), a path that is not a
           │                 regular file, the job file itself
@@ -22,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "BackendUnavailable",
     "ResultsFileBusy",
     "ResultsFileError",
     "ResultsWriteError",
@@ -117,3 +119,7 @@ class ResultsWriteError(ResultsFileError):
     The run was stopped as by ``--fail-fast``; the file holds whole lines only,
     so ``--resume`` finishes the run once the cause is fixed.
     """
+
+
+class BackendUnavailable(TaskrunnerError):
+    """The backend asked for cannot be used here (e.g. its extra is not installed)."""

@@ -47,11 +47,11 @@ import weakref
 from multiprocessing import forkserver
 from typing import Any
 
-from .backend import coordinator_result
 from .errors import WorkerError
 from .execute import KILL_GRACE, signal_group, signal_name
 from .mainmodule import hidden_main
 from .model import Attempt, JobResult, Status
+from .outcomes import coordinator_result
 from .reaper import children, end_processes, kept_processes
 from .spool import SpoolDir
 from .taskqueue import ResultQueue, TaskQueue

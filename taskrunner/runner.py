@@ -31,7 +31,7 @@ from collections.abc import Callable, Collection, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .backend import Backend, check_backend, coordinator_result, open_backend
+from .backend import Backend, check_backend, open_backend
 from .journal import (
     Journal,
     check_replaceable,
@@ -42,6 +42,7 @@ from .journal import (
 from .logfiles import prepare_log_dir
 from .mainmodule import check_guarded, functions_in_main
 from .model import Attempt, Job, JobResult, RunReport, Status
+from .outcomes import coordinator_result
 from .plan import Plan, dependency_problems
 from .progress import Reporter, SilentReporter, TerminalReporter, bar_wanted
 from .resultslock import ResultsLock
