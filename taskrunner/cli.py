@@ -19,6 +19,7 @@ import click
 
 from .backend import BACKENDS
 from .errors import ResultsWriteError, TaskrunnerError, WorkerError
+from .fields import as_json as job_as_json
 from .journal import read_results
 from .model import Job, RunReport
 from .progress import TerminalReporter, bar_wanted, format_summary
@@ -87,15 +88,6 @@ def _describe(job: Job) -> str:
     tags = f"  [{', '.join(job.tags)}]" if job.tags else ""
     after = f"  (after: {', '.join(job.depends_on)})" if job.depends_on else ""
     return f"{job.name}\t{kind}\t{what}{tags}{after}"
-
-
-def _as_json(job: Job) -> dict[str, Any]:
-    data: dict[str, Any] = {"name": job.name}
-    data.update({"run": job.run} if job.is_command else {"call": job.call, "args": list(job.args), "kwargs": dict(job.kwargs)})
-    data.update(env=dict(job.env), cwd=job.cwd, timeout=job.timeout, retries=job.retries,
-                retry_delay=job.retry_delay, tags=list(job.tags), depends_on=list(job.depends_on),
-                keep_children=job.keep_children)
-    return data
 
 
 def main(args: list[str] | None = None, prog_name: str = "taskrunner") -> NoReturn:
@@ -273,7 +265,7 @@ def list_command(job_file: str, as_json: bool, only: tuple[str, ...], tags: tupl
     """
     jobs = dependency_order(_selected(_load(job_file, max_jobs), only, tags))
     if as_json:
-        click.echo(json.dumps([_as_json(job) for job in jobs], indent=2))
+        click.echo(json.dumps([job_as_json(job) for job in jobs], indent=2))
         return
     _echo_lines(_describe(job) for job in jobs)
 

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .fields import FIELD
 from .shellvalues import fill_shell
 
 __all__ = ["Expansion", "count", "expand", "render"]
@@ -66,22 +67,23 @@ def expand(template: Mapping[str, Any], matrix: Mapping[str, Sequence[Any]]) -> 
             fields["name"] = substitute.text(name)
         else:
             fields["name"] = f"{name}[{','.join(f'{k}={render(v)}' for k, v in values.items())}]"
-        if "env" in template:
-            fields["env"] = {k: substitute.text(v) for k, v in template["env"].items()}
-        run = template.get("run")
-        if isinstance(run, str):
-            fields["run"], referenced = fill_shell(run, pattern, substitute.rendered)
-            if referenced:
-                fields["env"] = {**fields.get("env", {}), **referenced}
-        elif run is not None:
-            fields["run"] = tuple(substitute.text(item) for item in run)
-        for key in ("args", "kwargs"):
-            if key in template:
-                fields[key] = substitute.data(template[key])
-        if "cwd" in template:
-            fields["cwd"] = substitute.text(template["cwd"])
-        if "depends_on" in template:
-            fields["depends_on"] = tuple(substitute.text(d) for d in template["depends_on"])
+        referenced: dict[str, str] = {}
+        for key, value in template.items():
+            how = FIELD[key].placeholders if key in FIELD else "none"
+            if how == "run" and isinstance(value, str):
+                fields[key], referenced = fill_shell(value, pattern, substitute.rendered)
+            elif how == "run":
+                fields[key] = tuple(substitute.text(item) for item in value)
+            elif how == "data":
+                fields[key] = substitute.data(value)
+            elif how == "env":
+                fields[key] = {k: substitute.text(v) for k, v in value.items()}
+            elif how == "text":
+                fields[key] = substitute.text(value)
+            elif how == "names":
+                fields[key] = tuple(substitute.text(item) for item in value)
+        if referenced:  # the values a shell string refers to (see shellvalues)
+            fields["env"] = {**fields.get("env", {}), **referenced}
         expansions.append(Expansion(fields, values))
     return expansions
 

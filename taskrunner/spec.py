@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import gc
-import math
 import os
 import re
 from collections.abc import Callable
@@ -25,6 +24,7 @@ import yaml
 
 from . import matrix
 from .errors import SpecError, SpecProblem
+from .fields import CHECKS, DEFAULTABLE, JOB_KEYS, InvalidValue, non_empty_string, positive_int
 from .model import Job, trusted_job
 from .plan import dependency_problems
 from .yamlnodes import (
@@ -40,7 +40,6 @@ from .yamlnodes import (
 __all__ = ["JobFile", "load_job_file", "load_jobs"]
 
 _NUL_ESCAPE = re.compile(r"\\(0|x00|u0000|U00000000)")
-_CALL_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
 @dataclass(frozen=True)
@@ -52,145 +51,6 @@ class JobFile:
     workers: int | None = None
 
 
-class _Invalid(Exception):
-    """A value failed validation; the message completes "'key' ..."."""
-
-
-# -- value validators: constructed YAML value -> Job field value -------------
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _positive_number(value: Any) -> float:
-    if not _is_number(value) or value <= 0:
-        raise _Invalid(f"must be a number of seconds > 0, got {value!r}")
-    return float(value)
-
-
-def _non_negative_number(value: Any) -> float:
-    if not _is_number(value) or value < 0:
-        raise _Invalid(f"must be a number of seconds >= 0, got {value!r}")
-    return float(value)
-
-
-def _boolean(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise _Invalid(f"must be true or false, got {value!r}")
-    return value
-
-
-def _non_negative_int(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise _Invalid(f"must be a whole number >= 0, got {value!r}")
-    return value
-
-
-def _positive_int(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise _Invalid(f"must be a whole number >= 1, got {value!r}")
-    return value
-
-
-def _non_empty_string(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise _Invalid(f"must be a non-empty string, got {value!r}")
-    return value
-
-
-def _argv_item(value: Any) -> str:
-    if isinstance(value, str) or _is_number(value):
-        return str(value)
-    raise _Invalid(f"argv items must be strings or numbers, got {value!r}")
-
-
-def _run(value: Any) -> str | tuple[str, ...]:
-    if isinstance(value, str):
-        return _non_empty_string(value)
-    if isinstance(value, list):
-        if not value:
-            raise _Invalid("must be a command string or a non-empty argv list, got []")
-        return tuple(_argv_item(item) for item in value)
-    raise _Invalid(f"must be a command string or an argv list, got {value!r}")
-
-
-def _call(value: Any) -> str:
-    if not isinstance(value, str) or not _CALL_PATTERN.match(value):
-        raise _Invalid(f"must look like 'package.module:function', got {value!r}")
-    return value
-
-
-def _args(value: Any) -> tuple[Any, ...]:
-    if not isinstance(value, list):
-        raise _Invalid(f"must be a list, got {value!r}")
-    return tuple(value)
-
-
-def _kwargs(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
-        raise _Invalid(f"must be a mapping with string keys, got {value!r}")
-    return value
-
-
-def _env(value: Any) -> dict[str, str]:
-    if not isinstance(value, dict):
-        raise _Invalid(f"must be a mapping of NAME: value, got {value!r}")
-    env: dict[str, str] = {}
-    for key, item in value.items():
-        if not isinstance(key, str) or not key or "=" in key:
-            raise _Invalid(f"has an invalid variable name {key!r}")
-        if isinstance(item, str) or _is_number(item):
-            env[key] = str(item)
-        else:
-            raise _Invalid(f"value of {key!r} must be a string or number (quote it), got {item!r}")
-    return env
-
-
-def _tags(value: Any) -> tuple[str, ...]:
-    """A string or a list of strings (tags, job names)."""
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(t, str) and t for t in value):
-        raise _Invalid(f"must be a list of strings, got {value!r}")
-    return tuple(value)
-
-
-_VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def _matrix(value: Any) -> dict[str, list[Any]]:
-    if not isinstance(value, dict) or not value:
-        raise _Invalid(f"must be a non-empty mapping of variable: [values], got {value!r}")
-    for name, values in value.items():
-        if not isinstance(name, str) or not _VARIABLE.match(name):
-            raise _Invalid(f"variable {name!r} must be an identifier (letters, digits, _)")
-        if not isinstance(values, list) or not values:
-            raise _Invalid(f"variable {name!r} must list at least one value, got {values!r}")
-        for item in values:
-            if not isinstance(item, (str, int, float, bool)):
-                raise _Invalid(f"variable {name!r}: values must be strings, numbers or booleans, got {item!r}")
-    return value
-
-
-_JOB_FIELDS: dict[str, Callable[[Any], Any]] = {
-    "name": _non_empty_string,
-    "run": _run,
-    "call": _call,
-    "args": _args,
-    "kwargs": _kwargs,
-    "env": _env,
-    "cwd": _non_empty_string,
-    "timeout": _positive_number,
-    "retries": _non_negative_int,
-    "retry_delay": _non_negative_number,
-    "tags": _tags,
-    "depends_on": _tags,
-    "matrix": _matrix,
-    "keep_children": _boolean,
-}
-_DEFAULTABLE = ("env", "cwd", "timeout", "retries", "retry_delay", "tags", "keep_children")
-_JOB_KEYS = tuple(_JOB_FIELDS)
 #: Default cap on the number of jobs a file may expand to (``--max-jobs``).
 MAX_JOBS = 100_000
 _TOP_LEVEL = ("workers", "defaults", "jobs")
@@ -259,9 +119,9 @@ class _Reader:
                 self.expansion_left -= expanded_size(node, self.expansion_left, self.sizes)
             value = self.value(node)
             if self.may_hold_nul and holds_nul(value):
-                raise _Invalid("contains a NUL character, which no command, environment or path can carry")
+                raise InvalidValue("contains a NUL character, which no command, environment or path can carry")
             return check(value)
-        except _Invalid as invalid:
+        except InvalidValue as invalid:
             self.problem(node, f"{context}{key!r} {invalid}")
         except AliasBomb as bomb:
             self.problem(key_node or node, f"{context}{key!r} is refused: {bomb}")
@@ -278,7 +138,7 @@ class _Reader:
                     hint = f" (a default cannot set {key!r})"
                 self.problem(key_node, f"{context}unknown key {key!r}{hint}")
             else:
-                value = self.field(context, key, value_node, _JOB_FIELDS[key], key_node)
+                value = self.field(context, key, value_node, CHECKS[key], key_node)
                 if value is not None:
                     values[key] = value
         return values
@@ -357,13 +217,13 @@ def _read_root(reader: _Reader, root: yaml.Node, base_dir: str) -> JobFile | Non
 
     workers = None
     if "workers" in top:
-        workers = reader.field("", "workers", top["workers"][1], _positive_int)
+        workers = reader.field("", "workers", top["workers"][1], positive_int)
 
     defaults: dict[str, Any] = {}
     if "defaults" in top:
         node = top["defaults"][1]
         if isinstance(node, yaml.MappingNode):
-            defaults = reader.fields(reader.mapping(node, "defaults: "), _DEFAULTABLE, "defaults: ")
+            defaults = reader.fields(reader.mapping(node, "defaults: "), DEFAULTABLE, "defaults: ")
         else:
             reader.problem(node, "'defaults' must be a mapping")
 
@@ -424,11 +284,11 @@ def _read_job(
     name = None
     if "name" in entries:
         _, name_node = entries.pop("name")
-        name = reader.field(f"job #{index}: ", "name", name_node, _non_empty_string)
+        name = reader.field(f"job #{index}: ", "name", name_node, non_empty_string)
     else:
         reader.problem(node, f"job #{index}: missing required key 'name'")
     context = f"job {name!r}: " if name else f"job #{index}: "
-    values = reader.fields(entries, _JOB_KEYS, context)
+    values = reader.fields(entries, JOB_KEYS, context)
     if name:
         values["name"] = name
 

@@ -4,6 +4,7 @@ imports inside functions count too)."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "taskrunner"
@@ -58,3 +59,15 @@ def test_no_import_circles() -> None:
         if not state.get(node):
             visit(node, [node])
     assert not circles, circles
+
+
+def test_the_readme_key_table_matches_the_field_table() -> None:
+    from taskrunner.fields import DEFAULTABLE, JOB_KEYS
+
+    readme = (PACKAGE.parent / "README.md").read_text()
+    section = readme[readme.index("## The job file"):readme.index("### Matrix")]
+    table = [line for line in section.splitlines() if line.startswith("| `")]
+    documented = [key.strip().strip("`") for line in table for key in line.split("|")[1].split(",")]
+    assert sorted(documented) == sorted(JOB_KEYS)
+    sentence = section[section.index("`defaults` may set"):].split(";")[0]
+    assert sorted(re.findall(r"`(\w+)`", sentence)[1:]) == sorted(DEFAULTABLE)
