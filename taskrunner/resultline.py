@@ -50,6 +50,10 @@ def _optional(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
     return lambda value: value is None or check(value)
 
 
+def _status(value: Any) -> bool:
+    return isinstance(value, str) and value in _STATUSES
+
+
 def _text(value: Any) -> bool:
     return isinstance(value, str)
 
@@ -61,7 +65,7 @@ def _history(value: Any) -> bool:
         and _number(entry[0])
         and _number(entry[1])
         and _text(entry[2])
-        and entry[3] in _STATUSES
+        and _status(entry[3])
         for entry in value
     )
 
@@ -69,7 +73,7 @@ def _history(value: Any) -> bool:
 #: field -> (check, what it must be). ``value`` is free (any JSON).
 _FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "name": (lambda v: isinstance(v, str) and bool(v), "a non-empty string"),
-    "status": (lambda v: v in _STATUSES, f"one of {', '.join(_STATUSES)}"),
+    "status": (_status, f"one of {', '.join(_STATUSES)}"),
     "returncode": (_optional(lambda v: isinstance(v, int) and not isinstance(v, bool)), "a whole number or null"),
     "error": (_optional(_text), "a string or null"),
     "attempts": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "a whole number >= 0"),

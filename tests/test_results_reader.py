@@ -85,7 +85,7 @@ def _mutations() -> st.SearchStrategy[bytes]:
         lambda m: (good[: m[0]] + m[2] + good[m[0] + m[1]:]) if m[3] else good[: m[0]])
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=int(__import__("os").environ.get("READER_EXAMPLES", "300")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(content=_mutations())
 def test_mutated_results_files_never_raise_anything_else(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "mutated.jsonl"
@@ -172,3 +172,11 @@ def test_retain_keeps_the_last_line_of_a_job_listed_twice() -> None:
     a = Job(name="a", run="true")
     kept = retain([_result(a, Status.FAILED), _result(a)], [a], resume=True, select=None)
     assert [r.status for r in kept.lines] == [Status.OK] and set(kept.done) == {"a"}
+
+
+@pytest.mark.parametrize("line", ['{"name": "a", "status": []}', '{"name": "a", "status": "ok", "history": [[1, 2, "w", {}]]}'])
+def test_unhashable_values_where_a_status_belongs_are_named(tmp_path: Path, line: str) -> None:
+    """Found by the property test: a list where a status belongs raised TypeError."""
+    path = results_file(tmp_path, line)
+    with pytest.raises(ResultsFileError, match=r":1: '(status|history)' must be"):
+        read_results(str(path))
