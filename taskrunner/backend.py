@@ -2,7 +2,7 @@
 
 The runner plans, retries, skips dependents, writes the results file and
 drives the progress display; a backend only runs attempts and reports their
-outcomes. Two implement it: ``LocalPool`` (``pool.py``, the JoinableQueue of
+outcomes. Two implement it: ``LocalPool`` (``local/``, the JoinableQueue of
 local worker processes) and ``DaskBackend`` (``dask_backend.py``, a Dask
 cluster). Neither knows about plans or files, and the runner does not know
 which one it drives. This module sits above both (``open_backend`` is their
@@ -80,6 +80,6 @@ def open_backend(name: str, workers: int, scheduler: str | None = None, import_m
         from .dask_backend import DaskBackend
 
         return DaskBackend(workers, scheduler)
-    from .pool import LocalPool
+    from .local import LocalPool
 
     return LocalPool(workers, import_main)

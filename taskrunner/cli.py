@@ -172,7 +172,7 @@ def run_command(
         # The fork server starts (a new interpreter importing the worker
         # code) while we read the job file, rather than after. Imported
         # here: list, validate and report need no multiprocessing (~35 ms).
-        from .pool import start_fork_server, stop_helpers
+        from .local import start_fork_server, stop_helpers
 
         start_fork_server()
         # However the command ends (sys.exit included): stop the fork server

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from taskrunner.local import LocalPool
 from taskrunner.model import Attempt, Job, JobResult, Status
-from taskrunner.pool import LocalPool
 
 pytestmark = [pytest.mark.timeout(90), pytest.mark.usefixtures("no_leftovers")]
 

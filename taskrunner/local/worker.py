@@ -30,8 +30,9 @@ import time
 from multiprocessing.connection import wait
 from typing import Any
 
-from .execute import AttemptControl, execute, track_signal_changes
-from .model import Attempt, JobResult, Status
+from ..execute import AttemptControl, execute, track_signal_changes
+from ..model import Attempt, JobResult, Status
+from ..signals import inherited_ignores
 from .reaper import (
     become_subreaper,
     end_processes,
@@ -39,7 +40,6 @@ from .reaper import (
     own_children,
     reap_zombies,
 )
-from .signals import inherited_ignores
 
 __all__ = ["WorkerSlots", "inherited_ignores", "worker_main"]  # inherited_ignores: re-exported
 

@@ -25,13 +25,12 @@ Start method: ``forkserver``. ``fork`` is cheaper (about 2 ms a worker
 against 6 ms here) but the coordinator has threads (each Queue's feeder) by
 the time it replaces a dead worker, and forking a threaded process is unsafe
 and deprecated from Python 3.12; ``spawn`` costs about 40 ms a worker. The
-fork server preloads ``taskrunner.forkserver_setup`` so each worker starts
+fork server preloads ``taskrunner.local.forkserver_setup`` so each worker starts
 warm and the server survives signals sent to the coordinator's group.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import itertools
 import logging
@@ -41,20 +40,20 @@ import os
 import pickle
 import select
 import signal
-import threading
 import time
-import weakref
-from multiprocessing import forkserver
 from typing import Any
 
-from .errors import WorkerError
-from .execute import KILL_GRACE, signal_group, signal_name
-from .mainmodule import hidden_main
-from .model import Attempt, JobResult, Status
-from .outcomes import coordinator_result
-from .reaper import children, end_processes, kept_processes
+from ..errors import WorkerError
+from ..execute import KILL_GRACE
+from ..mainmodule import hidden_main
+from ..model import Attempt, JobResult, Status
+from ..outcomes import coordinator_result
+from ..signals import signal_group, signal_name
+from ._mp.taskqueue import ResultQueue, TaskQueue
+from .chunks import TAKE_REST_AFTER, ChunkSizer, Item
+from .helpers import START_METHOD, end_orphans, kept_for_good, open_pools, start_fork_server, stop_helpers
+from .reaper import kept_processes
 from .spool import SpoolDir
-from .taskqueue import ResultQueue, TaskQueue
 from .worker import EXIT_UNCLEAN, NOT_HELD, WorkerSlots, inherited_ignores, worker_main
 
 #: Supervision events: worker deaths and replacements, repaired locks, lost
@@ -62,9 +61,8 @@ from .worker import EXIT_UNCLEAN, NOT_HELD, WorkerSlots, inherited_ignores, work
 #: here; ``taskrunner -v`` shows them.
 log = logging.getLogger("taskrunner.local")
 
-__all__ = ["LocalPool", "start_fork_server"]
+__all__ = ["LocalPool"]
 
-START_METHOD = "forkserver"
 #: How long a lock must stay taken, after a worker died, before the
 #: coordinator concludes the dead worker held it. Live workers hold these
 #: locks for microseconds.
@@ -74,58 +72,6 @@ POISON_WAIT = 1.0
 LOST_AFTER = 3.0
 #: Upper bound on one wait, so signals and call-job deadlines are seen promptly.
 MAX_WAIT = 0.2
-#: Work one queue item should hold, and the most attempts it may hold.
-CHUNK_SECONDS = 0.01
-MAX_CHUNK = 512
-#: An attempt running this much longer than its chunk was meant to take
-#: holds up the rest of that chunk: an idle worker then takes the rest.
-TAKE_REST_AFTER = 3 * CHUNK_SECONDS
-
-
-@dataclasses.dataclass
-class _Item:
-    """A queue item in flight: its attempts in order, those still without an
-    outcome, and when it was queued."""
-
-    order: list[int]
-    pending: set[int]
-    queued_at: float
-
-
-class ChunkSizer:
-    """How many attempts to put in one queue item (joblib's auto-batching idea).
-
-    Each queue item costs a ``put()``, a ``get()`` and a ``task_done()``, each
-    taking shared locks. A chunk holds about CHUNK_SECONDS of work, judged by
-    the mean duration of recent attempts, so that cost vanishes for tiny jobs
-    while jobs of a few milliseconds or more still travel one by one, keeping
-    the load balanced. Results still come back one per attempt.
-
-    >>> sizer = ChunkSizer()
-    >>> sizer.size
-    1
-    >>> for _ in range(50):
-    ...     sizer.observe(0.0001)
-    >>> sizer.size
-    100
-    """
-
-    def __init__(self) -> None:
-        self.size = 1
-        self._mean: float | None = None
-
-    def observe(self, duration: float) -> None:
-        """Account for one finished attempt that ran ``duration`` seconds.
-
-        The estimate jumps up at once on a slow attempt and decays slowly on
-        fast ones: a chunk too big holds jobs back, one too small only costs
-        a little overhead.
-        """
-        if self._mean is None or duration > self._mean:
-            self._mean = duration
-        else:
-            self._mean = 0.9 * self._mean + 0.1 * duration
-        self.size = max(1, min(MAX_CHUNK, round(CHUNK_SECONDS / max(self._mean, 1e-6))))
 
 
 def _exit_reason(exitcode: int | None) -> str:
@@ -134,73 +80,6 @@ def _exit_reason(exitcode: int | None) -> str:
     if exitcode == EXIT_UNCLEAN:
         return "left to be replaced: a call changed its process beyond repair"
     return f"exit code {exitcode}"
-
-
-def start_fork_server() -> None:
-    """Start multiprocessing's fork server (if it is not running), preloading
-    the worker code, with group signals ignored. Returns before it is ready:
-    calling this early lets it start while the coordinator does other work.
-
-    It lives in the coordinator's process group, and until it has imported
-    its preload modules a Ctrl-C would kill it with a traceback. Ignored
-    dispositions survive exec, so it starts immune; a signal sent in these
-    few milliseconds is lost (press Ctrl-C again).
-    """
-    multiprocessing.get_context(START_METHOD).set_forkserver_preload(["taskrunner.forkserver_setup"])
-    if threading.current_thread() is not threading.main_thread():
-        forkserver.ensure_running()
-        return
-    group_signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in group_signals}
-    try:
-        forkserver.ensure_running()
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-
-#: Pools of this process not closed yet: the helpers stop when the last closes.
-_open_pools: weakref.WeakSet[LocalPool] = weakref.WeakSet()
-#: Processes ``keep_children`` jobs of closed pools kept: never ended.
-_kept: set[int] = set()
-
-
-def _end_orphans() -> None:
-    """End what the jobs of dead workers left behind: the fork server is their
-    subreaper, so every child of it that is no live worker is a leftover."""
-    server = getattr(forkserver._forkserver, "_forkserver_pid", None)
-    if not server:
-        return
-    pools = list(_open_pools)
-    workers = {process.pid for pool in pools for process in pool._procs if process is not None}
-    kept = _kept.union(*(kept_processes(pool._spool.path) for pool in pools))
-    orphans = [pid for pid in children(server) if pid not in workers and pid not in kept]
-    if orphans:
-        log.info("ending %d process(es) left behind by the jobs of dead workers: %s", len(orphans), orphans)
-        end_processes(orphans, grace=0.5)
-
-
-def stop_helpers() -> None:
-    """Stop multiprocessing's fork server and resource tracker and wait for
-    them, so that when a run returns no process of it remains (they would
-    otherwise outlive it by some 50 ms, and a supervisor or ``timeout`` sees
-    processes left in the group). The next run starts them again. The
-    tracker stays while any semaphore is alive (someone still holds one): it
-    would unlink it as leaked."""
-    from multiprocessing import resource_tracker, synchronize
-
-    _end_orphans()
-    helpers = [getattr(forkserver, "_forkserver", None)]
-    if not any(isinstance(obj, synchronize.SemLock) for obj in gc.get_objects()):
-        helpers.append(getattr(resource_tracker, "_resource_tracker", None))
-    for helper in helpers:
-        stop = getattr(helper, "_stop", None)
-        if stop is None:  # pragma: no cover - a Python without these internals
-            continue
-        try:
-            stop()
-        except (OSError, ChildProcessError):
-            pass
 
 
 class LocalPool:
@@ -241,7 +120,7 @@ class LocalPool:
         # Submitted attempts not yet on the queue: the chunk being filled.
         self._batch: list[tuple[int, bytes]] = []
         # Queue items in flight, and each pending attempt's item.
-        self._items: dict[int, _Item] = {}
+        self._items: dict[int, Item] = {}
         self._item_of: dict[int, int] = {}
         self._item_ids = itertools.count(1)
         self._chunks = ChunkSizer()
@@ -267,7 +146,7 @@ class LocalPool:
 
     def start(self) -> None:
         """Start the fork server (if needed) and every worker."""
-        _open_pools.add(self)
+        open_pools.add(self)
         start_fork_server()
         for slot in range(self.workers):
             self._spawn(slot)
@@ -321,7 +200,7 @@ class LocalPool:
             return
         item_id = next(self._item_ids)
         order = [attempt_id for attempt_id, _ in self._batch]
-        self._items[item_id] = _Item(order, set(order), time.time())
+        self._items[item_id] = Item(order, set(order), time.time())
         for attempt_id in order:
             self._item_of[attempt_id] = item_id
         batch, self._batch = self._batch, []
@@ -351,6 +230,11 @@ class LocalPool:
             if not self._cancelling:  # else cancel() records them as never started
                 self.submit(self._outstanding[attempt_id])
         self._put_batch()
+
+    @property
+    def spool_path(self) -> str:
+        """Where messages too big for a pipe packet (and kept pids) are put."""
+        return self._spool.path
 
     def worker_pids(self) -> list[int]:
         """Process ids of the live workers, by slot."""
@@ -429,7 +313,7 @@ class LocalPool:
         )
         self._poller.unregister(process.sentinel)
         self._procs[slot] = None
-        _end_orphans()
+        end_orphans()
         self._slots.item[slot] = self._slots.held[slot] = NOT_HELD
         self._slots.pgid[slot] = 0
         outcomes = self._repair_lock(self._results._wlock) if self._results._wlock else []
@@ -660,10 +544,10 @@ class LocalPool:
             self._tasks.cancel_join_thread()
             self._tasks.close()
             self._results.close()
-            _kept.update(kept_processes(self._spool.path))
+            kept_for_good.update(kept_processes(self._spool.path))
             self._spool.remove()
-            _open_pools.discard(self)
-            if not _open_pools:
+            open_pools.discard(self)
+            if not open_pools:
                 self._release_semaphores()
                 stop_helpers()
 
