@@ -32,7 +32,6 @@ warm and the server survives signals sent to the coordinator's group.
 from __future__ import annotations
 
 import gc
-import itertools
 import logging
 import math
 import multiprocessing
@@ -50,8 +49,9 @@ from ..model import Attempt, JobResult, Status
 from ..outcomes import coordinator_result
 from ..signals import signal_group, signal_name
 from ._mp.taskqueue import ResultQueue, TaskQueue
-from .chunks import TAKE_REST_AFTER, ChunkSizer, Item
+from .chunks import TAKE_REST_AFTER, ChunkSizer
 from .helpers import START_METHOD, end_orphans, kept_for_good, open_pools, start_fork_server, stop_helpers
+from .ledger import Ledger
 from .reaper import kept_processes
 from .spool import SpoolDir
 from .worker import EXIT_UNCLEAN, NOT_HELD, WorkerSlots, inherited_ignores, worker_main
@@ -115,14 +115,8 @@ class LocalPool:
         # One per worker: held while it claims the next attempt of its chunk,
         # or while the coordinator takes the unclaimed rest for an idle worker.
         self._claim_locks: list[Any] = [None] * workers
-        # Attempt id -> attempt: submitted, no outcome yet.
-        self._outstanding: dict[int, Attempt] = {}
-        # Submitted attempts not yet on the queue: the chunk being filled.
-        self._batch: list[tuple[int, bytes]] = []
-        # Queue items in flight, and each pending attempt's item.
-        self._items: dict[int, Item] = {}
-        self._item_of: dict[int, int] = {}
-        self._item_ids = itertools.count(1)
+        # What is in flight: attempts, the chunk being filled, queue items.
+        self._ledger = Ledger()
         self._chunks = ChunkSizer()
         self._timed_out: set[int] = set()
         self._cancelling = False
@@ -184,51 +178,30 @@ class LocalPool:
     def capacity(self) -> int:
         """How many more attempts to submit now: two chunks a worker, so the
         queue stays short but never runs dry."""
-        return max(0, 2 * self.workers * self._chunks.size - len(self._outstanding))
+        return max(0, 2 * self.workers * self._chunks.size - len(self._ledger.outstanding))
 
     def submit(self, attempt: Attempt) -> None:
         """Queue ``attempt`` (in the chunk being filled; ``poll()`` sends a partial
         one). Raises ``pickle.PicklingError``/``TypeError`` if it cannot be sent."""
         payload = pickle.dumps(attempt, protocol=pickle.HIGHEST_PROTOCOL)
-        self._outstanding[attempt.attempt_id] = attempt
-        self._batch.append((attempt.attempt_id, payload))
-        if len(self._batch) >= self._chunks.size:
+        self._ledger.add(attempt, payload)
+        if len(self._ledger.batch) >= self._chunks.size:
             self._put_batch()
 
     def _put_batch(self) -> None:
-        if not self._batch:
+        if not self._ledger.batch:
             return
-        item_id = next(self._item_ids)
-        order = [attempt_id for attempt_id, _ in self._batch]
-        self._items[item_id] = Item(order, set(order), time.time())
-        for attempt_id in order:
-            self._item_of[attempt_id] = item_id
-        batch, self._batch = self._batch, []
-        self._tasks.put((item_id, batch))
+        self._tasks.put(self._ledger.seal_batch(time.time()))
         self.items_sent += 1
-
-    def _settle(self, attempt_id: int) -> Attempt | None:
-        """Forget an attempt that has its outcome; None if it already had one."""
-        attempt = self._outstanding.pop(attempt_id, None)
-        item_id = self._item_of.pop(attempt_id, None)
-        entry = self._items.get(item_id) if item_id is not None else None
-        if entry is not None:
-            entry.pending.discard(attempt_id)
-            if not entry.pending:
-                del self._items[item_id]  # type: ignore[arg-type]
-        return attempt
 
     def _requeue_item(self, item_id: int) -> None:
         """Submit again the attempts of an item whose worker died before starting them."""
-        entry = self._items.pop(item_id, None)
-        if entry is not None:
-            self._resubmit([a for a in entry.order if a in entry.pending])
+        self._resubmit(self._ledger.take_item(item_id))
 
     def _resubmit(self, attempt_ids: list[int]) -> None:
         for attempt_id in attempt_ids:
-            self._item_of.pop(attempt_id, None)
             if not self._cancelling:  # else cancel() records them as never started
-                self.submit(self._outstanding[attempt_id])
+                self.submit(self._ledger.outstanding[attempt_id])
         self._put_batch()
 
     @property
@@ -270,7 +243,7 @@ class LocalPool:
         outcomes: list[tuple[int, JobResult]] = []
         while self._result_poller.poll(0):
             attempt_id, result = self._results.get()
-            attempt = self._settle(attempt_id)
+            attempt = self._ledger.settle(attempt_id)
             if attempt is None:
                 continue  # already recorded (e.g. its worker was declared dead)
             if result.attempts != attempt.number:
@@ -328,7 +301,7 @@ class LocalPool:
             # It never reached task_done(); account for it.
             self._task_done_for_dead()
             if attempt_id != NOT_HELD:
-                attempt = self._settle(attempt_id)
+                attempt = self._ledger.settle(attempt_id)
                 if attempt is not None:
                     outcomes.append((attempt_id, self._death_result(attempt, slot, process)))
                 self._deaths_without_work = 0
@@ -399,7 +372,7 @@ class LocalPool:
         """
         now = time.time()
         held = set(self._slots.item[:])
-        unheld = [item_id for item_id in self._items if item_id not in held]
+        unheld = [item_id for item_id in self._ledger.items if item_id not in held]
         if not unheld:
             self._suspect_lost = False
             return
@@ -411,7 +384,7 @@ class LocalPool:
         if not idle_since:
             return
         for item_id in unheld:
-            since = max(self._items[item_id].queued_at, self._queue_usable_since, min(idle_since))
+            since = max(self._ledger.items[item_id].queued_at, self._queue_usable_since, min(idle_since))
             if now - since > LOST_AFTER:
                 log.warning("queue item %d was taken by a worker that died before starting it; queued again", item_id)
                 self._task_done_for_dead()
@@ -429,17 +402,16 @@ class LocalPool:
         each attempt under its claim lock, so an attempt is run by exactly
         one worker.
         """
-        if self._batch or self._cancelling:
+        if self._ledger.batch or self._cancelling:
             return
         live = [slot for slot in range(self.workers) if self._procs[slot] is not None]
         holding = {self._slots.item[slot]: slot for slot in live if self._slots.item[slot] != NOT_HELD}
-        if len(holding) == len(live) or any(item_id not in holding for item_id in self._items):
+        if len(holding) == len(live) or any(item_id not in holding for item_id in self._ledger.items):
             return  # no worker idle, or something still queued for it
         now = time.time()
         for item_id, slot in holding.items():
-            entry = self._items.get(item_id)
             stuck = self._slots.held[slot] != NOT_HELD and now - self._slots.started[slot] > TAKE_REST_AFTER
-            if entry is None or not stuck or not self._claim_locks[slot].acquire(timeout=0.01):
+            if item_id not in self._ledger.items or not stuck or not self._claim_locks[slot].acquire(timeout=0.01):
                 continue
             try:
                 if self._slots.item[slot] != item_id:
@@ -448,11 +420,8 @@ class LocalPool:
                 self._slots.limit[slot] = claimed
             finally:
                 self._claim_locks[slot].release()
-            taken = [a for a in entry.order[claimed:limit] if a in entry.pending]
+            taken = self._ledger.take_rest(item_id, claimed, limit)
             if taken:
-                entry.pending.difference_update(taken)
-                if not entry.pending:
-                    del self._items[item_id]
                 self._resubmit(taken)
                 return
 
@@ -465,7 +434,7 @@ class LocalPool:
         now = time.time()
         for slot in range(self.workers):
             attempt_id = self._slots.held[slot]
-            queued = self._outstanding.get(attempt_id)
+            queued = self._ledger.outstanding.get(attempt_id)
             job = queued.job if queued else None
             if job is None or job.is_command or job.timeout is None or attempt_id in self._timed_out:
                 continue
@@ -484,7 +453,7 @@ class LocalPool:
         """
         self._cancelling = True
         self._slots.stopping.value = 1
-        self._batch.clear()
+        self._ledger.batch.clear()
         busy = self._busy_slots()
         running_at_start = {self._slots.held[slot] for slot in busy}
         for slot in busy:
@@ -500,7 +469,7 @@ class LocalPool:
             self._kill_slot(slot)
         outcomes += self._poll_while_running(KILL_GRACE)
         outcomes += self._drain()
-        for attempt_id, attempt in self._outstanding.items():
+        for attempt_id, attempt in self._ledger.outstanding.items():
             if attempt_id in running_at_start:
                 outcome = coordinator_result(attempt, Status.CANCELLED, "cancelled while running")
             else:
@@ -508,9 +477,7 @@ class LocalPool:
                     attempt, Status.CANCELLED, "cancelled before it started", attempts=attempt.number - 1
                 )
             outcomes.append((attempt_id, outcome))
-        self._outstanding.clear()
-        self._items.clear()
-        self._item_of.clear()
+        self._ledger.clear()
         return outcomes
 
     def _poll_while_running(self, seconds: float) -> list[tuple[int, JobResult]]:
