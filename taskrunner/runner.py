@@ -18,63 +18,34 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
-import hashlib
 import itertools
 import os
 import pickle
-import re
 import signal
 import time
 import weakref
 from collections import Counter
 from collections.abc import Callable, Collection, Generator, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from .backend import Backend, check_backend, open_backend
 from .journal import (
     Journal,
-    check_replaceable,
     check_results_path,
-    read_results,
     replace_results,
 )
 from .logfiles import prepare_log_dir
 from .mainmodule import check_guarded, functions_in_main
 from .model import Attempt, Job, JobResult, RunReport, Status
 from .outcomes import coordinator_result
+from .paths import default_paths, log_file_stem
 from .plan import Plan, dependency_problems
 from .progress import Reporter, SilentReporter, TerminalReporter, bar_wanted
 from .resultslock import ResultsLock
-from .retention import Retention, retain
+from .resume import RunPreview, preview_run
 from .signals import SignalGuard
 
 __all__ = ["RunPreview", "Runner", "default_paths", "log_file_stem", "run"]
-
-STATE_DIR = ".taskrunner"
-
-
-def default_paths(job_file: str) -> tuple[str, str]:
-    """Default (results path, log folder) for a job file: under ./.taskrunner/."""
-    stem = os.path.splitext(os.path.basename(job_file))[0] or "jobs"
-    return (
-        os.path.join(STATE_DIR, f"{stem}.results.jsonl"),
-        os.path.join(STATE_DIR, f"{stem}.logs"),
-    )
-
-
-def log_file_stem(name: str) -> str:
-    """A file name for a job's logs that cannot leave the log folder.
-
-    >>> log_file_stem("compress"), log_file_stem("../x")
-    ('compress', 'x-72e4d01d')
-    """
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._")[:80]
-    if safe != name:
-        # Keep distinct names distinct after cleaning ("a/b" vs "a_b").
-        safe = f"{safe or 'job'}-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
-    return safe
-
 
 #: Runs not finished yet: closed (cancelled, recorded, workers stopped) at
 #: interpreter exit, before multiprocessing's own exit hook would wait forever
@@ -99,16 +70,6 @@ def _track(execution: Generator[JobResult, None, RunReport]) -> None:
         atexit.register(_close_live_runs)
         _track.registered = True  # type: ignore[attr-defined]
     _LIVE_RUNS.add(execution)
-
-
-@dataclass(frozen=True)
-class RunPreview:
-    """What a run would do (``Runner.preview``, ``--dry-run``): the jobs it
-    would run, and the earlier results it would keep."""
-
-    to_run: list[Job]
-    retention: Retention
-    notes: tuple[str, ...]
 
 
 class Runner:
@@ -202,17 +163,6 @@ class Runner:
             return self.reporter
         return TerminalReporter(bar=True) if bar_wanted(self.progress) else SilentReporter()
 
-    def _with_overrides(self, jobs: Sequence[Job]) -> list[Job]:
-        updated = []
-        for job in jobs:
-            changes: dict[str, Any] = {}
-            if self.timeout is not None and job.timeout is None:
-                changes["timeout"] = self.timeout
-            if self.retries is not None and job.retries == 0:
-                changes["retries"] = self.retries
-            updated.append(dataclasses.replace(job, **changes) if changes else job)
-        return updated
-
     def run(self, jobs: Sequence[Job], select: Collection[str] | None = None) -> RunReport:
         """Run ``jobs`` to completion (or interruption) and return the report.
 
@@ -261,22 +211,12 @@ class Runner:
 
         Raises ``ResultsFileError`` for a results file that cannot be used.
         """
-        check_results_path(self.results_path)
-        notes: list[str] = []
-        previous: list[JobResult] = []
-        if (self.resume or select is not None) and os.path.exists(self.results_path):
-            previous = read_results(self.results_path, on_warning=notes.append)
-        else:
-            check_replaceable(self.results_path)
-        retention = retain(previous, jobs, resume=self.resume, select=select)
-        if retention.foreign:
-            notes.append(f"kept {retention.foreign} results of jobs not in {self.source or 'the job list'}")
-        return RunPreview(retention.to_run(jobs, select), retention, tuple(notes))
+        return preview_run(self.results_path, jobs, select, resume=self.resume, source=self.source)
 
     def _execute(
         self, jobs: Sequence[Job], select: Collection[str] | None
     ) -> Generator[JobResult, None, RunReport]:
-        jobs = self._with_overrides(jobs)
+        jobs = _with_overrides(jobs, self.timeout, self.retries)
         _check_jobs(jobs)
         check_guarded(jobs)
         started = time.monotonic()
@@ -369,7 +309,7 @@ class Runner:
                         pool.submit(attempt)
                     except (pickle.PicklingError, TypeError, AttributeError) as error:
                         yield from record([(attempt.attempt_id, _unsendable(attempt, error))])
-                yield from record(pool.poll(self._wait_time(plan, pool)))
+                yield from record(pool.poll(_wait_time(plan, pool)))
                 reporter.running(pool.running_count())
         finally:
             if not plan.finished:
@@ -378,13 +318,25 @@ class Runner:
                 publish(plan.cancel_waiting())
             reporter.close()
 
-    @staticmethod
-    def _wait_time(plan: Plan, pool: Backend) -> float | None:
-        """How long to wait for outcomes: until the next retry is due, if it can start."""
-        due = plan.next_due()
-        if due is None or pool.capacity() == 0:
-            return None
-        return max(0.0, due - time.time())
+def _with_overrides(jobs: Sequence[Job], timeout: float | None, retries: int | None) -> list[Job]:
+    """The jobs with the run's ``timeout``/``retries`` where they set none."""
+    updated = []
+    for job in jobs:
+        changes: dict[str, Any] = {}
+        if timeout is not None and job.timeout is None:
+            changes["timeout"] = timeout
+        if retries is not None and job.retries == 0:
+            changes["retries"] = retries
+        updated.append(dataclasses.replace(job, **changes) if changes else job)
+    return updated
+
+
+def _wait_time(plan: Plan, pool: Backend) -> float | None:
+    """How long to wait for outcomes: until the next retry is due, if it can start."""
+    due = plan.next_due()
+    if due is None or pool.capacity() == 0:
+        return None
+    return max(0.0, due - time.time())
 
 
 def _check_jobs(jobs: Sequence[Job]) -> None:

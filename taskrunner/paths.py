@@ -1,0 +1,37 @@
+"""Where a run keeps its files by default, and safe log file names.
+
+    >>> default_paths("jobs.yaml")
+    ('.taskrunner/jobs.results.jsonl', '.taskrunner/jobs.logs')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+
+__all__ = ["STATE_DIR", "default_paths", "log_file_stem"]
+
+STATE_DIR = ".taskrunner"
+
+
+def default_paths(job_file: str) -> tuple[str, str]:
+    """Default (results path, log folder) for a job file: under ./.taskrunner/."""
+    stem = os.path.splitext(os.path.basename(job_file))[0] or "jobs"
+    return (
+        os.path.join(STATE_DIR, f"{stem}.results.jsonl"),
+        os.path.join(STATE_DIR, f"{stem}.logs"),
+    )
+
+
+def log_file_stem(name: str) -> str:
+    """A file name for a job's logs that cannot leave the log folder.
+
+    >>> log_file_stem("compress"), log_file_stem("../x")
+    ('compress', 'x-72e4d01d')
+    """
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._")[:80]
+    if safe != name:
+        # Keep distinct names distinct after cleaning ("a/b" vs "a_b").
+        safe = f"{safe or 'job'}-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
+    return safe

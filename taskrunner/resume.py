@@ -1,0 +1,45 @@
+"""What a new run keeps of the results file, read from disk (``--resume``,
+selections, ``--dry-run``); the decision itself is ``retention``'s."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+from .journal import check_replaceable, check_results_path, read_results
+from .model import Job, JobResult
+from .retention import Retention, retain
+
+__all__ = ["RunPreview", "preview_run"]
+
+
+@dataclass(frozen=True)
+class RunPreview:
+    """What a run would do (``Runner.preview``, ``--dry-run``): the jobs it
+    would run, and the earlier results it would keep."""
+
+    to_run: list[Job]
+    retention: Retention
+    notes: tuple[str, ...]
+
+
+def preview_run(
+    results_path: str, jobs: Sequence[Job], select: Collection[str] | None, *, resume: bool, source: str | None
+) -> RunPreview:
+    """Read the results file at ``results_path`` (if the run keeps any of it)
+    and decide what a run of ``jobs`` would run and keep. Changes nothing.
+
+    Raises ``ResultsFileError`` for a results file that cannot be used.
+    """
+    check_results_path(results_path)
+    notes: list[str] = []
+    previous: list[JobResult] = []
+    if (resume or select is not None) and os.path.exists(results_path):
+        previous = read_results(results_path, on_warning=notes.append)
+    else:
+        check_replaceable(results_path)
+    retention = retain(previous, jobs, resume=resume, select=select)
+    if retention.foreign:
+        notes.append(f"kept {retention.foreign} results of jobs not in {source or 'the job list'}")
+    return RunPreview(retention.to_run(jobs, select), retention, tuple(notes))
