@@ -94,7 +94,8 @@ class Runner:
     ``JobResult`` as it is recorded. ``reporter`` replaces the progress
     display altogether (see ``taskrunner.progress.Reporter``). ``backend``
     is ``"local"`` (worker processes here) or ``"dask"`` (the cluster at
-    ``scheduler``, else an embedded one of ``workers`` processes).
+    ``scheduler``, else an embedded one of ``workers`` processes), or a
+    ``Backend`` object (e.g. ``InProcessBackend`` for tests).
 
     >>> with Runner(workers=2, results="/tmp/doc.jsonl", progress=False) as runner:
     ...     for result in runner.iter_results([Job(name="a", run="true")]):
@@ -116,7 +117,7 @@ class Runner:
         resume: bool = False,
         on_result: Callable[[JobResult], None] | None = None,
         reporter: Reporter | None = None,
-        backend: str = "local",
+        backend: str | Backend = "local",
         scheduler: str | None = None,
         source: str | None = None,
         raise_interrupt: bool = True,
@@ -129,7 +130,8 @@ class Runner:
             raise ValueError("timeout must be > 0")
         if retries is not None and retries < 0:
             raise ValueError("retries must be >= 0")
-        check_backend(backend, scheduler)
+        if isinstance(backend, str):
+            check_backend(backend, scheduler)
         self.workers = workers or os.cpu_count() or 1
         default_results, default_logs = default_paths("jobs")
         self.results_path = results or default_results
@@ -236,12 +238,7 @@ class Runner:
             # Nothing has changed yet; from here on the file is ours.
             replace_results(real_path, preview.retention.lines, self.results_path)
             journal = Journal(real_path, self.results_path)
-            pool = open_backend(
-                self.backend,
-                min(self.workers, max(1, len(preview.to_run))),
-                self.scheduler,
-                import_main=bool(functions_in_main(preview.to_run)),
-            )
+            pool = self._open_backend(preview.to_run)
             signals.on_first, signals.on_second = pool.stop_starting, pool.kill_now
             plan = Plan(preview.to_run, max_failures=self.max_failures, satisfied=done)
             with journal, pool:
@@ -261,6 +258,12 @@ class Runner:
             kept=len(done),
             notes=preview.notes,
         )
+
+    def _open_backend(self, to_run: list[Job]) -> Backend:
+        if not isinstance(self.backend, str):
+            return self.backend
+        workers = min(self.workers, max(1, len(to_run)))
+        return open_backend(self.backend, workers, self.scheduler, import_main=bool(functions_in_main(to_run)))
 
     def _run_loop(
         self, plan: Plan, pool: Backend, journal: Journal, signals: SignalGuard

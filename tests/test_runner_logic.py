@@ -1,0 +1,86 @@
+"""The runner's own logic, on the in-process backend: exact and fast (no
+worker processes; commands still run for real)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from taskrunner import Job, Runner
+from taskrunner.inprocess import InProcessBackend
+from taskrunner.model import Status
+
+pytestmark = [pytest.mark.timeout(30), pytest.mark.usefixtures("no_leftovers")]
+
+
+def runner(tmp_path: Path, backend: InProcessBackend, **options: object) -> Runner:
+    return Runner(backend=backend, results=str(tmp_path / "r.jsonl"), log_dir=str(tmp_path / "logs"),
+                  progress=False, **options)  # type: ignore[arg-type]
+
+
+def lines(tmp_path: Path) -> dict[str, dict[str, object]]:
+    return {line["name"]: line for line in map(json.loads, (tmp_path / "r.jsonl").read_text().splitlines())}
+
+
+def test_a_failure_is_retried_and_its_dependents_wait(tmp_path: Path) -> None:
+    flaky = f"test -f {tmp_path}/m || {{ touch {tmp_path}/m; exit 1; }}"
+    backend = InProcessBackend()
+    report = runner(tmp_path, backend).run([
+        Job(name="flaky", run=flaky, retries=1),
+        Job(name="after", run="true", depends_on=["flaky"]),
+    ])
+    assert report.ok and report["flaky"].attempts == 2
+    assert [a.job.name for a in backend.ran] == ["flaky", "flaky", "after"]
+    assert len(report["flaky"].history) == 2
+
+
+def test_a_failed_dependency_skips_its_dependents_and_not_the_rest(tmp_path: Path) -> None:
+    backend = InProcessBackend()
+    report = runner(tmp_path, backend).run([
+        Job(name="bad", run="exit 3"),
+        Job(name="child", run="true", depends_on=["bad"]),
+        Job(name="grandchild", run="true", depends_on=["child"]),
+        Job(name="other", run="true"),
+    ])
+    assert {r.name: r.status for r in report} == {
+        "bad": Status.FAILED, "child": Status.SKIPPED, "grandchild": Status.SKIPPED, "other": Status.OK}
+    assert [a.job.name for a in backend.ran] == ["bad", "other"]
+    assert set(lines(tmp_path)) == {"bad", "child", "grandchild", "other"}
+
+
+def test_fail_fast_cancels_what_did_not_start(tmp_path: Path) -> None:
+    backend = InProcessBackend()
+    report = runner(tmp_path, backend, fail_fast=True).run(
+        [Job(name="bad", run="exit 1")] + [Job(name=f"j{i}", run="true") for i in range(3)])
+    assert [a.job.name for a in backend.ran] == ["bad"]
+    assert report.counts["cancelled"] == 3 and len(lines(tmp_path)) == 4
+
+
+def test_resume_runs_only_what_changed_or_did_not_succeed(tmp_path: Path) -> None:
+    jobs = [Job(name="a", run="true"), Job(name="b", run="exit 1"), Job(name="c", run="true")]
+    runner(tmp_path, InProcessBackend()).run(jobs)
+    backend = InProcessBackend()
+    changed = [jobs[0], Job(name="b", run="true"), Job(name="c", run="echo changed")]
+    report = runner(tmp_path, backend, resume=True).run(changed)
+    assert [a.job.name for a in backend.ran] == ["b", "c"]
+    assert report.ok and report.kept == 1 and set(lines(tmp_path)) == {"a", "b", "c"}
+
+
+def test_a_selection_keeps_the_other_lines_and_reports_each_result_once(tmp_path: Path) -> None:
+    jobs = [Job(name=n, run="true") for n in "abc"]
+    runner(tmp_path, InProcessBackend()).run(jobs)
+    before = lines(tmp_path)
+    seen: list[str] = []
+    backend = InProcessBackend()
+    report = runner(tmp_path, backend, on_result=lambda r: seen.append(r.name)).run(jobs, select={"b"})
+    assert [a.job.name for a in backend.ran] == ["b"] and seen == ["b"] and [r.name for r in report] == ["b"]
+    after = lines(tmp_path)
+    assert after["a"] == before["a"] and after["c"] == before["c"] and after["b"] != before["b"]
+
+
+def test_iter_results_yields_in_completion_order_and_run_returns_the_report(tmp_path: Path) -> None:
+    jobs = [Job(name="first", run="true"), Job(name="second", run="true", depends_on=["first"])]
+    names = [r.name for r in runner(tmp_path, InProcessBackend()).iter_results(jobs)]
+    assert names == ["first", "second"]
