@@ -47,14 +47,14 @@ from ..execute import KILL_GRACE
 from ..mainmodule import hidden_main
 from ..model import Attempt, JobResult, Status
 from ..outcomes import coordinator_result
-from ..signals import signal_group, signal_name
+from ..signals import inherited_ignores, signal_group, signal_name
 from ._mp.taskqueue import ResultQueue, TaskQueue
 from .chunks import TAKE_REST_AFTER, ChunkSizer
 from .helpers import START_METHOD, end_orphans, kept_for_good, open_pools, start_fork_server, stop_helpers
 from .ledger import Ledger
 from .reaper import kept_processes
 from .spool import SpoolDir
-from .worker import EXIT_UNCLEAN, NOT_HELD, WorkerSlots, inherited_ignores, worker_main
+from .worker import EXIT_UNCLEAN, NOT_HELD, WorkerSlots, worker_main
 
 #: Supervision events: worker deaths and replacements, repaired locks, lost
 #: items queued again, leftover processes ended. No handler is configured

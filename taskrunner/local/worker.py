@@ -32,7 +32,6 @@ from typing import Any
 
 from ..execute import AttemptControl, execute, track_signal_changes
 from ..model import Attempt, JobResult, Status
-from ..signals import inherited_ignores
 from .reaper import (
     become_subreaper,
     end_processes,
@@ -41,7 +40,7 @@ from .reaper import (
     reap_zombies,
 )
 
-__all__ = ["WorkerSlots", "inherited_ignores", "worker_main"]  # inherited_ignores: re-exported
+__all__ = ["EXIT_UNCLEAN", "NOT_HELD", "WorkerSlots", "worker_main"]
 
 NOT_HELD = -1
 
