@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import math
 import multiprocessing
 import os
 import pickle
@@ -44,17 +43,16 @@ from typing import Any
 
 from ..errors import WorkerError
 from ..execute import KILL_GRACE
-from ..mainmodule import hidden_main
 from ..model import Attempt, JobResult, Status
 from ..outcomes import coordinator_result
-from ..signals import inherited_ignores, signal_group, signal_name
+from ..signals import signal_name
 from ._mp.taskqueue import ResultQueue, TaskQueue
 from .chunks import TAKE_REST_AFTER, ChunkSizer
 from .helpers import START_METHOD, end_orphans, kept_for_good, open_pools, start_fork_server, stop_helpers
 from .ledger import Ledger
-from .reaper import kept_processes
 from .spool import SpoolDir
-from .worker import EXIT_UNCLEAN, NOT_HELD, WorkerSlots, worker_main
+from .worker import EXIT_UNCLEAN, NOT_HELD
+from .workers import Workers
 
 #: Supervision events: worker deaths and replacements, repaired locks, lost
 #: items queued again, leftover processes ended. No handler is configured
@@ -94,8 +92,6 @@ class LocalPool:
         if workers < 1:
             raise ValueError("workers must be >= 1")
         self.workers = workers
-        # Workers import the calling script only if a job's function lives there.
-        self._import_main = import_main
         self._ctx: Any = multiprocessing.get_context(START_METHOD)
         # Where messages too big for one atomic pipe write wait (see packetpipe).
         self._spool = SpoolDir()
@@ -109,12 +105,10 @@ class LocalPool:
         self._result_poller.register(self._results._reader.fileno(), select.POLLIN)
         self._poller = select.poll()
         self._poller.register(self._results._reader.fileno(), select.POLLIN)
-        self._slots = WorkerSlots(self._ctx, workers)
-        self._inherited_ignores = inherited_ignores()
-        self._procs: list[Any] = [None] * workers
-        # One per worker: held while it claims the next attempt of its chunk,
-        # or while the coordinator takes the unclaimed rest for an idle worker.
-        self._claim_locks: list[Any] = [None] * workers
+        self._workers = Workers(
+            self._ctx, workers, self._tasks, self._results, self._spool.path, self._poller, import_main
+        )
+        self._slots = self._workers.slots
         # What is in flight: attempts, the chunk being filled, queue items.
         self._ledger = Ledger()
         self._chunks = ChunkSizer()
@@ -143,35 +137,7 @@ class LocalPool:
         open_pools.add(self)
         start_fork_server()
         for slot in range(self.workers):
-            self._spawn(slot)
-
-    def _spawn(self, slot: int) -> None:
-        self._slots.held[slot] = NOT_HELD
-        self._slots.pgid[slot] = 0
-        # Not idle until the new worker says so: a worker still starting up
-        # cannot take queued items, so it must not make them look lost.
-        self._slots.idle_since[slot] = math.inf
-        # A fresh lock: one its dead predecessor held would stay taken.
-        self._claim_locks[slot] = self._ctx.Lock()
-        process = self._ctx.Process(
-            target=worker_main,
-            args=(
-                slot, self._tasks, self._results, self._slots, self._claim_locks[slot], self._inherited_ignores,
-                self._spool.path,
-            ),
-            name=f"taskrunner-worker-{slot}",
-            daemon=True,
-        )
-        try:
-            if self._import_main:
-                process.start()
-            else:
-                with hidden_main():
-                    process.start()
-        except OSError as error:
-            raise WorkerError(f"cannot start a worker process: {error}") from error
-        self._procs[slot] = process
-        self._poller.register(process.sentinel, select.POLLIN)
+            self._workers.spawn(slot)
 
     # -- submitting and collecting ------------------------------------------
 
@@ -211,14 +177,11 @@ class LocalPool:
 
     def worker_pids(self) -> list[int]:
         """Process ids of the live workers, by slot."""
-        return [p.pid for p in self._procs if p is not None and p.exitcode is None]
+        return self._workers.pids()
 
     def running_count(self) -> int:
         """How many attempts workers hold right now."""
-        return len(self._busy_slots())
-
-    def _busy_slots(self) -> list[int]:
-        return [slot for slot in range(self.workers) if self._slots.held[slot] != NOT_HELD]
+        return len(self._workers.busy())
 
     def poll(self, timeout: float | None) -> list[tuple[int, JobResult]]:
         """Wait up to ``timeout`` seconds; return outcomes of finished attempts.
@@ -266,29 +229,19 @@ class LocalPool:
         """Handle every dead worker; with ``ready`` (the fds ``poll()`` saw ready),
         only those whose sentinel fired — asking each worker costs a syscall."""
         outcomes = []
-        for slot, process in enumerate(self._procs):
-            if process is None or (ready is not None and process.sentinel not in ready):
-                continue
-            if process.exitcode is None:
-                continue
+        for slot, process in self._workers.exited(ready):
             # Results the dead worker sent before dying are in the pipe by now.
             outcomes += self._drain()
             outcomes += self._handle_death(slot, process)
         return outcomes
 
     def _handle_death(self, slot: int, process: Any) -> list[tuple[int, JobResult]]:
-        item_id, attempt_id = self._slots.item[slot], self._slots.held[slot]
-        self._kill_slot(slot)
-        process.join()
+        item_id, attempt_id = self._workers.retire(slot, process)
         log.info(
             "worker w%d-%d died (%s)%s", slot, process.pid, _exit_reason(process.exitcode),
             "" if attempt_id == NOT_HELD else f" holding attempt {attempt_id}",
         )
-        self._poller.unregister(process.sentinel)
-        self._procs[slot] = None
         end_orphans()
-        self._slots.item[slot] = self._slots.held[slot] = NOT_HELD
-        self._slots.pgid[slot] = 0
         outcomes = self._repair_lock(self._results._wlock) if self._results._wlock else []
         outcomes += self._repair_lock(self._tasks._cond)
         if item_id == NOT_HELD:
@@ -309,8 +262,8 @@ class LocalPool:
         if not self._closed and not self._cancelling:
             if self._deaths_without_work > 3 * self.workers + 10:
                 raise WorkerError("workers keep dying before running any job")
-            self._spawn(slot)
-            log.info("worker slot %d: replacement w%d-%d started", slot, slot, self._procs[slot].pid)
+            self._workers.spawn(slot)
+            log.info("worker slot %d: replacement w%d-%d started", slot, slot, self._workers.procs[slot].pid)
         return outcomes
 
     def _death_result(self, attempt: Attempt, slot: int, process: Any) -> JobResult:
@@ -379,7 +332,7 @@ class LocalPool:
         idle_since = [
             self._slots.idle_since[slot]
             for slot in range(self.workers)
-            if self._procs[slot] is not None and self._slots.item[slot] == NOT_HELD
+            if self._workers.procs[slot] is not None and self._slots.item[slot] == NOT_HELD
         ]
         if not idle_since:
             return
@@ -404,14 +357,14 @@ class LocalPool:
         """
         if self._ledger.batch or self._cancelling:
             return
-        live = [slot for slot in range(self.workers) if self._procs[slot] is not None]
+        live = self._workers.live()
         holding = {self._slots.item[slot]: slot for slot in live if self._slots.item[slot] != NOT_HELD}
         if len(holding) == len(live) or any(item_id not in holding for item_id in self._ledger.items):
             return  # no worker idle, or something still queued for it
         now = time.time()
         for item_id, slot in holding.items():
             stuck = self._slots.held[slot] != NOT_HELD and now - self._slots.started[slot] > TAKE_REST_AFTER
-            if item_id not in self._ledger.items or not stuck or not self._claim_locks[slot].acquire(timeout=0.01):
+            if item_id not in self._ledger.items or not stuck or not self._workers.claim_locks[slot].acquire(timeout=0.01):
                 continue
             try:
                 if self._slots.item[slot] != item_id:
@@ -419,7 +372,7 @@ class LocalPool:
                 claimed, limit = self._slots.claimed[slot], self._slots.limit[slot]
                 self._slots.limit[slot] = claimed
             finally:
-                self._claim_locks[slot].release()
+                self._workers.claim_locks[slot].release()
             taken = self._ledger.take_rest(item_id, claimed, limit)
             if taken:
                 self._resubmit(taken)
@@ -440,7 +393,7 @@ class LocalPool:
                 continue
             if now - self._slots.started[slot] > job.timeout:
                 self._timed_out.add(attempt_id)
-                self._kill_slot(slot)
+                self._workers.kill_slot(slot)
 
     # -- stopping ------------------------------------------------------------
 
@@ -454,10 +407,10 @@ class LocalPool:
         self._cancelling = True
         self._slots.stopping.value = 1
         self._ledger.batch.clear()
-        busy = self._busy_slots()
+        busy = self._workers.busy()
         running_at_start = {self._slots.held[slot] for slot in busy}
         for slot in busy:
-            process = self._procs[slot]
+            process = self._workers.procs[slot]
             if process is not None:
                 try:
                     os.kill(process.pid, signal.SIGTERM)
@@ -465,8 +418,8 @@ class LocalPool:
                     pass
         # Grace for the workers to stop their jobs, then SIGKILL what still runs.
         outcomes = self._poll_while_running(KILL_GRACE + 1.0)
-        for slot in self._busy_slots():
-            self._kill_slot(slot)
+        for slot in self._workers.busy():
+            self._workers.kill_slot(slot)
         outcomes += self._poll_while_running(KILL_GRACE)
         outcomes += self._drain()
         for attempt_id, attempt in self._ledger.outstanding.items():
@@ -494,7 +447,7 @@ class LocalPool:
         self._closed = True
         try:
             self._join_tasks()
-            live = [p for p in self._procs if p is not None and p.exitcode is None]
+            live = [p for p in self._workers.procs if p is not None and p.exitcode is None]
             for _ in live:
                 self._tasks.put(None)
             deadline = time.monotonic() + 5.0
@@ -511,7 +464,7 @@ class LocalPool:
             self._tasks.cancel_join_thread()
             self._tasks.close()
             self._results.close()
-            kept_for_good.update(kept_processes(self._spool.path))
+            kept_for_good.update(self._workers.kept())
             self._spool.remove()
             open_pools.discard(self)
             if not open_pools:
@@ -523,11 +476,7 @@ class LocalPool:
         and the worker Process objects whose arguments hold them), so each is
         unlinked and unregistered now: the resource tracker, stopped next,
         would otherwise report them as leaked."""
-        for process in self._procs:
-            if process is not None:
-                process.close()
-        self._procs = [None] * self.workers
-        self._claim_locks = [None] * self.workers
+        self._workers.release()
         self._tasks = self._results = None  # type: ignore[assignment]
         gc.collect()
 
@@ -543,7 +492,7 @@ class LocalPool:
         while self._tasks.unfinished() > 0 and time.monotonic() < deadline:
             self._drain()
             self._reap_dead()
-            if self._busy_slots():
+            if self._workers.busy():
                 quiet_since = None
             elif quiet_since is None:
                 quiet_since = time.monotonic()
@@ -568,21 +517,8 @@ class LocalPool:
         self._cancelling = True
         self._slots.stopping.value = 1
         for slot in range(self.workers):
-            self._kill_slot(slot)
-
-    def _kill_slot(self, slot: int) -> None:
-        """SIGKILL the command a worker runs and the worker's own group (itself
-        and whatever a call job started). Only sends signals."""
-        signal_group(self._slots.pgid[slot], signal.SIGKILL)
-        process = self._procs[slot]
-        if process is not None:
-            signal_group(process.pid, signal.SIGKILL)
+            self._workers.kill_slot(slot)
 
     def kill(self) -> None:
         """SIGKILL every worker and every command they run (the emergency exit)."""
-        for slot, process in enumerate(self._procs):
-            if process is None:
-                continue
-            self._kill_slot(slot)
-            process.join(1.0)
-            self._procs[slot] = None
+        self._workers.kill_all()
