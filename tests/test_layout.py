@@ -71,3 +71,15 @@ def test_the_readme_key_table_matches_the_field_table() -> None:
     assert sorted(documented) == sorted(JOB_KEYS)
     sentence = section[section.index("`defaults` may set"):].split(";")[0]
     assert sorted(re.findall(r"`(\w+)`", sentence)[1:]) == sorted(DEFAULTABLE)
+
+
+def test_no_module_over_450_lines_and_no_class_over_250() -> None:
+    too_big = []
+    for path in PACKAGE.rglob("*.py"):
+        text = path.read_text()
+        if len(text.splitlines()) > 450:
+            too_big.append(f"{path.name}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ClassDef) and (node.end_lineno or 0) - node.lineno + 1 > 250:
+                too_big.append(f"{path.name}: class {node.name}")
+    assert not too_big, too_big

@@ -9,8 +9,8 @@ Data flow (the design card's shape)::
     end of run:  tasks.join()  then one ``None`` sentinel per worker
 
 An item holds one attempt, or a chunk of several when jobs are tiny
-(``ChunkSizer``); see ``_rebalance`` for how a chunk stuck behind a slow job
-is shared out.
+(``ChunkSizer``); see ``Supervisor.rebalance`` for how a chunk stuck behind a
+slow job is shared out.
 
 Supervision: ``poll()`` waits on the result pipe *and* every worker's process
 sentinel (as CPython's ProcessPoolExecutor does), so a dead worker is noticed
@@ -41,17 +41,15 @@ import signal
 import time
 from typing import Any
 
-from ..errors import WorkerError
 from ..execute import KILL_GRACE
 from ..model import Attempt, JobResult, Status
 from ..outcomes import coordinator_result
-from ..signals import signal_name
 from ._mp.taskqueue import ResultQueue, TaskQueue
-from .chunks import TAKE_REST_AFTER, ChunkSizer
-from .helpers import START_METHOD, end_orphans, kept_for_good, open_pools, start_fork_server, stop_helpers
+from .chunks import ChunkSizer
+from .helpers import START_METHOD, kept_for_good, open_pools, start_fork_server, stop_helpers
 from .ledger import Ledger
 from .spool import SpoolDir
-from .worker import EXIT_UNCLEAN, NOT_HELD
+from .supervisor import Supervisor
 from .workers import Workers
 
 #: Supervision events: worker deaths and replacements, repaired locks, lost
@@ -61,23 +59,8 @@ log = logging.getLogger("taskrunner.local")
 
 __all__ = ["LocalPool"]
 
-#: How long a lock must stay taken, after a worker died, before the
-#: coordinator concludes the dead worker held it. Live workers hold these
-#: locks for microseconds.
-POISON_WAIT = 1.0
-#: An attempt nobody holds, while a worker sat idle with the queue usable
-#: for this long, was taken off the queue by a worker that then died.
-LOST_AFTER = 3.0
 #: Upper bound on one wait, so signals and call-job deadlines are seen promptly.
 MAX_WAIT = 0.2
-
-
-def _exit_reason(exitcode: int | None) -> str:
-    if exitcode is not None and exitcode < 0:
-        return f"signal {signal_name(-exitcode)}"
-    if exitcode == EXIT_UNCLEAN:
-        return "left to be replaced: a call changed its process beyond repair"
-    return f"exit code {exitcode}"
 
 
 class LocalPool:
@@ -112,14 +95,11 @@ class LocalPool:
         # What is in flight: attempts, the chunk being filled, queue items.
         self._ledger = Ledger()
         self._chunks = ChunkSizer()
-        self._timed_out: set[int] = set()
-        self._cancelling = False
+        self._supervisor = Supervisor(
+            self._workers, self._ledger, self._tasks, self._results, drain=self._drain, resubmit=self._resubmit
+        )
         self._closed = False
-        self._suspect_lost = False
         self._pending: list[tuple[int, JobResult]] = []
-        self._queue_usable_since = 0.0
-        self._deaths_without_work = 0
-        self.crashes = 0
         #: Queue items put so far (each carries a chunk of one or more attempts).
         self.items_sent = 0
 
@@ -160,15 +140,16 @@ class LocalPool:
         self._tasks.put(self._ledger.seal_batch(time.time()))
         self.items_sent += 1
 
-    def _requeue_item(self, item_id: int) -> None:
-        """Submit again the attempts of an item whose worker died before starting them."""
-        self._resubmit(self._ledger.take_item(item_id))
-
     def _resubmit(self, attempt_ids: list[int]) -> None:
         for attempt_id in attempt_ids:
-            if not self._cancelling:  # else cancel() records them as never started
+            if not self._supervisor.cancelling:  # else cancel() records them as never started
                 self.submit(self._ledger.outstanding[attempt_id])
         self._put_batch()
+
+    @property
+    def crashes(self) -> int:
+        """Workers that died while running an attempt."""
+        return self._supervisor.crashes
 
     @property
     def spool_path(self) -> str:
@@ -195,11 +176,10 @@ class LocalPool:
         ready = {fd for fd, _ in self._poller.poll(timeout * 1000)}
         outcomes, self._pending = self._pending, []
         outcomes += self._drain()
-        outcomes += self._reap_dead(ready)
-        self._enforce_call_timeouts()
-        self._rebalance()
-        if self._suspect_lost:
-            self._find_lost()
+        outcomes += self._supervisor.reap(ready)
+        self._supervisor.enforce_call_timeouts()
+        self._supervisor.rebalance()
+        self._supervisor.find_lost()
         return outcomes
 
     def _drain(self) -> list[tuple[int, JobResult]]:
@@ -215,7 +195,7 @@ class LocalPool:
                 self._chunks.observe(result.duration)
             # A job that finished while we were killing it (timeout, cancel)
             # keeps its real outcome; one we stopped says so itself.
-            self._timed_out.discard(attempt_id)
+            self._supervisor.timed_out.discard(attempt_id)
             outcomes.append((attempt_id, result))
         return outcomes
 
@@ -223,177 +203,7 @@ class LocalPool:
 
     def _reap_while_stuck(self) -> None:
         """The task queue's lock stays taken: reap (and so repair) dead workers."""
-        self._pending += self._reap_dead()
-
-    def _reap_dead(self, ready: set[Any] | None = None) -> list[tuple[int, JobResult]]:
-        """Handle every dead worker; with ``ready`` (the fds ``poll()`` saw ready),
-        only those whose sentinel fired — asking each worker costs a syscall."""
-        outcomes = []
-        for slot, process in self._workers.exited(ready):
-            # Results the dead worker sent before dying are in the pipe by now.
-            outcomes += self._drain()
-            outcomes += self._handle_death(slot, process)
-        return outcomes
-
-    def _handle_death(self, slot: int, process: Any) -> list[tuple[int, JobResult]]:
-        item_id, attempt_id = self._workers.retire(slot, process)
-        log.info(
-            "worker w%d-%d died (%s)%s", slot, process.pid, _exit_reason(process.exitcode),
-            "" if attempt_id == NOT_HELD else f" holding attempt {attempt_id}",
-        )
-        end_orphans()
-        outcomes = self._repair_lock(self._results._wlock) if self._results._wlock else []
-        outcomes += self._repair_lock(self._tasks._cond)
-        if item_id == NOT_HELD:
-            # It may have died inside get() holding the read lock, or with an
-            # item taken but not yet published in its slot.
-            outcomes += self._repair_lock(self._tasks._rlock)
-            self._suspect_lost = True
-            self._deaths_without_work += 1
-        else:
-            # It never reached task_done(); account for it.
-            self._task_done_for_dead()
-            if attempt_id != NOT_HELD:
-                attempt = self._ledger.settle(attempt_id)
-                if attempt is not None:
-                    outcomes.append((attempt_id, self._death_result(attempt, slot, process)))
-                self._deaths_without_work = 0
-            self._requeue_item(item_id)  # the rest of its chunk never started
-        if not self._closed and not self._cancelling:
-            if self._deaths_without_work > 3 * self.workers + 10:
-                raise WorkerError("workers keep dying before running any job")
-            self._workers.spawn(slot)
-            log.info("worker slot %d: replacement w%d-%d started", slot, slot, self._workers.procs[slot].pid)
-        return outcomes
-
-    def _death_result(self, attempt: Attempt, slot: int, process: Any) -> JobResult:
-        started = self._slots.started[slot] or None
-        finished = time.time()
-        if attempt.attempt_id in self._timed_out:
-            self._timed_out.discard(attempt.attempt_id)
-            status, error = Status.TIMEOUT, f"timed out after {attempt.job.timeout:g}s; worker killed and replaced"
-        elif self._cancelling:
-            status, error = Status.CANCELLED, "cancelled while running; worker killed"
-        else:
-            self.crashes += 1
-            status = Status.CRASHED
-            error = f"worker w{slot}-{process.pid} died ({_exit_reason(process.exitcode)}) while running this job"
-        return coordinator_result(
-            attempt,
-            status,
-            error,
-            started=started,
-            finished=finished,
-            duration=None if started is None else finished - started,
-            worker=f"w{slot}-{process.pid}",
-        )
-
-    def _task_done_for_dead(self) -> None:
-        try:
-            self._tasks.task_done()
-        except ValueError:
-            pass  # nothing was owed after all
-
-    def _repair_lock(self, lock: Any) -> list[tuple[int, JobResult]]:
-        """Release ``lock`` if a dead worker left it taken.
-
-        Live processes hold these locks only for an atomic pipe operation, so
-        a lock still taken after POISON_WAIT (while we keep draining results,
-        which unblocks any live writer) belongs to the dead. Safe to release:
-        every message is written in one atomic write, none is half-sent.
-        """
-        outcomes: list[tuple[int, JobResult]] = []
-        deadline = time.monotonic() + POISON_WAIT
-        while time.monotonic() < deadline:
-            if lock.acquire(timeout=0.05):
-                lock.release()
-                return outcomes
-            outcomes += self._drain()
-        lock.release()
-        log.warning("released a queue lock a dead worker left taken (%r)", lock)
-        self._queue_usable_since = time.time()
-        return outcomes
-
-    def _find_lost(self) -> None:
-        """Queue again the items a worker took off the queue and then died
-        before publishing (so none of their attempts started).
-
-        An item is lost when nobody holds it although, for LOST_AFTER, it
-        was queued, the queue was usable and some worker sat idle: a live
-        idle worker takes a queued item within milliseconds. (The worker may
-        have gone idle after the item was queued: all were busy then.)
-        """
-        now = time.time()
-        held = set(self._slots.item[:])
-        unheld = [item_id for item_id in self._ledger.items if item_id not in held]
-        if not unheld:
-            self._suspect_lost = False
-            return
-        idle_since = [
-            self._slots.idle_since[slot]
-            for slot in range(self.workers)
-            if self._workers.procs[slot] is not None and self._slots.item[slot] == NOT_HELD
-        ]
-        if not idle_since:
-            return
-        for item_id in unheld:
-            since = max(self._ledger.items[item_id].queued_at, self._queue_usable_since, min(idle_since))
-            if now - since > LOST_AFTER:
-                log.warning("queue item %d was taken by a worker that died before starting it; queued again", item_id)
-                self._task_done_for_dead()
-                self._requeue_item(item_id)
-
-    def _rebalance(self) -> None:
-        """Give an idle worker the not-yet-started attempts of a busy worker's chunk.
-
-        Without this a chunk would hold its later attempts hostage behind a
-        slow one while another worker sits idle (and two jobs that must run
-        at the same time, a server and its client, could wait forever). Runs
-        only when nothing is queued, for a worker whose attempt has run past
-        TAKE_REST_AFTER; the rest keeps its order. (Chunks of tiny jobs are
-        ~CHUNK_SECONDS of work, so they never need this.) The worker claims
-        each attempt under its claim lock, so an attempt is run by exactly
-        one worker.
-        """
-        if self._ledger.batch or self._cancelling:
-            return
-        live = self._workers.live()
-        holding = {self._slots.item[slot]: slot for slot in live if self._slots.item[slot] != NOT_HELD}
-        if len(holding) == len(live) or any(item_id not in holding for item_id in self._ledger.items):
-            return  # no worker idle, or something still queued for it
-        now = time.time()
-        for item_id, slot in holding.items():
-            stuck = self._slots.held[slot] != NOT_HELD and now - self._slots.started[slot] > TAKE_REST_AFTER
-            if item_id not in self._ledger.items or not stuck or not self._workers.claim_locks[slot].acquire(timeout=0.01):
-                continue
-            try:
-                if self._slots.item[slot] != item_id:
-                    continue  # it finished the item meanwhile
-                claimed, limit = self._slots.claimed[slot], self._slots.limit[slot]
-                self._slots.limit[slot] = claimed
-            finally:
-                self._workers.claim_locks[slot].release()
-            taken = self._ledger.take_rest(item_id, claimed, limit)
-            if taken:
-                self._resubmit(taken)
-                return
-
-    def _enforce_call_timeouts(self) -> None:
-        """Kill (and later replace) a worker whose call job is past its timeout.
-
-        Commands enforce their own timeout in the worker; a Python call
-        cannot be interrupted safely, so its worker goes.
-        """
-        now = time.time()
-        for slot in range(self.workers):
-            attempt_id = self._slots.held[slot]
-            queued = self._ledger.outstanding.get(attempt_id)
-            job = queued.job if queued else None
-            if job is None or job.is_command or job.timeout is None or attempt_id in self._timed_out:
-                continue
-            if now - self._slots.started[slot] > job.timeout:
-                self._timed_out.add(attempt_id)
-                self._workers.kill_slot(slot)
+        self._pending += self._supervisor.reap()
 
     # -- stopping ------------------------------------------------------------
 
@@ -404,7 +214,7 @@ class LocalPool:
         (commands: their process group; calls: ``JobCancelled`` raised in
         them) and, after a grace period, SIGKILL with their worker.
         """
-        self._cancelling = True
+        self._supervisor.cancelling = True
         self._slots.stopping.value = 1
         self._ledger.batch.clear()
         busy = self._workers.busy()
@@ -445,8 +255,9 @@ class LocalPool:
         if self._closed:
             return
         self._closed = True
+        self._supervisor.replacing = False
         try:
-            self._join_tasks()
+            self._supervisor.join_tasks()
             live = [p for p in self._workers.procs if p is not None and p.exitcode is None]
             for _ in live:
                 self._tasks.put(None)
@@ -480,29 +291,6 @@ class LocalPool:
         self._tasks = self._results = None  # type: ignore[assignment]
         gc.collect()
 
-    def _join_tasks(self) -> None:
-        """``join()`` the queue once every owed ``task_done()`` is accounted for.
-
-        Called with nothing outstanding. A worker that died between clearing
-        its slot and calling ``task_done()`` owes one nobody will pay; once
-        all live workers have idled a moment, the coordinator pays it.
-        """
-        deadline = time.monotonic() + 10.0
-        quiet_since = None
-        while self._tasks.unfinished() > 0 and time.monotonic() < deadline:
-            self._drain()
-            self._reap_dead()
-            if self._workers.busy():
-                quiet_since = None
-            elif quiet_since is None:
-                quiet_since = time.monotonic()
-            elif time.monotonic() - quiet_since > 0.5:
-                for _ in range(self._tasks.unfinished()):
-                    self._task_done_for_dead()
-            time.sleep(0.01)
-        if self._tasks.unfinished() == 0:
-            self._tasks.join()
-
     def stop_starting(self) -> None:
         """Start no more attempts, also none of a chunk a worker already holds
         (workers check the flag before each); safe in a signal handler."""
@@ -514,7 +302,7 @@ class LocalPool:
         Only sends signals: the deaths are then reaped by ``poll()`` as
         ``cancelled`` outcomes.
         """
-        self._cancelling = True
+        self._supervisor.cancelling = True
         self._slots.stopping.value = 1
         for slot in range(self.workers):
             self._workers.kill_slot(slot)
