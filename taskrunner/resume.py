@@ -7,7 +7,7 @@ import os
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from .journal import check_replaceable, check_results_path, read_results
+from .journal import check_replaceable, read_results
 from .model import Job, JobResult
 from .retention import Retention, retain
 
@@ -30,9 +30,9 @@ def preview_run(
     """Read the results file at ``results_path`` (if the run keeps any of it)
     and decide what a run of ``jobs`` would run and keep. Changes nothing.
 
-    Raises ``ResultsFileError`` for a results file that cannot be used.
+    Raises ``ResultsFileError`` for a results file that cannot be used (the
+    caller has checked the path itself: ``check_results_path``).
     """
-    check_results_path(results_path)
     notes: list[str] = []
     previous: list[JobResult] = []
     if (resume or select is not None) and os.path.exists(results_path):

@@ -61,14 +61,18 @@ def _close_live_runs() -> None:
             pass
 
 
+_exit_hook_registered = False
+
+
 def _track(execution: Generator[JobResult, None, RunReport]) -> None:
-    if not _LIVE_RUNS and not getattr(_track, "registered", False):
+    global _exit_hook_registered
+    if not _exit_hook_registered:
         # Registered after multiprocessing's hook (imported first), so it runs
         # before it: atexit calls hooks last-registered first.
         import multiprocessing.util  # noqa: F401
 
         atexit.register(_close_live_runs)
-        _track.registered = True  # type: ignore[attr-defined]
+        _exit_hook_registered = True
     _LIVE_RUNS.add(execution)
 
 
@@ -213,6 +217,7 @@ class Runner:
 
         Raises ``ResultsFileError`` for a results file that cannot be used.
         """
+        check_results_path(self.results_path)
         return preview_run(self.results_path, jobs, select, resume=self.resume, source=self.source)
 
     def _execute(
@@ -229,7 +234,8 @@ class Runner:
         check_results_path(self.results_path)
         real_path = os.path.realpath(self.results_path)
         with signals, ResultsLock(real_path, self.results_path):
-            preview = self.preview(jobs, select)
+            # (The path was checked before the lock.)
+            preview = preview_run(self.results_path, jobs, select, resume=self.resume, source=self.source)
             done = preview.retention.done
             dependency_errors = dependency_problems(preview.to_run, known=done)
             if dependency_errors:

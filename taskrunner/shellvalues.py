@@ -48,8 +48,9 @@ class _Scan:
         self.values = values
         self.out: list[str] = []
         self.env: dict[str, str] = {}
-        # Innermost context last: "top", "cmd" ($( ) with its paren depth), "bq", "dq", "sq".
-        self.stack: list[list[object]] = [["top", 0]]
+        # Innermost context last: "top", "cmd" (inside $( ), and inside each
+        # ( ) nested in it, so that its ) closes the right one), "bq", "dq", "sq".
+        self.stack: list[str] = ["top"]
         self.heredocs: list[tuple[str, bool, bool]] = []  # (delimiter, quoted, strip tabs)
 
     def reference(self, name: str) -> str:
@@ -69,7 +70,7 @@ class _Scan:
     def run(self) -> str:
         text, i = self.text, 0
         while i < len(text):
-            context = str(self.stack[-1][0])
+            context = self.stack[-1]
             found = self.pattern.match(text, i)
             if found:
                 self.out.append(self.placeholder(found[1], context))
@@ -93,11 +94,11 @@ class _Scan:
         if (context == "dq" and char == '"') or (context == "bq" and char == "`"):
             self.stack.pop()
         elif text.startswith("$(", i):
-            self.stack.append(["cmd", 0])
+            self.stack.append("cmd")
             self.out.append("$(")
             return i + 2
         elif char == "`":
-            self.stack.append(["bq", 0])
+            self.stack.append("bq")
         elif context != "dq":
             return self.unquoted(i, context)
         self.out.append(char)
@@ -105,18 +106,14 @@ class _Scan:
 
     def unquoted(self, i: int, context: str) -> int:
         text, char = self.text, self.text[i]
-        frame = self.stack[-1]
         if char == "'":
-            self.stack.append(["sq", 0])
+            self.stack.append("sq")
         elif char == '"':
-            self.stack.append(["dq", 0])
+            self.stack.append("dq")
         elif context == "cmd" and char == "(":
-            frame[1] = int(str(frame[1])) + 1
+            self.stack.append("cmd")
         elif context == "cmd" and char == ")":
-            if frame[1] == 0:
-                self.stack.pop()
-            else:
-                frame[1] = int(str(frame[1])) - 1
+            self.stack.pop()
         elif char == "#" and (i == 0 or text[i - 1] in _WORD_START):
             end = text.find("\n", i)
             end = len(text) if end < 0 else end
