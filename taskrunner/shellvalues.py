@@ -9,8 +9,9 @@ stands, found by a small scan of the shell syntax around it:
 - inside ``"…"`` or an unquoted heredoc body: ``${TASKRUNNER_MATRIX_x}``;
 - inside ``'…'``: ``'"${TASKRUNNER_MATRIX_x}"'`` (close, expand quoted, reopen);
 - inside backticks: ``"${TASKRUNNER_MATRIX_x}"`` (backslashes are special there);
-- inside a quoted heredoc body (``<<'EOF'``), where nothing is expanded: the
-  value itself, which must not hold a newline (it could end the heredoc).
+- inside a quoted heredoc (``<<'EOF'``): the heredoc is made unquoted, its
+  own text escaped (``$``, backticks, backslashes) so it still means the
+  same, and the value is a reference as above.
 
 The values referenced this way are put in the job's environment as
 ``TASKRUNNER_MATRIX_<variable>``: the shell expands a variable's text but
@@ -37,6 +38,8 @@ ENV_PREFIX = "TASKRUNNER_MATRIX_"
 
 _WORD_START = frozenset(" \t\n;&|()")
 _DELIMITER_END = frozenset(" \t\n;&|<>()")
+#: What an unquoted heredoc would expand: escaped to stay literal.
+_HEREDOC_SPECIAL = re.compile(r"[$`\\]")
 
 
 class _Scan:
@@ -140,8 +143,11 @@ class _Scan:
             j += 1
         word = text[start:j]
         quoted = any(q in word for q in "'\"\\")
-        self.heredocs.append((re.sub(r"['\"\\]", "", word), quoted, strip_tabs))
-        self.out.append(text[i:j])
+        delimiter = re.sub(r"['\"\\]", "", word)
+        self.heredocs.append((delimiter, quoted, strip_tabs))
+        # A quoted heredoc becomes an unquoted one whose text is escaped (see
+        # body_line): values then arrive by expansion, like everywhere else.
+        self.out.append(text[i:start] + delimiter if quoted else text[i:j])
         return j
 
     def heredoc_bodies(self, i: int) -> int:
@@ -156,30 +162,28 @@ class _Scan:
                 if (bare.lstrip("\t") if strip_tabs else bare) == delimiter:
                     self.out.append(line)
                     break
-                self.out.append(self.body_line(line, quoted, delimiter, strip_tabs))
+                self.out.append(self.body_line(line, quoted))
         self.heredocs.clear()
         return i
 
-    def body_line(self, line: str, quoted: bool, delimiter: str, strip_tabs: bool) -> str:
+    def body_line(self, line: str, quoted: bool) -> str:
         if not quoted:
             return self.pattern.sub(lambda found: self.reference(found[1]), line)
-        # Nothing is expanded in a quoted heredoc: the value goes in as it
-        # is, unless it would end the heredoc early (a newline, or a line
-        # that becomes the delimiter).
-        filled = self.pattern.sub(lambda found: self.values[found[1]], line)
-        bare = filled.removesuffix("\n")
-        if filled.count("\n") > line.count("\n") or (bare.lstrip("\t") if strip_tabs else bare) == delimiter:
-            raise ValueError(
-                "a matrix value would end the quoted heredoc it stands in (a newline, or the "
-                f"delimiter {delimiter!r}); use an unquoted delimiter (<<EOF)"
-            )
-        return filled
+        # The heredoc was quoted (nothing expanded) and is now unquoted: its
+        # own text keeps its meaning with $, ` and \ escaped, and values are
+        # references. (Written into the text, a value could end the heredoc
+        # early, and dash drops some UTF-8 bytes of literal heredoc text.)
+        parts, last = [], 0
+        for found in self.pattern.finditer(line):
+            parts += [_HEREDOC_SPECIAL.sub(r"\\\g<0>", line[last : found.start()]), self.reference(found[1])]
+            last = found.end()
+        parts.append(_HEREDOC_SPECIAL.sub(r"\\\g<0>", line[last:]))
+        return "".join(parts)
 
 
 def fill_shell(text: str, pattern: re.Pattern[str], values: Mapping[str, str]) -> tuple[str, dict[str, str]]:
     """``text`` with each placeholder ``pattern`` matches (group 1: the
     variable) replaced for its quoting context, and the environment variables
-    the replacements refer to. Raises ``ValueError`` for a value that cannot
-    stand where it is (a newline in a quoted heredoc)."""
+    the replacements refer to."""
     scan = _Scan(text, pattern, values)
     return scan.run(), scan.env

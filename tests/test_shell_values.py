@@ -64,19 +64,22 @@ def test_a_value_arrives_as_exactly_itself(tmp_path: Path, context: str, value: 
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(value=values.filter(lambda v: "\n" not in v and v != "EOF"))
-def test_a_quoted_heredoc_takes_the_value_literally(tmp_path: Path, value: str) -> None:
+@given(value=values)
+@example(value="E\x80")  # dash drops a byte of this from literal heredoc text
+@example(value="EOF")
+def test_a_quoted_heredoc_takes_the_value_and_keeps_its_own_text_literal(tmp_path: Path, value: str) -> None:
     if (tmp_path / "out").exists():
         os.unlink(tmp_path / "out")
-    assert arrives(tmp_path, "cat > out <<'EOF'\n{x}\nEOF", value) == (value + "\n").encode()
+    template = "cat > out <<'EOF'\n$HOME `x` \\ {x}\nEOF"
+    assert arrives(tmp_path, template, value) == ("$HOME `x` \\ " + value + "\n").encode()
 
 
-def test_a_newline_in_a_quoted_heredoc_is_refused_with_file_and_line(cli: CliRunner) -> None:
-    jobs = write(cli.workdir / "jobs.yaml", "jobs:\n  - name: h\n    run: |\n      cat <<'EOF'\n      {x}\n"
+def test_a_value_that_looks_like_the_end_of_a_quoted_heredoc_does_not_end_it(cli: CliRunner) -> None:
+    jobs = write(cli.workdir / "jobs.yaml", "jobs:\n  - name: h\n    run: |\n      cat > out <<'EOF'\n      {x}\n"
                  "      EOF\n    matrix:\n      x: [\"a\\nEOF\\ntouch PWN\"]\n")
-    done = cli.run("validate", str(jobs))
-    assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert done.stderr.startswith(f"{jobs}:") and "quoted heredoc" in done.stderr
+    done = cli.run("run", str(jobs))
+    assert done.returncode == 0, done.stderr
+    assert (cli.workdir / "out").read_text() == "a\nEOF\ntouch PWN\n" and not (cli.workdir / "PWN").exists()
 
 
 def test_the_reported_injection_through_the_cli(cli: CliRunner) -> None:
