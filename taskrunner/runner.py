@@ -19,6 +19,7 @@ from __future__ import annotations
 import atexit
 import dataclasses
 import itertools
+import logging
 import os
 import pickle
 import signal
@@ -43,9 +44,11 @@ from .plan import Plan, dependency_problems
 from .progress import Reporter, SilentReporter, TerminalReporter, bar_wanted
 from .resultslock import ResultsLock
 from .resume import RunPreview, preview_run
-from .signals import SignalGuard
+from .signals import SignalGuard, signal_name
 
 __all__ = ["RunPreview", "Runner", "default_paths", "log_file_stem", "run"]
+
+log = logging.getLogger("taskrunner.run")
 
 #: Runs not finished yet: closed (cancelled, recorded, workers stopped) at
 #: interpreter exit, before multiprocessing's own exit hook would wait forever
@@ -307,6 +310,10 @@ class Runner:
         try:
             while not plan.finished:
                 if signals.received is not None:
+                    # The exact time lets a test (and a user) check that no
+                    # job started after it.
+                    log.info("%s received at %.6f: starting no more jobs, cancelling the running ones",
+                             signal_name(signals.received), signals.received_at)
                     plan.stop()
                 if plan.stopped:
                     break

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -62,13 +63,15 @@ class SignalGuard:
 
     def __init__(self) -> None:
         self.received: int | None = None
+        #: When (``time.time()``) the first one arrived, for the log.
+        self.received_at: float | None = None
         self.on_first: Callable[[], None] = lambda: None
         self.on_second: Callable[[], None] = lambda: None
         self._previous: dict[int, Any] = {}
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self.received is None:
-            self.received = signum
+            self.received, self.received_at = signum, time.time()
             self.on_first()
         else:
             self.on_second()
