@@ -210,7 +210,7 @@ def run_command(
     except (WorkerError, ResultsWriteError) as error:
         # The run started (a lost Dask scheduler, a full disk): not bad input.
         finish = _resume_command(job_file, results_path, log_dir)
-        click.echo(f"{error}; the run stopped; results recorded so far are in {runner.results_path} "
+        click.echo(f"{error}; the run stopped; results recorded so far are in {runner.options.results_path} "
                    f"(to finish: {finish})", err=True)
         sys.exit(EXIT_NOT_OK)
     except (TaskrunnerError, ValueError, TypeError) as error:

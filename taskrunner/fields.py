@@ -15,8 +15,9 @@ entry here plus its behaviour.
 from __future__ import annotations
 
 import math
+import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -26,6 +27,7 @@ __all__ = [
     "FIELD",
     "FIELDS",
     "JOB_KEYS",
+    "PYTHON_FIELDS",
     "Field",
     "InvalidValue",
     "as_json",
@@ -157,6 +159,71 @@ def matrix_value(value: Any) -> dict[str, list[Any]]:
     return value
 
 
+# -- the same checks for values given to Job(...) in Python ------------------
+#
+# Python callers pass tuples, Paths, functions and other mappings where the
+# job file has lists, strings and dicts: each adapter below brings such a
+# value into the job file's shape and runs the same check. A value of the
+# wrong type raises TypeError (the caller passed the wrong kind of argument);
+# one of the right type with a wrong value raises InvalidValue.
+
+
+def _sequence(value: Any, what: str) -> list[Any]:
+    if type(value) in (tuple, list):  # the usual case, without the slower ABC checks
+        return list(value)
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise TypeError(f"must be {what}")
+    return list(value)
+
+
+def python_run(value: Any) -> str | tuple[str, ...]:
+    if isinstance(value, str):
+        return run_value(value)
+    items = _sequence(value, "a command string or an argv sequence")
+    return run_value([os.fspath(item) if isinstance(item, os.PathLike) else str(item) for item in items])
+
+
+def python_call(value: Any) -> Any:
+    if callable(value):
+        return value
+    if not isinstance(value, str):
+        raise TypeError("must be 'module:function' or a function")
+    return call_value(value)
+
+
+def python_args(value: Any) -> tuple[Any, ...]:
+    return tuple(_sequence(value, "a sequence of arguments"))
+
+
+def _mapping(value: Any) -> dict[Any, Any]:
+    if not isinstance(value, Mapping):
+        raise TypeError("must be a mapping")
+    return dict(value)
+
+
+def python_kwargs(value: Any) -> dict[str, Any]:
+    return kwargs_value(_mapping(value))
+
+
+def python_env(value: Any) -> dict[str, str]:
+    env = _mapping(value)
+    for key, item in env.items():
+        if not isinstance(item, str):  # the job file may say 8; Python says "8"
+            raise InvalidValue(f"value of {key!r} must be a string, got {item!r}")
+    return env_value(env)
+
+
+def python_path(value: Any) -> str:
+    return non_empty_string(os.fspath(value) if isinstance(value, os.PathLike) else value)
+
+
+def python_names(value: Any) -> tuple[str, ...]:
+    names = [value] if isinstance(value, str) else _sequence(value, "a name or a list of names")
+    if not all(isinstance(name, str) and name for name in names):
+        raise TypeError("must be a name or a list of names")
+    return tuple(names)
+
+
 #: How ``{var}`` placeholders are filled in a key's value (see ``matrix``):
 #: ``name``: the job name; ``run``: a shell string (quoting-aware) or argv;
 #: ``data``: strings inside lists/mappings, an exact ``"{var}"`` keeps its type;
@@ -170,34 +237,45 @@ InJson = Literal["always", "command", "call", "never"]
 @dataclass(frozen=True)
 class Field:
     """One job key: its value check, whether ``defaults`` may set it, how
-    matrix placeholders fill it, and when it appears in ``list --json``."""
+    matrix placeholders fill it, when it appears in ``list --json``, and how
+    ``Job(...)`` checks a Python value for it (``python``: the same check
+    unless Python values take other types; None: not a ``Job`` argument)."""
 
     name: str
     check: Callable[[Any], Any]
     defaultable: bool = False
     placeholders: Placeholders = "none"
     json: InJson = "always"
+    python: Callable[[Any], Any] | None | Literal["same"] = "same"
+
+    def check_python(self, value: Any) -> Any:
+        """``value`` as the ``Job`` field holds it; raises ``InvalidValue`` or ``TypeError``."""
+        check = self.check if self.python == "same" else self.python
+        assert check is not None, f"{self.name} is not a Job argument"
+        return check(value)
 
 
 FIELDS: tuple[Field, ...] = (
     Field("name", non_empty_string, placeholders="name"),
-    Field("run", run_value, placeholders="run", json="command"),
-    Field("call", call_value, json="call"),
-    Field("args", args_value, placeholders="data", json="call"),
-    Field("kwargs", kwargs_value, placeholders="data", json="call"),
-    Field("env", env_value, defaultable=True, placeholders="env"),
-    Field("cwd", non_empty_string, defaultable=True, placeholders="text"),
+    Field("run", run_value, placeholders="run", json="command", python=python_run),
+    Field("call", call_value, json="call", python=python_call),
+    Field("args", args_value, placeholders="data", json="call", python=python_args),
+    Field("kwargs", kwargs_value, placeholders="data", json="call", python=python_kwargs),
+    Field("env", env_value, defaultable=True, placeholders="env", python=python_env),
+    Field("cwd", non_empty_string, defaultable=True, placeholders="text", python=python_path),
     Field("timeout", positive_number, defaultable=True),
     Field("retries", non_negative_int, defaultable=True),
     Field("retry_delay", non_negative_number, defaultable=True),
-    Field("tags", names_value, defaultable=True),
-    Field("depends_on", names_value, placeholders="names"),
-    Field("matrix", matrix_value, json="never"),
+    Field("tags", names_value, defaultable=True, python=python_names),
+    Field("depends_on", names_value, placeholders="names", python=python_names),
+    Field("matrix", matrix_value, json="never", python=None),
     Field("keep_children", boolean, defaultable=True),
 )
 FIELD: Mapping[str, Field] = {field.name: field for field in FIELDS}
 CHECKS: Mapping[str, Callable[[Any], Any]] = {field.name: field.check for field in FIELDS}
 DEFAULTABLE = tuple(field.name for field in FIELDS if field.defaultable)
+#: The keys ``Job(...)`` takes and checks, in table order.
+PYTHON_FIELDS = tuple(field for field in FIELDS if field.python is not None)
 JOB_KEYS = tuple(FIELD)
 
 

@@ -14,6 +14,8 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+from .fields import FIELD, PYTHON_FIELDS, InvalidValue
+
 __all__ = ["FAILURES", "Attempt", "Job", "JobResult", "RunReport", "Status"]
 
 
@@ -92,32 +94,29 @@ class Job:
     keep_children: bool = False
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise ValueError(f"job name must be a non-empty string, got {self.name!r}")
+        # The same checks as the job-file reader's, from the one field table.
+        name_check = FIELD["name"].check
+        try:
+            name_check(self.name)
+        except InvalidValue:
+            raise ValueError(f"job name must be a non-empty string, got {self.name!r}") from None
         if (self.run is None) == (self.call is None):
             raise ValueError(f"job {self.name!r}: give exactly one of run= or call=")
-        if self.run is not None and not isinstance(self.run, str):
-            object.__setattr__(self, "run", tuple(str(a) for a in self.run))
-            if not self.run:
-                raise ValueError(f"job {self.name!r}: run= argv list is empty")
-        object.__setattr__(self, "args", tuple(self.args))
+        for spec in PYTHON_FIELDS:
+            value = getattr(self, spec.name)
+            if value is None or value is _UNCHECKED.get(spec.name) or (type(value) is dict and not value):
+                continue  # not given: None, the field's own default, {} (a hot path)
+            try:
+                object.__setattr__(self, spec.name, spec.check_python(value))
+            except InvalidValue as problem:
+                raise ValueError(f"job {self.name!r}: {spec.name} {problem}") from None
+            except TypeError as problem:
+                raise TypeError(f"job {self.name!r}: {spec.name}= {problem}") from None
         object.__setattr__(self, "kwargs", _frozen_mapping(self.kwargs))
         object.__setattr__(self, "env", _frozen_mapping(self.env))
-        _check_text(self)
-        object.__setattr__(self, "tags", _names(self.tags, self.name, "tags"))
-        object.__setattr__(self, "depends_on", _names(self.depends_on, self.name, "depends_on"))
-        if self.call is not None and not (callable(self.call) or isinstance(self.call, str)):
-            raise TypeError(f"job {self.name!r}: call= must be 'module:function' or a function")
         if self.call is None and (self.args or self.kwargs):
             raise ValueError(f"job {self.name!r}: args=/kwargs= go with call=, not run=")
-        if self.timeout is not None and not (_is_number(self.timeout) and self.timeout > 0):
-            raise ValueError(f"job {self.name!r}: timeout must be a number of seconds > 0")
-        if not isinstance(self.retries, int) or isinstance(self.retries, bool) or self.retries < 0:
-            raise ValueError(f"job {self.name!r}: retries must be a whole number >= 0")
-        if not isinstance(self.keep_children, bool):
-            raise TypeError(f"job {self.name!r}: keep_children must be True or False")
-        if not _is_number(self.retry_delay) or self.retry_delay < 0:
-            raise ValueError(f"job {self.name!r}: retry_delay must be a number of seconds >= 0")
+        _check_text(self)
 
     @property
     def is_command(self) -> bool:
@@ -146,12 +145,7 @@ def trusted_job(**values: Any) -> Job:
 
 
 def _check_text(job: Job) -> None:
-    """Environment values must be strings; no NUL in what reaches the OS."""
-    for key, value in job.env.items():
-        if not isinstance(key, str) or not key or "=" in key:
-            raise ValueError(f"job {job.name!r}: env has an invalid variable name {key!r}")
-        if not isinstance(value, str):
-            raise TypeError(f"job {job.name!r}: env value of {key!r} must be a string, got {value!r}")
+    """No NUL in what reaches the OS (the reader checks the job file's text)."""
     texts = [job.name, *job.env, *job.env.values(), job.cwd or ""]
     texts += [job.run] if isinstance(job.run, str) else list(job.run or ())
     texts += [job.call] if isinstance(job.call, str) else []
@@ -159,21 +153,11 @@ def _check_text(job: Job) -> None:
         raise ValueError(f"job {job.name!r}: contains a NUL character, which no command, environment or path can carry")
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _names(value: str | Any, job: str, field_name: str) -> tuple[str, ...]:
-    """A string or an iterable of non-empty strings, as a tuple."""
-    names = (value,) if isinstance(value, str) else tuple(value)
-    if names and not all(isinstance(n, str) and n for n in names):
-        raise TypeError(f"job {job!r}: {field_name}= must be a name or a list of names")
-    return names
-
-
 _JOB_DEFAULTS = {
     name: spec.default for name, spec in Job.__dataclass_fields__.items() if spec.default is not MISSING
 }
+#: Defaults that need no check (the very objects, compared by identity).
+_UNCHECKED: dict[str, Any] = {name: value for name, value in _JOB_DEFAULTS.items() if value is not None}
 
 
 def _rebuild_job(values: dict[str, Any]) -> Job:

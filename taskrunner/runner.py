@@ -17,7 +17,6 @@ rewrites the file; a failed write stops the run.
 from __future__ import annotations
 
 import atexit
-import dataclasses
 import itertools
 import logging
 import os
@@ -25,11 +24,10 @@ import pickle
 import signal
 import time
 import weakref
-from collections import Counter
 from collections.abc import Callable, Collection, Generator, Iterator, Sequence
 from typing import Any
 
-from .backend import Backend, check_backend, open_backend
+from .backend import Backend, open_backend
 from .journal import (
     Journal,
     check_results_path,
@@ -37,23 +35,24 @@ from .journal import (
 )
 from .logfiles import prepare_log_dir
 from .mainmodule import check_guarded, functions_in_main
-from .model import Attempt, Job, JobResult, RunReport, Status
-from .outcomes import coordinator_result
+from .model import Attempt, Job, JobResult, RunReport
+from .options import RunOptions
 from .paths import default_paths, log_file_stem
 from .plan import Plan, dependency_problems
 from .progress import Reporter, SilentReporter, TerminalReporter, bar_wanted
 from .resultslock import ResultsLock
 from .resume import RunPreview, preview_run
+from .sendable import check_jobs, unsendable_result
 from .signals import SignalGuard, signal_name
 
-__all__ = ["RunPreview", "Runner", "default_paths", "log_file_stem", "run"]
+__all__ = ["RunIteration", "RunOptions", "RunPreview", "Runner", "default_paths", "log_file_stem", "run"]
 
 log = logging.getLogger("taskrunner.run")
 
 #: Runs not finished yet: closed (cancelled, recorded, workers stopped) at
 #: interpreter exit, before multiprocessing's own exit hook would wait forever
 #: for workers that nobody told to stop.
-_LIVE_RUNS: weakref.WeakSet[Generator[JobResult, None, RunReport]] = weakref.WeakSet()
+_LIVE_RUNS: weakref.WeakSet[RunIteration] = weakref.WeakSet()
 
 
 def _close_live_runs() -> None:
@@ -67,7 +66,7 @@ def _close_live_runs() -> None:
 _exit_hook_registered = False
 
 
-def _track(execution: Generator[JobResult, None, RunReport]) -> None:
+def _track(execution: RunIteration) -> None:
     global _exit_hook_registered
     if not _exit_hook_registered:
         # Registered after multiprocessing's hook (imported first), so it runs
@@ -77,6 +76,37 @@ def _track(execution: Generator[JobResult, None, RunReport]) -> None:
         atexit.register(_close_live_runs)
         _exit_hook_registered = True
     _LIVE_RUNS.add(execution)
+
+
+class RunIteration(Iterator[JobResult]):
+    """One run's final results as they are recorded; its ``report`` once it ends.
+
+    What ``Runner.iter_results`` returns and ``Runner.run`` consumes.
+    ``close()`` (also on garbage collection, and at interpreter exit for a
+    run still going) cancels what still runs, records it and stops the
+    workers; ``report`` stays None for a run that did not end by itself.
+    """
+
+    def __init__(self, execution: Generator[JobResult, None, RunReport]) -> None:
+        self._execution = execution
+        #: The run's report, set when the iteration ends.
+        self.report: RunReport | None = None
+        _track(self)
+
+    def __next__(self) -> JobResult:
+        try:
+            return next(self._execution)
+        except StopIteration as ended:
+            self.report = ended.value
+            raise StopIteration from None
+
+    def close(self) -> None:
+        """Cancel and record what still runs, and stop the workers (idempotent)."""
+        self._execution.close()
+        _LIVE_RUNS.discard(self)
+
+    def __del__(self) -> None:
+        self.close()
 
 
 class Runner:
@@ -129,32 +159,14 @@ class Runner:
         source: str | None = None,
         raise_interrupt: bool = True,
     ) -> None:
-        if workers is not None and (isinstance(workers, bool) or workers < 1):
-            raise ValueError("workers must be >= 1")
-        if max_failures is not None and max_failures < 1:
-            raise ValueError("max_failures must be >= 1")
-        if timeout is not None and not timeout > 0:
-            raise ValueError("timeout must be > 0")
-        if retries is not None and retries < 0:
-            raise ValueError("retries must be >= 0")
-        if isinstance(backend, str):
-            check_backend(backend, scheduler)
-        self.workers = workers or os.cpu_count() or 1
-        default_results, default_logs = default_paths("jobs")
-        self.results_path = results or default_results
-        self.log_dir = log_dir or default_logs
-        self.progress = progress
-        self.max_failures = 1 if fail_fast else max_failures
-        self.timeout = timeout
-        self.retries = retries
-        self.resume = resume
+        self.options = RunOptions.create(
+            workers, results=results, log_dir=log_dir, progress=progress, fail_fast=fail_fast,
+            max_failures=max_failures, timeout=timeout, retries=retries, resume=resume, backend=backend,
+            scheduler=scheduler, source=source, raise_interrupt=raise_interrupt,
+        )
         self.on_result = on_result
         self.reporter = reporter
-        self.backend = backend
-        self.scheduler = scheduler
-        self.source = source
-        self.raise_interrupt = raise_interrupt
-        self._active: list[Generator[JobResult, None, RunReport]] = []
+        self._active: weakref.WeakSet[RunIteration] = weakref.WeakSet()
 
     def __enter__(self) -> Runner:
         return self
@@ -164,13 +176,13 @@ class Runner:
 
     def close(self) -> None:
         """Stop any ``iter_results`` still running: cancel its jobs, stop its workers."""
-        while self._active:
-            self._active.pop().close()
+        for execution in list(self._active):
+            execution.close()
 
     def _reporter(self) -> Reporter:
         if self.reporter is not None:
             return self.reporter
-        return TerminalReporter(bar=True) if bar_wanted(self.progress) else SilentReporter()
+        return TerminalReporter(bar=True) if bar_wanted(self.options.progress) else SilentReporter()
 
     def run(self, jobs: Sequence[Job], select: Collection[str] | None = None) -> RunReport:
         """Run ``jobs`` to completion (or interruption) and return the report.
@@ -187,32 +199,24 @@ class Runner:
         ``ResultsWriteError`` if writing results fails mid-run (the run was
         stopped; the file holds whole lines).
         """
-        execution = self._execute(jobs, select)
-        _track(execution)
-        while True:
-            try:
-                next(execution)
-            except StopIteration as done:
-                report: RunReport = done.value
-                return report
+        execution = self.iter_results(jobs, select)
+        for _ in execution:
+            pass
+        assert execution.report is not None  # the iteration ran to its end
+        return execution.report
 
-    def iter_results(self, jobs: Sequence[Job], select: Collection[str] | None = None) -> Iterator[JobResult]:
+    def iter_results(self, jobs: Sequence[Job], select: Collection[str] | None = None) -> RunIteration:
         """Run ``jobs`` (``select`` as for ``run``), yielding each final
-        ``JobResult`` as it is recorded.
+        ``JobResult`` as it is recorded; the returned iterator's ``report``
+        is set once it is exhausted.
 
         Leaving the loop early (``break``, an exception) cancels what still
         runs and stops the workers; so does ``close()`` or leaving the
         ``with Runner(...)`` block.
         """
-        execution = self._execute(jobs, select)
-        _track(execution)
-        self._active.append(execution)
-        try:
-            yield from execution
-        finally:
-            execution.close()
-            if execution in self._active:
-                self._active.remove(execution)
+        execution = RunIteration(self._execute(jobs, select))
+        self._active.add(execution)
+        return execution
 
     def preview(self, jobs: Sequence[Job], select: Collection[str] | None = None) -> RunPreview:
         """What ``run(jobs, select)`` would run and keep, reading the results
@@ -220,59 +224,62 @@ class Runner:
 
         Raises ``ResultsFileError`` for a results file that cannot be used.
         """
-        check_results_path(self.results_path)
-        return preview_run(self.results_path, jobs, select, resume=self.resume, source=self.source)
+        options = self.options
+        check_results_path(options.results_path)
+        return preview_run(options.results_path, jobs, select, resume=options.resume, source=options.source)
 
     def _execute(
         self, jobs: Sequence[Job], select: Collection[str] | None
     ) -> Generator[JobResult, None, RunReport]:
-        jobs = _with_overrides(jobs, self.timeout, self.retries)
-        _check_jobs(jobs)
+        options = self.options
+        jobs = options.apply_to(jobs)
+        check_jobs(jobs)
         check_guarded(jobs)
         started = time.monotonic()
         # Signals first: from here on a Ctrl-C is recorded (every job gets a
         # line), never a KeyboardInterrupt that leaves the results file empty.
         # A second one while workers shut down kills at once.
         signals = SignalGuard()
-        check_results_path(self.results_path)
-        real_path = os.path.realpath(self.results_path)
-        with signals, ResultsLock(real_path, self.results_path):
+        check_results_path(options.results_path)
+        real_path = os.path.realpath(options.results_path)
+        with signals, ResultsLock(real_path, options.results_path):
             # (The path was checked before the lock.)
-            preview = preview_run(self.results_path, jobs, select, resume=self.resume, source=self.source)
+            preview = preview_run(options.results_path, jobs, select, resume=options.resume, source=options.source)
             done = preview.retention.done
             dependency_errors = dependency_problems(preview.to_run, known=done)
             if dependency_errors:
                 raise ValueError(dependency_errors[0][1])
-            prepare_log_dir(self.log_dir)
+            prepare_log_dir(options.log_dir)
             # Nothing has changed yet; from here on the file is ours.
-            replace_results(real_path, preview.retention.lines, self.results_path)
-            journal = Journal(real_path, self.results_path)
+            replace_results(real_path, preview.retention.lines, options.results_path)
+            journal = Journal(real_path, options.results_path)
             pool = self._open_backend(preview.to_run)
             signals.on_first, signals.on_second = pool.stop_starting, pool.kill_now
-            plan = Plan(preview.to_run, max_failures=self.max_failures, satisfied=done)
+            plan = Plan(preview.to_run, max_failures=options.max_failures, satisfied=done)
             with journal, pool:
                 yield from self._run_loop(plan, pool, journal, signals)
             if journal.failed is not None:
                 raise journal.failed
         finals = {r.name: r for r in plan.results() if r is not None}
         finals.update(done)
-        if signals.received == signal.SIGINT and self.raise_interrupt:
+        if signals.received == signal.SIGINT and options.raise_interrupt:
             raise KeyboardInterrupt
         return RunReport(
             results=tuple(finals[job.name] for job in jobs if job.name in finals),
             wall_time=time.monotonic() - started,
             interrupted_by=signal.Signals(signals.received).name if signals.received else None,
-            results_path=self.results_path,
-            log_dir=self.log_dir,
+            results_path=options.results_path,
+            log_dir=options.log_dir,
             kept=len(done),
             notes=preview.notes,
         )
 
     def _open_backend(self, to_run: list[Job]) -> Backend:
-        if not isinstance(self.backend, str):
-            return self.backend
-        workers = min(self.workers, max(1, len(to_run)))
-        return open_backend(self.backend, workers, self.scheduler, import_main=bool(functions_in_main(to_run)))
+        options = self.options
+        if not isinstance(options.backend, str):
+            return options.backend
+        workers = min(options.workers, max(1, len(to_run)))
+        return open_backend(options.backend, workers, options.scheduler, import_main=bool(functions_in_main(to_run)))
 
     def _run_loop(
         self, plan: Plan, pool: Backend, journal: Journal, signals: SignalGuard
@@ -283,7 +290,7 @@ class Runner:
         and recorded before the pool shuts down.
         """
         jobs = plan.jobs
-        log_dir = os.path.abspath(self.log_dir)
+        log_dir = os.path.abspath(self.options.log_dir)
         stems = [log_file_stem(job.name) for job in jobs]
         reporter = self._reporter()
         attempt_jobs: dict[int, int] = {}
@@ -324,7 +331,7 @@ class Runner:
                     try:
                         pool.submit(attempt)
                     except (pickle.PicklingError, TypeError, AttributeError) as error:
-                        yield from record([(attempt.attempt_id, _unsendable(attempt, error))])
+                        yield from record([(attempt.attempt_id, unsendable_result(attempt, error))])
                 yield from record(pool.poll(_wait_time(plan, pool)))
                 reporter.running(pool.running_count())
         finally:
@@ -334,73 +341,12 @@ class Runner:
                 publish(plan.cancel_waiting())
             reporter.close()
 
-def _with_overrides(jobs: Sequence[Job], timeout: float | None, retries: int | None) -> list[Job]:
-    """The jobs with the run's ``timeout``/``retries`` where they set none."""
-    updated = []
-    for job in jobs:
-        changes: dict[str, Any] = {}
-        if timeout is not None and job.timeout is None:
-            changes["timeout"] = timeout
-        if retries is not None and job.retries == 0:
-            changes["retries"] = retries
-        updated.append(dataclasses.replace(job, **changes) if changes else job)
-    return updated
-
-
 def _wait_time(plan: Plan, pool: Backend) -> float | None:
     """How long to wait for outcomes: until the next retry is due, if it can start."""
     due = plan.next_due()
     if due is None or pool.capacity() == 0:
         return None
     return max(0.0, due - time.time())
-
-
-def _check_jobs(jobs: Sequence[Job]) -> None:
-    """Refuse, before anything runs, what could only fail later."""
-    duplicates = [name for name, n in Counter(job.name for job in jobs).items() if n > 1]
-    if duplicates:
-        raise ValueError(f"duplicate job name {duplicates[0]!r}")
-    checked: set[int] = set()
-    for job in jobs:
-        if job.call is None:
-            continue
-        # Pickling every job twice would cost more than a tiny job: check each
-        # function once, and arguments only when they are not plain data.
-        sendable = [] if isinstance(job.call, str) or id(job.call) in checked else [job.call]
-        sendable += [value for value in (*job.args, *job.kwargs.values()) if not _plain(value)]
-        checked.add(id(job.call))
-        if not sendable:
-            continue
-        try:
-            pickle.dumps(sendable)
-        except Exception as error:  # noqa: BLE001 - pickling raises many types
-            raise TypeError(
-                f"job {job.name!r}: its function or arguments cannot be sent to a worker process "
-                f"({type(error).__name__}: {error}); use a function defined at module level "
-                "and picklable arguments"
-            ) from None
-
-
-_PLAIN_SCALARS = (str, int, float, bool, bytes, type(None))
-
-
-def _plain(value: Any, depth: int = 0) -> bool:
-    """True for data that always pickles: scalars, and lists/tuples/dicts of them."""
-    if isinstance(value, _PLAIN_SCALARS):
-        return True
-    if depth > 3 or type(value) not in (list, tuple, dict):
-        return False
-    items = value.items() if isinstance(value, dict) else enumerate(value)
-    return all(_plain(k, depth + 1) and _plain(v, depth + 1) for k, v in items)
-
-
-def _unsendable(attempt: Attempt, error: Exception) -> JobResult:
-    return coordinator_result(
-        attempt,
-        Status.FAILED,
-        f"cannot send job to a worker ({type(error).__name__}: {error}); "
-        "use a module-level function and picklable arguments",
-    )
 
 
 def run(jobs: Sequence[Job], workers: int | None = None, **options: Any) -> RunReport:

@@ -84,3 +84,14 @@ def test_iter_results_yields_in_completion_order_and_run_returns_the_report(tmp_
     jobs = [Job(name="first", run="true"), Job(name="second", run="true", depends_on=["first"])]
     names = [r.name for r in runner(tmp_path, InProcessBackend()).iter_results(jobs)]
     assert names == ["first", "second"]
+
+
+def test_run_and_iter_results_share_one_iteration_whose_report_comes_at_the_end(tmp_path: Path) -> None:
+    jobs = [Job(name="a", run="true"), Job(name="b", run="exit 2", depends_on=["a"])]
+    execution = runner(tmp_path, InProcessBackend()).iter_results(jobs)
+    assert execution.report is None
+    seen = [result.name for result in execution]
+    assert seen == ["a", "b"] and execution.report is not None
+    assert [(r.name, r.status) for r in execution.report] == [("a", Status.OK), ("b", Status.FAILED)]
+    report = runner(tmp_path, InProcessBackend()).run(jobs)
+    assert [(r.name, r.status) for r in report] == [(r.name, r.status) for r in execution.report]

@@ -254,3 +254,28 @@ def test_huge_matrix_is_refused_unless_the_limit_is_raised(tmp_path: Path) -> No
 def test_a_matrix_can_depend_on_the_matching_expansion(tmp_path: Path) -> None:
     jobs = load_text(tmp_path, "jobs:\n  - {name: 'gen-{n}', run: x, matrix: {n: [1, 2]}}\n  - {name: 'use-{n}', run: x, depends_on: 'gen-{n}', matrix: {n: [1, 2]}}\n")
     assert [(j.name, j.depends_on) for j in jobs[2:]] == [("use-1", ("gen-1",)), ("use-2", ("gen-2",))]
+
+
+#: A value the field table refuses, for each key ``Job(...)`` takes.
+BAD_VALUES = {
+    "name": " ", "run": [], "call": "no-colon", "args": {"a": 1}, "kwargs": {1: 2}, "env": {"A=B": "x"},
+    "cwd": "", "timeout": 0, "retries": -1, "retry_delay": -1, "tags": [1], "depends_on": [""],
+    "keep_children": "yes",
+}
+
+
+@pytest.mark.parametrize("key", sorted(BAD_VALUES))
+def test_job_and_job_file_refuse_the_same_values(tmp_path: Path, key: str) -> None:
+    """Both front doors read one field table: a value one refuses, so does the other."""
+    from taskrunner.fields import PYTHON_FIELDS
+
+    assert sorted(BAD_VALUES) == sorted(field.name for field in PYTHON_FIELDS)  # a new key needs a case here
+    values = {"name": "j", "call" if key in ("args", "kwargs") else "run": "m:f" if key in ("args", "kwargs") else "true"}
+    values[key] = BAD_VALUES[key]
+    if key == "call":
+        del values["run"]
+    import yaml
+
+    assert any(key in problem for problem in problems(tmp_path, yaml.safe_dump({"jobs": [values]})))
+    with pytest.raises((ValueError, TypeError), match=key if key != "name" else "name"):
+        Job(**values)  # type: ignore[arg-type]

@@ -34,10 +34,8 @@ from __future__ import annotations
 import gc
 import logging
 import multiprocessing
-import os
 import pickle
 import select
-import signal
 import time
 from typing import Any
 
@@ -85,9 +83,9 @@ class LocalPool:
         # selector per call, which cost more than a tiny job): one for the
         # result pipe, one for it and every worker's sentinel.
         self._result_poller = select.poll()
-        self._result_poller.register(self._results._reader.fileno(), select.POLLIN)
+        self._result_poller.register(self._results.fileno(), select.POLLIN)
         self._poller = select.poll()
-        self._poller.register(self._results._reader.fileno(), select.POLLIN)
+        self._poller.register(self._results.fileno(), select.POLLIN)
         self._workers = Workers(
             self._ctx, workers, self._tasks, self._results, self._spool.path, self._poller, import_main
         )
@@ -96,7 +94,7 @@ class LocalPool:
         self._ledger = Ledger()
         self._chunks = ChunkSizer()
         self._supervisor = Supervisor(
-            self._workers, self._ledger, self._tasks, self._results, drain=self._drain, resubmit=self._resubmit
+            self._workers, self._ledger, self._tasks, self._results, drain=self._drain
         )
         self._closed = False
         self._pending: list[tuple[int, JobResult]] = []
@@ -141,6 +139,8 @@ class LocalPool:
         self.items_sent += 1
 
     def _resubmit(self, attempt_ids: list[int]) -> None:
+        if not attempt_ids:
+            return
         for attempt_id in attempt_ids:
             if not self._supervisor.cancelling:  # else cancel() records them as never started
                 self.submit(self._ledger.outstanding[attempt_id])
@@ -176,10 +176,10 @@ class LocalPool:
         ready = {fd for fd, _ in self._poller.poll(timeout * 1000)}
         outcomes, self._pending = self._pending, []
         outcomes += self._drain()
-        outcomes += self._supervisor.reap(ready)
+        outcomes += self._bury(ready)
         self._supervisor.enforce_call_timeouts()
-        self._supervisor.rebalance()
-        self._supervisor.find_lost()
+        self._resubmit(self._supervisor.rebalance())
+        self._resubmit(self._supervisor.find_lost())
         return outcomes
 
     def _drain(self) -> list[tuple[int, JobResult]]:
@@ -203,7 +203,15 @@ class LocalPool:
 
     def _reap_while_stuck(self) -> None:
         """The task queue's lock stays taken: reap (and so repair) dead workers."""
-        self._pending += self._supervisor.reap()
+        self._pending += self._bury()
+
+    def _bury(self, ready: set[Any] | None = None) -> list[tuple[int, JobResult]]:
+        """The outcomes dead workers left; the rest of their chunks queued again."""
+        outcomes: list[tuple[int, JobResult]] = []
+        for death in self._supervisor.reap(ready):
+            outcomes += death.outcomes
+            self._resubmit(death.requeue)
+        return outcomes
 
     # -- stopping ------------------------------------------------------------
 
@@ -217,15 +225,7 @@ class LocalPool:
         self._supervisor.cancelling = True
         self._slots.stopping.value = 1
         self._ledger.batch.clear()
-        busy = self._workers.busy()
-        running_at_start = {self._slots.held[slot] for slot in busy}
-        for slot in busy:
-            process = self._workers.procs[slot]
-            if process is not None:
-                try:
-                    os.kill(process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
+        running_at_start = self._workers.ask_to_cancel()
         # Grace for the workers to stop their jobs, then SIGKILL what still runs.
         outcomes = self._poll_while_running(KILL_GRACE + 1.0)
         for slot in self._workers.busy():

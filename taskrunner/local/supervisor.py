@@ -8,13 +8,16 @@ starts a replacement in its slot. It also finds queue items a worker took and
 died before publishing, gives an idle worker the unstarted rest of a chunk
 stuck behind a slow job, and kills the worker of a call job past its timeout.
 
-It works on the pool's ``Workers`` and ``Ledger``; the pool gives it two
-functions: ``drain`` (collect the outcomes waiting in the result pipe) and
-``resubmit`` (submit attempts again).
+It works on the pool's ``Workers`` and ``Ledger`` and changes nothing else:
+what the pool must queue again comes back as values (``Death.requeue``, the
+attempt ids ``find_lost`` and ``rebalance`` return). It reads the result pipe
+through ``drain`` (the pool's), because results must keep flowing while it
+waits for a dead worker's lock.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -30,7 +33,7 @@ from .ledger import Ledger
 from .worker import EXIT_UNCLEAN, NOT_HELD
 from .workers import Workers
 
-__all__ = ["LOST_AFTER", "POISON_WAIT", "Supervisor"]
+__all__ = ["LOST_AFTER", "POISON_WAIT", "Death", "Supervisor"]
 
 log = logging.getLogger("taskrunner.local")
 
@@ -43,6 +46,19 @@ POISON_WAIT = 1.0
 LOST_AFTER = 3.0
 
 Outcomes = list[tuple[int, JobResult]]
+
+
+@dataclasses.dataclass
+class Death:
+    """A worker that died: the outcomes it leaves (the attempt it held, as
+    ``crashed``/``timeout``/``cancelled``, and results drained meanwhile) and
+    the attempts of its chunk that never started, to queue again."""
+
+    slot: int
+    pid: int
+    reason: str
+    outcomes: Outcomes
+    requeue: list[int]
 
 
 def exit_reason(exitcode: int | None) -> str:
@@ -64,14 +80,12 @@ class Supervisor:
         tasks: Any,
         results: Any,
         drain: Callable[[], Outcomes],
-        resubmit: Callable[[list[int]], None],
     ) -> None:
         self._workers = workers
         self._ledger = ledger
         self._tasks = tasks
         self._results = results
         self._drain = drain
-        self._resubmit = resubmit
         #: Call attempts whose worker we killed for their timeout.
         self.timed_out: set[int] = set()
         #: Set while the pool cancels: deaths are then ``cancelled``, not replaced.
@@ -84,30 +98,35 @@ class Supervisor:
         self._queue_usable_since = 0.0
         self._deaths_without_work = 0
 
-    def reap(self, ready: set[Any] | None = None) -> list[tuple[int, JobResult]]:
+    def reap(self, ready: set[Any] | None = None) -> list[Death]:
         """Handle every dead worker; with ``ready`` (the fds ``poll()`` saw ready),
         only those whose sentinel fired — asking each worker costs a syscall;
         then start a replacement for each."""
-        outcomes = []
+        deaths = []
         for slot, process in self._workers.exited(ready):
             # Results the dead worker sent before dying are in the pipe by now.
-            outcomes += self._drain()
-            outcomes += self._handle_death(slot, process)
-        return outcomes
+            drained = self._drain()
+            death = self._handle_death(slot, process)
+            death.outcomes[:0] = drained
+            deaths.append(death)
+        return deaths
 
-    def _handle_death(self, slot: int, process: Any) -> list[tuple[int, JobResult]]:
+    def _handle_death(self, slot: int, process: Any) -> Death:
         item_id, attempt_id = self._workers.retire(slot, process)
         log.info(
             "worker w%d-%d died (%s)%s", slot, process.pid, exit_reason(process.exitcode),
             "" if attempt_id == NOT_HELD else f" holding attempt {attempt_id}",
         )
         end_orphans()
-        outcomes = self._repair_lock(self._results._wlock) if self._results._wlock else []
-        outcomes += self._repair_lock(self._tasks._cond)
+        requeue: list[int] = []
+        outcomes = []
+        condition_lock, read_lock = self._tasks.locks()
+        for lock in [*self._results.locks(), condition_lock]:
+            outcomes += self._repair_lock(lock)
         if item_id == NOT_HELD:
             # It may have died inside get() holding the read lock, or with an
             # item taken but not yet published in its slot.
-            outcomes += self._repair_lock(self._tasks._rlock)
+            outcomes += self._repair_lock(read_lock)
             self._suspect_lost = True
             self._deaths_without_work += 1
         else:
@@ -118,13 +137,13 @@ class Supervisor:
                 if attempt is not None:
                     outcomes.append((attempt_id, self._death_result(attempt, slot, process)))
                 self._deaths_without_work = 0
-            self._resubmit(self._ledger.take_item(item_id))  # the rest of its chunk never started
+            requeue = self._ledger.take_item(item_id)  # the rest of its chunk never started
         if self.replacing and not self.cancelling:
             if self._deaths_without_work > 3 * self._workers.count + 10:
                 raise WorkerError("workers keep dying before running any job")
             self._workers.spawn(slot)
             log.info("worker slot %d: replacement w%d-%d started", slot, slot, self._workers.procs[slot].pid)
-        return outcomes
+        return Death(slot, process.pid, exit_reason(process.exitcode), outcomes, requeue)
 
     def _death_result(self, attempt: Attempt, slot: int, process: Any) -> JobResult:
         started = self._workers.slots.started[slot] or None
@@ -174,8 +193,8 @@ class Supervisor:
         self._queue_usable_since = time.time()
         return outcomes
 
-    def find_lost(self) -> None:
-        """Queue again the items a worker took off the queue and then died
+    def find_lost(self) -> list[int]:
+        """The attempts to queue again of the items a worker took off the queue and then died
         before publishing (so none of their attempts started).
 
         An item is lost when nobody holds it although, for LOST_AFTER, it
@@ -184,29 +203,31 @@ class Supervisor:
         have gone idle after the item was queued: all were busy then.)
         """
         if not self._suspect_lost:
-            return
+            return []
         now = time.time()
         held = set(self._workers.slots.item[:])
         unheld = [item_id for item_id in self._ledger.items if item_id not in held]
         if not unheld:
             self._suspect_lost = False
-            return
+            return []
         idle_since = [
             self._workers.slots.idle_since[slot]
             for slot in range(self._workers.count)
             if self._workers.procs[slot] is not None and self._workers.slots.item[slot] == NOT_HELD
         ]
         if not idle_since:
-            return
+            return []
+        lost: list[int] = []
         for item_id in unheld:
             since = max(self._ledger.items[item_id].queued_at, self._queue_usable_since, min(idle_since))
             if now - since > LOST_AFTER:
                 log.warning("queue item %d was taken by a worker that died before starting it; queued again", item_id)
                 self.pay_task_done()
-                self._resubmit(self._ledger.take_item(item_id))
+                lost += self._ledger.take_item(item_id)
+        return lost
 
-    def rebalance(self) -> None:
-        """Give an idle worker the not-yet-started attempts of a busy worker's chunk.
+    def rebalance(self) -> list[int]:
+        """The attempts to queue again for an idle worker:  the not-yet-started attempts of a busy worker's chunk.
 
         Without this a chunk would hold its later attempts hostage behind a
         slow one while another worker sits idle (and two jobs that must run
@@ -218,11 +239,11 @@ class Supervisor:
         one worker.
         """
         if self._ledger.batch or self.cancelling:
-            return
+            return []
         live = self._workers.live()
         holding = {self._workers.slots.item[slot]: slot for slot in live if self._workers.slots.item[slot] != NOT_HELD}
         if len(holding) == len(live) or any(item_id not in holding for item_id in self._ledger.items):
-            return  # no worker idle, or something still queued for it
+            return []  # no worker idle, or something still queued for it
         now = time.time()
         for item_id, slot in holding.items():
             stuck = self._workers.slots.held[slot] != NOT_HELD and now - self._workers.slots.started[slot] > TAKE_REST_AFTER
@@ -237,8 +258,8 @@ class Supervisor:
                 self._workers.claim_locks[slot].release()
             taken = self._ledger.take_rest(item_id, claimed, limit)
             if taken:
-                self._resubmit(taken)
-                return
+                return taken
+        return []
 
     def enforce_call_timeouts(self) -> None:
         """Kill (and later replace) a worker whose call job is past its timeout.
@@ -268,7 +289,7 @@ class Supervisor:
         quiet_since = None
         while self._tasks.unfinished() > 0 and time.monotonic() < deadline:
             self._drain()
-            self.reap()
+            self.reap()  # nothing is outstanding: nothing to queue again
             if self._workers.busy():
                 quiet_since = None
             elif quiet_since is None:

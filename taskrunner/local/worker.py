@@ -117,7 +117,7 @@ def _watch_parent(sentinel: int) -> None:
 def _next_item(tasks: Any) -> Any:
     """Block until an item can be taken, holding the read lock only to take it."""
     while True:
-        wait([tasks._reader])
+        wait([tasks.reader])
         try:
             return tasks.get(block=False)
         except queue.Empty:

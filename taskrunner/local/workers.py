@@ -10,6 +10,7 @@ with the pool's poller, so a death wakes the coordinator at once.
 from __future__ import annotations
 
 import math
+import os
 import select
 import signal
 from typing import Any
@@ -109,6 +110,19 @@ class Workers:
         self.slots.item[slot] = self.slots.held[slot] = NOT_HELD
         self.slots.pgid[slot] = 0
         return held
+
+    def ask_to_cancel(self) -> set[int]:
+        """SIGTERM every busy worker (the coordinator's stop flag being set, it
+        cancels its job and starts no other); the attempt ids they held."""
+        busy = self.busy()
+        for slot in busy:
+            process = self.procs[slot]
+            if process is not None:
+                try:
+                    os.kill(process.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        return {self.slots.held[slot] for slot in busy}
 
     def kill_slot(self, slot: int) -> None:
         """SIGKILL the command a worker runs and the worker's own group (itself

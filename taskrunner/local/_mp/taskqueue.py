@@ -107,6 +107,16 @@ class TaskQueue(JoinableQueue):  # type: ignore[type-arg]
         """How many ``put()`` items still lack their ``task_done()``."""
         return int(self._unfinished_tasks.get_value())
 
+    @property
+    def reader(self) -> Any:
+        """The read end, to wait on until an item may be there."""
+        return self._reader
+
+    def locks(self) -> list[Any]:
+        """The locks a process could die holding, in the order to check them:
+        the shared Condition's (put, task_done, join), then the read lock (get)."""
+        return [self._cond, self._rlock]
+
 
 class ResultQueue(SimpleQueue):  # type: ignore[type-arg]
     """A ``multiprocessing.SimpleQueue`` over a packet pipe.
@@ -133,6 +143,14 @@ class ResultQueue(SimpleQueue):  # type: ignore[type-arg]
             # result, and one more lock a dying worker could leave taken)
             # is not needed.
             self._wlock = None
+
+    def fileno(self) -> int:
+        """The read end's file descriptor, to poll for results."""
+        return int(self._reader.fileno())
+
+    def locks(self) -> list[Any]:
+        """The locks a process could die holding (none over a packet pipe)."""
+        return [] if self._wlock is None else [self._wlock]
 
     def get(self) -> Any:
         """The next result. Only the coordinator reads this queue, so no read

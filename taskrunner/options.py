@@ -1,0 +1,103 @@
+"""A run's options as one frozen, checked value (``Runner`` keeps one).
+
+    >>> options = RunOptions.create(2, results="/tmp/r.jsonl", fail_fast=True)
+    >>> options.workers, options.max_failures, options.log_dir
+    (2, 1, '.taskrunner/jobs.logs')
+    >>> RunOptions.create(0)
+    Traceback (most recent call last):
+    ...
+    ValueError: workers must be >= 1
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .backend import Backend, check_backend
+from .model import Job
+from .paths import default_paths
+
+__all__ = ["RunOptions"]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Everything that shapes a run except the jobs and the callbacks.
+
+    Made by ``create``, which checks each value and fills in the defaults
+    (see ``Runner`` for what each one means).
+    """
+
+    workers: int
+    results_path: str
+    log_dir: str
+    progress: bool | None = None
+    max_failures: int | None = None
+    timeout: float | None = None
+    retries: int | None = None
+    resume: bool = False
+    backend: str | Backend = "local"
+    scheduler: str | None = None
+    source: str | None = None
+    raise_interrupt: bool = True
+
+    @classmethod
+    def create(
+        cls,
+        workers: int | None = None,
+        *,
+        results: str | None = None,
+        log_dir: str | None = None,
+        fail_fast: bool = False,
+        max_failures: int | None = None,
+        timeout: float | None = None,
+        retries: int | None = None,
+        backend: str | Backend = "local",
+        scheduler: str | None = None,
+        **rest: Any,
+    ) -> RunOptions:
+        """Check the values a ``Runner`` was given; raise ``ValueError`` for a bad one."""
+        if workers is not None and (isinstance(workers, bool) or workers < 1):
+            raise ValueError("workers must be >= 1")
+        if max_failures is not None and max_failures < 1:
+            raise ValueError("max_failures must be >= 1")
+        if timeout is not None and not timeout > 0:
+            raise ValueError("timeout must be > 0")
+        if retries is not None and retries < 0:
+            raise ValueError("retries must be >= 0")
+        if isinstance(backend, str):
+            check_backend(backend, scheduler)
+        default_results, default_logs = default_paths("jobs")
+        return cls(
+            workers=workers or os.cpu_count() or 1,
+            results_path=results or default_results,
+            log_dir=log_dir or default_logs,
+            max_failures=1 if fail_fast else max_failures,
+            timeout=timeout,
+            retries=retries,
+            backend=backend,
+            scheduler=scheduler,
+            **rest,
+        )
+
+    def apply_to(self, jobs: Sequence[Job]) -> list[Job]:
+        """The jobs with the run's ``timeout``/``retries`` where they set none.
+
+        >>> options = RunOptions.create(1, timeout=5)
+        >>> [job.timeout for job in options.apply_to([Job(name="a", run="true"),
+        ...                                           Job(name="b", run="true", timeout=1)])]
+        [5.0, 1.0]
+        """
+        updated = []
+        for job in jobs:
+            changes: dict[str, Any] = {}
+            if self.timeout is not None and job.timeout is None:
+                changes["timeout"] = self.timeout
+            if self.retries is not None and job.retries == 0:
+                changes["retries"] = self.retries
+            updated.append(dataclasses.replace(job, **changes) if changes else job)
+        return updated
