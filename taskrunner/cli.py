@@ -1,7 +1,8 @@
 """The ``taskrunner`` command: click options → runner → exit code.
 
 Exit codes: 0 every job ok; 1 some job not ok; 2 usage error or invalid job
-file; 129, 130, 143 interrupted by SIGHUP, SIGINT, SIGTERM.
+file; 129, 130, 143 interrupted by SIGHUP, SIGINT, SIGTERM (see ``clirun``,
+which ``run`` and ``exec`` share).
 """
 
 from __future__ import annotations
@@ -10,20 +11,34 @@ import gc
 import json
 import logging
 import os
-import shlex
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 import click
 
-from .backend import BACKENDS
-from .errors import ResultsWriteError, TaskrunnerError, WorkerError
+from .clirun import (
+    EXIT_NOT_OK,
+    EXIT_OK,
+    EXIT_SIGNAL,
+    EXIT_USAGE,
+    RunSettings,
+    check_results_is_not,
+    describe,
+    echo_lines,
+    fail,
+    quoted,
+    run_jobs,
+    run_options,
+    start_helpers,
+)
+from .errors import TaskrunnerError
+from .execcmd import exec_command
 from .fields import as_json as job_as_json
 from .journal import read_results
 from .model import Job, RunReport
-from .progress import TerminalReporter, bar_wanted, format_summary
-from .runner import Runner, RunPreview, default_paths
+from .paths import default_paths
+from .progress import format_summary
 from .selection import dependency_order, select_jobs, unmatched
 from .spec import MAX_JOBS, JobFile, load_job_file
 from .timeline import render_timeline
@@ -31,27 +46,13 @@ from .version import DISTRIBUTION
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_NOT_OK, EXIT_USAGE = 0, 1, 2
-EXIT_SIGNAL = {"SIGHUP": 129, "SIGINT": 130, "SIGTERM": 143}
-
-
-def _resume_command(job_file: str, results_path: str | None, log_dir: str | None) -> str:
-    parts = ["taskrunner", "run", job_file, "--resume"]
-    parts += ["--results", results_path] if results_path else []
-    parts += ["--log-dir", log_dir] if log_dir else []
-    return " ".join(shlex.quote(part) for part in parts)
-
-
-def _fail(error: Exception) -> NoReturn:
-    click.echo(str(error), err=True)
-    sys.exit(EXIT_USAGE)
 
 
 def _load(path: str, max_jobs: int = MAX_JOBS) -> JobFile:
     try:
         spec = load_job_file(path, max_jobs=max_jobs)
     except TaskrunnerError as error:
-        _fail(error)
+        fail(error)
     # The jobs live until the command ends: keep the cyclic garbage collector
     # from walking them again and again (with 50,000 jobs, ordering them for
     # `list` took 1.5 s, nearly all of it in collections). The command owns
@@ -77,17 +78,6 @@ def _selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
     command = click.option("--only", multiple=True, metavar="GLOB",
                            help="Only jobs whose name matches GLOB, plus their dependencies (repeatable).")(command)
     return command
-
-
-def _describe(job: Job) -> str:
-    """One line for list/--dry-run: name, run or call, what, [tags], (after: deps)."""
-    if job.is_command:
-        what, kind = (job.run if isinstance(job.run, str) else " ".join(job.run or ())), "run"
-    else:
-        what, kind = str(job.call), "call"
-    tags = f"  [{', '.join(job.tags)}]" if job.tags else ""
-    after = f"  (after: {', '.join(job.depends_on)})" if job.depends_on else ""
-    return f"{job.name}\t{kind}\t{what}{tags}{after}"
 
 
 def main(args: list[str] | None = None, prog_name: str = "taskrunner") -> NoReturn:
@@ -121,117 +111,32 @@ def cli(verbose: int) -> None:
 
 @cli.command("run")
 @click.argument("job_file", type=click.Path(dir_okay=False))
-@click.option("-w", "--workers", type=click.IntRange(min=1), help="Worker processes (default: the file's 'workers', else the CPU count).")
-@click.option("--results", "results_path", type=click.Path(), help="Results file (JSON Lines). Default: .taskrunner/<file>.results.jsonl")
-@click.option("--log-dir", type=click.Path(file_okay=False), help="Folder for per-job output. Default: .taskrunner/<file>.logs")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds, for jobs without their own timeout.")
-@click.option("--retries", type=click.IntRange(min=0), help="Extra attempts, for jobs without their own retries.")
-@click.option("--fail-fast", is_flag=True, help="Stop at the first failure; cancel running jobs.")
-@click.option("--max-failures", type=click.IntRange(min=1), help="Stop after N jobs failed; cancel running jobs.")
-@click.option("--resume", is_flag=True, help="Skip jobs the results file already records as ok; run the rest.")
-@click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: only on a terminal).")
-@click.option("--dry-run", is_flag=True, help="Print the jobs that would run, in order, and run nothing.")
-@click.option("--output", "show_output", is_flag=True, help="Print each job's output when it finishes, grouped per job.")
-@click.option("--prefix", is_flag=True, help="With --output: start each output line with the job name.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout (everything else goes to stderr).")
-@click.option("--backend", type=click.Choice(BACKENDS), default="local", show_default=True,
-              help="Who runs the jobs: local worker processes, or a Dask cluster (needs Dask: pip install '.[dask]' from this repository).")
-@click.option("--scheduler", metavar="ADDRESS",
-              help="With --backend dask: the scheduler, e.g. tcp://host:8786 (default: an embedded cluster of --workers processes).")
+@run_options
 @_selection_options
 def run_command(
-    job_file: str,
-    workers: int | None,
-    results_path: str | None,
-    log_dir: str | None,
-    timeout: float | None,
-    retries: int | None,
-    fail_fast: bool,
-    max_failures: int | None,
-    resume: bool,
-    progress: bool | None,
-    dry_run: bool,
-    show_output: bool,
-    prefix: bool,
-    as_json: bool,
-    backend: str,
-    scheduler: str | None,
-    only: tuple[str, ...],
-    tags: tuple[str, ...],
-    max_jobs: int,
+    job_file: str, settings: RunSettings, only: tuple[str, ...], tags: tuple[str, ...], max_jobs: int
 ) -> None:
-    """Run the jobs in JOB_FILE (all, or those --only/--tag select).
+    """Run the jobs in JOB_FILE (all, or those --only/--tag select); - reads it from standard input.
 
     \b
     Examples:
-      taskrunner run jobs.yaml -w 8 --timeout 600 --retries 1
+      taskrunner run jobs.yaml -w 8 --timeout 10m --retries 1
       taskrunner run jobs.yaml --only 'resize-*' --dry-run
+      generate-jobs | taskrunner run -
       taskrunner run jobs.yaml --backend dask --scheduler tcp://host:8786
     """
-    if not dry_run and backend == "local":
-        # The fork server starts (a new interpreter importing the worker
-        # code) while we read the job file, rather than after. Imported
-        # here: list, validate and report need no multiprocessing (~35 ms).
-        from .local import start_fork_server, stop_helpers
-
-        start_fork_server()
-        # However the command ends (sys.exit included): stop the fork server
-        # and resource tracker and wait for them, so no process outlives it.
-        click.get_current_context().call_on_close(stop_helpers)
+    start_helpers(settings)
     spec = _load(job_file, max_jobs)
     select = {job.name for job in _selected(spec, only, tags)} if only or tags else None
     default_results, default_logs = default_paths(job_file)
-    results = results_path or default_results
-    if os.path.exists(results) and os.path.exists(job_file) and os.path.samefile(results, job_file):
-        _fail(TaskrunnerError(f"results file {results} is the job file {job_file}; give another --results"))
-    reporter = TerminalReporter(
-        bar=bar_wanted(progress), show_output=show_output, prefix=prefix, output=sys.stderr if as_json else sys.stdout
-    )
-    try:
-        runner = Runner(
-            workers or spec.workers,
-            results=results,
-            log_dir=log_dir or default_logs,
-            progress=progress,
-            fail_fast=fail_fast,
-            max_failures=max_failures,
-            timeout=timeout,
-            retries=retries,
-            resume=resume,
-            reporter=reporter,
-            backend=backend,
-            scheduler=scheduler,
-            source=job_file,
-            raise_interrupt=False,  # the summary, then exit 130
-        )
-        if dry_run:
-            _dry_run(runner.preview(spec.jobs, select))
-        report = runner.run(spec.jobs, select)
-    except (WorkerError, ResultsWriteError) as error:
-        # The run started (a lost Dask scheduler, a full disk): not bad input.
-        finish = _resume_command(job_file, results_path, log_dir)
-        click.echo(f"{error}; the run stopped; results recorded so far are in {runner.options.results_path} "
-                   f"(to finish: {finish})", err=True)
-        sys.exit(EXIT_NOT_OK)
-    except (TaskrunnerError, ValueError, TypeError) as error:
-        _fail(error)
-    summary = format_summary(report, resume_command=_resume_command(job_file, results_path, log_dir), resumed=resume)
-    click.echo(summary, err=True)
-    if as_json:
-        click.echo(report.to_json())
-    if report.interrupted_by:
-        sys.exit(EXIT_SIGNAL.get(report.interrupted_by, EXIT_NOT_OK))
-    sys.exit(EXIT_OK if report.ok else EXIT_NOT_OK)
-
-
-def _dry_run(preview: RunPreview) -> NoReturn:
-    """Print the jobs that would run (stdout) and what would be kept (stderr)."""
-    _echo_lines(_describe(job) for job in dependency_order(preview.to_run))
-    for note in preview.notes:
-        click.echo(note, err=True)
-    kept = len(preview.retention.lines)
-    click.echo(f"{len(preview.to_run)} jobs would run; {kept} results kept; nothing was run (--dry-run)", err=True)
-    sys.exit(EXIT_OK)
+    results = settings.results_path or default_results
+    if job_file != "-":
+        check_results_is_not(results, job_file)
+    resume = ["taskrunner", "run", job_file, "--resume"]
+    resume += ["--results", settings.results_path] if settings.results_path else []
+    resume += ["--log-dir", settings.log_dir] if settings.log_dir else []
+    run_jobs(spec.jobs, select, settings, results=results, log_dir=settings.log_dir or default_logs,
+             source=spec.path, resume_command=quoted(resume), workers=spec.workers)
 
 
 @cli.command("validate")
@@ -246,7 +151,7 @@ def validate_command(job_file: str, max_jobs: int) -> None:
       taskrunner validate jobs.yaml
     """
     spec = _load(job_file, max_jobs)
-    click.echo(f"{job_file}: valid, {len(spec.jobs)} jobs")
+    click.echo(f"{spec.path}: valid, {len(spec.jobs)} jobs")
 
 
 @cli.command("list")
@@ -267,14 +172,7 @@ def list_command(job_file: str, as_json: bool, only: tuple[str, ...], tags: tupl
     if as_json:
         click.echo(json.dumps([job_as_json(job) for job in jobs], indent=2))
         return
-    _echo_lines(_describe(job) for job in jobs)
-
-
-def _echo_lines(lines: Iterable[str]) -> None:
-    """Print lines with one write (50,000 click.echo calls cost 0.4 s)."""
-    text = "\n".join(lines)
-    if text:
-        click.echo(text)
+    echo_lines(describe(job) for job in jobs)
 
 
 @cli.command("report")
@@ -291,7 +189,7 @@ def report_command(results_file: str, timeline: str | None, as_json: bool) -> No
     try:
         results = read_results(results_file, on_warning=lambda warning: click.echo(warning, err=True))
     except TaskrunnerError as error:
-        _fail(error)
+        fail(error)
     times = [t for r in results for t in (r.started, r.finished) if t is not None]
     logs = next((os.path.dirname(r.stderr_log) for r in results if r.stderr_log), None)
     report = RunReport(tuple(results), wall_time=(max(times) - min(times)) if times else 0.0,
@@ -306,6 +204,9 @@ def report_command(results_file: str, timeline: str | None, as_json: bool) -> No
             sys.exit(EXIT_USAGE)
         click.echo(f"timeline: {timeline}", err=True)
     sys.exit(EXIT_OK if report.ok else EXIT_NOT_OK)
+
+
+cli.add_command(exec_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -24,15 +24,16 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
-from .capture import CallOutput, CommandLogs, captured_call_output
+from .capture import CallOutput, CommandLogs, captured_call_output, read_tail
+from .cleancall import call_environment, track_signal_changes
 from .direct import direct_argv
 from .jobhash import job_hash
-from .model import Attempt, Job, JobResult, Status
+from .model import FAILURES, Attempt, Job, JobResult, Status
 from .signals import signal_group, signal_name
+from .slotfill import with_slot
 
 __all__ = [
     "AttemptControl",
@@ -97,16 +98,22 @@ class AttemptControl:
             signal_group(self.pgid, signal.SIGKILL)
 
 
-def execute(attempt: Attempt, worker: str, control: AttemptControl | None = None) -> JobResult:
-    """Run ``attempt`` here and return its outcome (never raises for job errors)."""
+def execute(attempt: Attempt, worker: str, control: AttemptControl | None = None, slot: int = 1) -> JobResult:
+    """Run ``attempt`` here and return its outcome (never raises for job errors).
+
+    ``slot``: the 1-based worker slot running it (``{%}``, ``TASKRUNNER_SLOT``).
+    """
     control = control or AttemptControl()
     job = attempt.job
     started = time.time()
+    run_env = {"TASKRUNNER_JOB": job.name, "TASKRUNNER_SEQ": str(attempt.seq), "TASKRUNNER_SLOT": str(slot)}
+    if job.slot_token is not None:
+        job = with_slot(job, slot)
     logs: CommandLogs | CallOutput
     if job.is_command:
-        (status, returncode, value, error), logs = _run_command(attempt, control)
+        (status, returncode, value, error), logs = _run_command(job, attempt, control, run_env)
     else:
-        (status, returncode, value, error), logs = _run_call(attempt, control)
+        (status, returncode, value, error), logs = _run_call(job, attempt, control, run_env)
     finished = time.time()
     return JobResult(
         name=job.name,
@@ -121,12 +128,21 @@ def execute(attempt: Attempt, worker: str, control: AttemptControl | None = None
         worker=worker,
         stdout_log=logs.stdout_log,
         stderr_log=logs.stderr_log,
-        stderr_tail=logs.stderr_tail,
-        job_hash=job_hash(job),
+        stderr_tail=_failure_tail(status, logs),
+        job_hash=job_hash(attempt.job),
     )
 
 
 _Outcome = tuple[Status, "int | None", Any, "str | None"]
+
+
+def _failure_tail(status: Status, logs: CommandLogs | CallOutput) -> str | None:
+    """The end of stderr; for a failure that wrote nothing there, the end of
+    stdout, saying so (many tools report their errors on stdout)."""
+    if logs.stderr_tail is not None or status not in FAILURES or logs.stdout_log is None:
+        return logs.stderr_tail
+    tail = read_tail(logs.stdout_log)
+    return None if tail is None else f"(stderr was empty; the end of stdout:)\n{tail}"
 
 
 def _resolve_cwd(job: Job) -> str | None:
@@ -135,13 +151,14 @@ def _resolve_cwd(job: Job) -> str | None:
     return os.path.join(job.base_dir or os.getcwd(), job.cwd)
 
 
-def _run_command(attempt: Attempt, control: AttemptControl) -> tuple[_Outcome, CommandLogs]:
-    job = attempt.job
-    env = {**os.environ, **job.env} if job.env else None
+def _run_command(
+    job: Job, attempt: Attempt, control: AttemptControl, run_env: dict[str, str]
+) -> tuple[_Outcome, CommandLogs]:
+    env = {**os.environ, **job.env, **run_env}
     executable = None
     argv: str | list[str] = job.run if isinstance(job.run, str) else list(job.run or ())
     if isinstance(argv, str):
-        direct = direct_argv(argv, env or os.environ)
+        direct = direct_argv(argv, env)
         if direct is not None:
             executable, argv = direct
     logs = CommandLogs(attempt.stdout_log, attempt.stderr_log)
@@ -188,8 +205,8 @@ def _command_outcome(job: Job, returncode: int, timed_out: bool, cancelled: bool
         return Status.CANCELLED, returncode, None, "cancelled while running"
     if timed_out:
         return Status.TIMEOUT, returncode, None, f"timed out after {job.timeout:g}s; process group killed"
-    if returncode == 0:
-        return Status.OK, 0, None, None
+    if returncode in job.success_codes:
+        return Status.OK, returncode, None, None
     if returncode < 0:
         return Status.FAILED, returncode, None, f"killed by signal {signal_name(-returncode)}"
     return Status.FAILED, returncode, None, f"exited with status {returncode}"
@@ -284,11 +301,15 @@ def resolve_callable(call: str | Callable[..., Any], base_dir: str | None) -> Ca
     return function
 
 
-def _run_call(attempt: Attempt, control: AttemptControl) -> tuple[_Outcome, CallOutput]:
-    job = attempt.job
+def _run_call(
+    job: Job, attempt: Attempt, control: AttemptControl, run_env: dict[str, str]
+) -> tuple[_Outcome, CallOutput]:
+    def unclean(reason: str) -> None:
+        control.unclean = reason
+
     with captured_call_output(attempt.stdout_log, attempt.stderr_log) as output:
         try:
-            with _job_environment(job, control):
+            with call_environment({**job.env, **run_env}, _resolve_cwd(job) if job.cwd else None, unclean):
                 func = resolve_callable(job.call, job.base_dir)  # type: ignore[arg-type]
                 control.in_call = True
                 try:
@@ -321,108 +342,3 @@ def _recordable(value: Any) -> _Outcome:
     # Round-trip so the value is exactly what the results file will hold
     # (tuples as lists, and so on).
     return Status.OK, None, json.loads(text), None
-
-
-#: Signals a call job may have changed the handling of (all that can be caught).
-_CATCHABLE = tuple(sorted(signal.valid_signals() - {signal.SIGKILL, signal.SIGSTOP}))
-
-
-class _SignalChanges:
-    """Which handlers calls changed, noted by a wrapper around ``signal.signal``
-    (``track_signal_changes``): reading all 62 handlers after every call cost
-    more than a trivial call. Without tracking, every handler is compared."""
-
-    def __init__(self) -> None:
-        self.baseline: dict[int, Any] | None = None
-        self.changed: set[int] = set()
-
-    def install(self) -> None:
-        self.baseline = {signum: signal.getsignal(signum) for signum in _CATCHABLE}
-        original = signal.signal
-
-        def recording_signal(signum: Any, handler: Any) -> Any:
-            self.changed.add(int(signum))
-            return original(signum, handler)
-
-        signal.signal = recording_signal  # type: ignore[assignment]
-
-    def snapshot(self) -> dict[int, Any]:
-        if self.baseline is not None:
-            return self.baseline
-        return {signum: signal.getsignal(signum) for signum in _CATCHABLE}
-
-    def suspects(self) -> list[int]:
-        if self.baseline is None:
-            return list(_CATCHABLE)
-        changed, self.changed = sorted(self.changed), set()
-        return changed
-
-
-_signal_changes = _SignalChanges()
-
-
-def track_signal_changes() -> None:
-    """In a worker: note which handlers each call changes, so only those are
-    put back (call once, after the worker set its own handlers)."""
-    _signal_changes.install()
-
-
-@contextmanager
-def _job_environment(job: Job, control: AttemptControl) -> Iterator[None]:
-    """Apply the job's env and cwd for a call; afterwards restore the process
-    as the call found it: working directory, umask, environment and signal
-    handlers (also when the job changed them itself). What cannot be restored
-    (the folder is gone, a handler set from C) is noted in
-    ``control.unclean``: the worker then makes way for a fresh one."""
-    saved_env = _environment_snapshot()
-    saved_cwd = os.getcwd()
-    saved_umask = os.umask(0o022)
-    os.umask(saved_umask)
-    saved_handlers = _signal_changes.snapshot()
-    try:
-        if job.env:
-            os.environ.update(job.env)
-        if job.cwd:
-            os.chdir(_resolve_cwd(job))  # type: ignore[arg-type]
-        yield
-    finally:
-        try:
-            os.chdir(saved_cwd)  # also when the call removed the folder it went to
-        except OSError as error:
-            control.unclean = f"cannot return to {saved_cwd}: {error.strerror}"
-        os.umask(saved_umask)
-        if _environment_snapshot() != saved_env:
-            _restore_environment(saved_env)
-        _restore_handlers(saved_handlers, control)
-
-
-def _restore_handlers(saved: dict[int, Any], control: AttemptControl) -> None:
-    for signum in _signal_changes.suspects():
-        handler = saved[signum]
-        if signal.getsignal(signum) is handler:
-            continue
-        try:
-            signal.signal(signum, handler)
-        except (TypeError, ValueError, OSError):  # None: a handler set outside Python
-            control.unclean = f"cannot restore the handler of {signal.Signals(signum).name}"
-
-
-# CPython's raw (bytes) environment behind os.environ on POSIX. Copying and
-# comparing it costs about a microsecond, against some 25 for dict(os.environ),
-# and rewriting the whole environment (a putenv() per variable) cost more than
-# a trivial call itself.
-_RAW_ENVIRON: dict[Any, Any] | None = getattr(os.environ, "_data", None)
-
-
-def _environment_snapshot() -> dict[Any, Any]:
-    return dict(_RAW_ENVIRON) if _RAW_ENVIRON is not None else dict(os.environ)
-
-
-def _restore_environment(saved: dict[Any, Any]) -> None:
-    """Put back the environment ``_environment_snapshot`` saw, variable by variable."""
-    target: Any = os.environb if _RAW_ENVIRON is not None else os.environ
-    for key in [key for key in target if key not in saved]:
-        del target[key]
-    for key, value in saved.items():
-        if target.get(key) != value:
-            target[key] = value

@@ -7,7 +7,7 @@ and by a test that holds the README's key table to it. Adding a key is one
 entry here plus its behaviour.
 
     >>> [field.name for field in FIELDS if field.defaultable]
-    ['env', 'cwd', 'timeout', 'retries', 'retry_delay', 'tags', 'keep_children']
+    ['env', 'cwd', 'timeout', 'retries', 'retry_delay', 'tags', 'keep_children', 'success_codes', 'env_file']
     >>> FIELD["timeout"].check(2)
     2.0
 """
@@ -19,7 +19,10 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Literal
+
+from .inputs import Source, parse_source
 
 __all__ = [
     "CHECKS",
@@ -49,16 +52,62 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|s|m|h|d)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(value: Any) -> float | None:
+    """Seconds from a number or a string such as ``90``, ``90s``, ``5m``,
+    ``1h30m``, ``250ms``; None if it is neither.
+
+    >>> parse_duration("1h30m"), parse_duration("250ms"), parse_duration(2), parse_duration("5 min")
+    (5400.0, 0.25, 2.0, None)
+    """
+    if _is_number(value):
+        return float(value)
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    try:
+        return float(text) if math.isfinite(float(text)) else None
+    except ValueError:
+        pass
+    parts = _DURATION_PART.findall(text)
+    if not parts or "".join(number + unit for number, unit in parts) != text:
+        return None
+    return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
+
+
 def positive_number(value: Any) -> float:
-    if not _is_number(value) or value <= 0:
-        raise InvalidValue(f"must be a number of seconds > 0, got {value!r}")
-    return float(value)
+    seconds = parse_duration(value)
+    if seconds is None or seconds <= 0:
+        raise InvalidValue(f"must be a number of seconds > 0 or a duration such as 90s, 5m, 1h30m, got {value!r}")
+    return seconds
 
 
 def non_negative_number(value: Any) -> float:
-    if not _is_number(value) or value < 0:
-        raise InvalidValue(f"must be a number of seconds >= 0, got {value!r}")
-    return float(value)
+    seconds = parse_duration(value)
+    if seconds is None or seconds < 0:
+        raise InvalidValue(f"must be a number of seconds >= 0 or a duration such as 90s, 5m, 250ms, got {value!r}")
+    return seconds
+
+
+def success_codes_value(value: Any) -> tuple[int, ...]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = [value]
+    if (not isinstance(value, list) or not value
+            or not all(isinstance(code, int) and not isinstance(code, bool) and 0 <= code <= 255 for code in value)):
+        raise InvalidValue(f"must be a list of exit codes (whole numbers 0-255), got {value!r}")
+    return tuple(value)
+
+
+def paths_value(value: Any) -> tuple[str, ...]:
+    """A path or a list of paths."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(isinstance(p, str) and p.strip() for p in value):
+        raise InvalidValue(f"must be a path or a list of paths, got {value!r}")
+    return tuple(value)
 
 
 def boolean(value: Any) -> bool:
@@ -145,18 +194,28 @@ def names_value(value: Any) -> tuple[str, ...]:
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def matrix_value(value: Any) -> dict[str, list[Any]]:
+def matrix_value(value: Any) -> dict[str, list[Any] | Source]:
+    """Variable -> its values (a list), or the ``Source`` to read them from
+    (see ``inputs``; the reader resolves it)."""
     if not isinstance(value, dict) or not value:
         raise InvalidValue(f"must be a non-empty mapping of variable: [values], got {value!r}")
+    checked: dict[str, list[Any] | Source] = {}
     for name, values in value.items():
         if not isinstance(name, str) or not _VARIABLE.match(name):
             raise InvalidValue(f"variable {name!r} must be an identifier (letters, digits, _)")
+        if isinstance(values, dict):
+            try:
+                checked[name] = parse_source(name, values)
+            except ValueError as error:
+                raise InvalidValue(str(error)) from None
+            continue
         if not isinstance(values, list) or not values:
             raise InvalidValue(f"variable {name!r} must list at least one value, got {values!r}")
         for item in values:
             if not isinstance(item, (str, int, float, bool)):
                 raise InvalidValue(f"variable {name!r}: values must be strings, numbers or booleans, got {item!r}")
-    return value
+        checked[name] = values
+    return checked
 
 
 # -- the same checks for values given to Job(...) in Python ------------------
@@ -217,6 +276,25 @@ def python_path(value: Any) -> str:
     return non_empty_string(os.fspath(value) if isinstance(value, os.PathLike) else value)
 
 
+def _python_seconds(check: Callable[[Any], float]) -> Callable[[Any], float]:
+    """Seconds for ``Job(...)``: a number or a ``timedelta`` (duration strings
+    are the job file's and the command line's way to write them)."""
+
+    def seconds(value: Any) -> float:
+        if isinstance(value, timedelta):
+            value = value.total_seconds()
+        if not _is_number(value):
+            bound = "> 0" if check is positive_number else ">= 0"
+            raise InvalidValue(f"must be a number of seconds {bound} (or a timedelta), got {value!r}")
+        return check(value)
+
+    return seconds
+
+
+def python_codes(value: Any) -> tuple[int, ...]:
+    return success_codes_value(value if isinstance(value, int) else _sequence(value, "a list of exit codes"))
+
+
 def python_names(value: Any) -> tuple[str, ...]:
     names = [value] if isinstance(value, str) else _sequence(value, "a name or a list of names")
     if not all(isinstance(name, str) and name for name in names):
@@ -263,13 +341,15 @@ FIELDS: tuple[Field, ...] = (
     Field("kwargs", kwargs_value, placeholders="data", json="call", python=python_kwargs),
     Field("env", env_value, defaultable=True, placeholders="env", python=python_env),
     Field("cwd", non_empty_string, defaultable=True, placeholders="text", python=python_path),
-    Field("timeout", positive_number, defaultable=True),
+    Field("timeout", positive_number, defaultable=True, python=_python_seconds(positive_number)),
     Field("retries", non_negative_int, defaultable=True),
-    Field("retry_delay", non_negative_number, defaultable=True),
+    Field("retry_delay", non_negative_number, defaultable=True, python=_python_seconds(non_negative_number)),
     Field("tags", names_value, defaultable=True, python=python_names),
     Field("depends_on", names_value, placeholders="names", python=python_names),
     Field("matrix", matrix_value, json="never", python=None),
     Field("keep_children", boolean, defaultable=True),
+    Field("success_codes", success_codes_value, defaultable=True, json="command", python=python_codes),
+    Field("env_file", paths_value, defaultable=True, json="never", python=None),
 )
 FIELD: Mapping[str, Field] = {field.name: field for field in FIELDS}
 CHECKS: Mapping[str, Callable[[Any], Any]] = {field.name: field.check for field in FIELDS}

@@ -3,7 +3,8 @@
 ``--resume`` keeps an ``ok`` line only while the job's definition is the one
 that succeeded: the hash covers what the job runs and how — ``run`` (a shell
 string and an argv list differ), or ``call`` with ``args`` and ``kwargs`` —
-and its ``env`` and ``cwd`` (as written, relative to the job file). It leaves
+and its ``env`` and ``cwd`` (as written, relative to the job file), and
+``success_codes`` when it is not ``[0]``. It leaves
 out what does not change the work: the name, ``timeout``, ``retries``,
 ``retry_delay``, ``tags`` and ``depends_on``.
 
@@ -44,4 +45,6 @@ def job_hash(job: Job) -> str:
         "env": dict(job.env),
         "cwd": job.cwd,
     }
+    if job.success_codes != (0,):  # only then, so that older hashes stay valid
+        definition["success_codes"] = list(job.success_codes)
     return hashlib.sha256(_ENCODER.encode(definition).encode()).hexdigest()[:16]

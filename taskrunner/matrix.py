@@ -1,7 +1,10 @@
 """Matrix expansion: one job template × every combination of the variables.
 
 ``{var}`` placeholders are replaced only for declared variables — any other
-braces (``awk '{print $2}'``, ``${HOME}``) stay as written. In a shell string
+braces (``awk '{print $2}'``, ``${HOME}``) stay as written. ``{var.}``,
+``{var/}``, ``{var//}`` and ``{var/.}`` give the value without its extension,
+its basename, its dirname, its basename without extension; ``{#}`` is the
+job's sequence number in the file, ``{%}`` the worker slot that runs it. In a shell string
 a value is data, never code, whatever quotes it stands in (see
 ``shellvalues``); in argv lists, ``args``, ``kwargs``, ``env`` and ``cwd`` it
 is inserted as is, and an argument that is exactly ``"{var}"`` keeps the
@@ -19,15 +22,16 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .fields import FIELD
 from .shellvalues import fill_shell
 
-__all__ = ["Expansion", "count", "expand", "render"]
+__all__ = ["Expansion", "count", "expand", "placeholder_pattern", "render", "replacement", "uses_run_placeholders"]
 
 
 @dataclass(frozen=True)
@@ -50,20 +54,55 @@ def count(matrix: Mapping[str, Sequence[Any]]) -> int:
     return math.prod(len(values) for values in matrix.values())
 
 
-def expand(template: Mapping[str, Any], matrix: Mapping[str, Sequence[Any]]) -> list[Expansion]:
-    """Every combination of ``matrix`` applied to ``template`` (validated job fields).
+def placeholder_pattern(names: Sequence[str]) -> re.Pattern[str]:
+    """``{x}``, ``{x.}``, ``{x/}``, ``{x//}``, ``{x/.}`` for each of ``names``,
+    and ``{#}``, ``{%}``; group 1 is what stands between the braces."""
+    variables = "|".join(re.escape(name) for name in names)
+    inner = rf"(?:{variables})(?:/\.|//|/|\.)?|#|%" if names else "#|%"
+    return re.compile(r"\{(" + inner + r")\}")
+
+
+_ANY_PLACEHOLDER = placeholder_pattern([])
+
+
+def uses_run_placeholders(fields: Mapping[str, Any]) -> bool:
+    """Whether a job without a matrix writes ``{#}`` or ``{%}`` anywhere they apply."""
+    return any(_ANY_PLACEHOLDER.search(text) for text in _texts(fields))
+
+
+def _texts(fields: Mapping[str, Any]) -> Iterator[str]:
+    for key, value in fields.items():
+        how = FIELD[key].placeholders if key in FIELD else "none"
+        if how == "none" or how == "names":
+            continue
+        stack = [value]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, str):
+                yield item
+            elif isinstance(item, (list, tuple)):
+                stack += item
+            elif isinstance(item, dict):
+                stack += item.values()
+
+
+def expand(
+    template: Mapping[str, Any], matrix: Mapping[str, Sequence[Any]], first_seq: int = 1
+) -> list[Expansion]:
+    """Every combination of ``matrix`` applied to ``template`` (validated job
+    fields); ``first_seq`` is the ``{#}`` of the first one.
 
     Combinations come in file order, the last variable varying fastest.
     """
     names = list(matrix)
-    pattern = re.compile(r"\{(" + "|".join(re.escape(n) for n in names) + r")\}")
+    pattern = placeholder_pattern(names)
     expansions = []
-    for combination in itertools.product(*(matrix[n] for n in names)):
+    for seq, combination in enumerate(itertools.product(*(matrix[n] for n in names)), start=first_seq):
         values = dict(zip(names, combination, strict=True))
-        substitute = _Substitution(pattern, values)
+        substitute = _Substitution(pattern, values, seq)
         fields = dict(template)
         name = template["name"]
-        if pattern.search(name):
+        if pattern.search(name) or not values:
             fields["name"] = substitute.text(name)
         else:
             fields["name"] = f"{name}[{','.join(f'{k}={render(v)}' for k, v in values.items())}]"
@@ -71,7 +110,7 @@ def expand(template: Mapping[str, Any], matrix: Mapping[str, Sequence[Any]]) -> 
         for key, value in template.items():
             how = FIELD[key].placeholders if key in FIELD else "none"
             if how == "run" and isinstance(value, str):
-                fields[key], referenced = fill_shell(value, pattern, substitute.rendered)
+                fields[key], referenced = fill_shell(value, pattern, substitute.replacements)
             elif how == "run":
                 fields[key] = tuple(substitute.text(item) for item in value)
             elif how == "data":
@@ -84,24 +123,82 @@ def expand(template: Mapping[str, Any], matrix: Mapping[str, Sequence[Any]]) -> 
                 fields[key] = tuple(substitute.text(item) for item in value)
         if referenced:  # the values a shell string refers to (see shellvalues)
             fields["env"] = {**fields.get("env", {}), **referenced}
+        if substitute.slot_used:
+            fields["slot_token"] = substitute.slot_token
         expansions.append(Expansion(fields, values))
     return expansions
 
 
+def replacement(text: str, form: str) -> str:
+    """A value as ``{x<form>}`` shows it (GNU parallel's replacement strings).
+
+    >>> [replacement("data/a b.tar.gz", f) for f in ("", ".", "/", "//", "/.")]
+    ['data/a b.tar.gz', 'data/a b.tar', 'a b.tar.gz', 'data', 'a b.tar']
+    """
+    if form == ".":
+        return os.path.splitext(text)[0]
+    if form == "/":
+        return os.path.basename(text)
+    if form == "//":
+        return os.path.dirname(text) or "."
+    if form == "/.":
+        return os.path.splitext(os.path.basename(text))[0]
+    return text
+
+
+class _Replacements(Mapping[str, str]):
+    """What each placeholder stands for in one expanded job (made on demand)."""
+
+    def __init__(self, rendered: dict[str, str], seq: int, slot: str) -> None:
+        self.rendered, self.seq, self.slot = rendered, str(seq), slot
+
+    def __getitem__(self, key: str) -> str:
+        if key == "#":
+            return self.seq
+        if key == "%":
+            return self.slot
+        name = key.rstrip("./")
+        return replacement(self.rendered[name], key[len(name):])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.rendered)
+
+    def __len__(self) -> int:
+        return len(self.rendered)
+
+
 class _Substitution:
-    def __init__(self, pattern: re.Pattern[str], values: dict[str, Any]) -> None:
+    def __init__(self, pattern: re.Pattern[str], values: dict[str, Any], seq: int) -> None:
         self.pattern = pattern
         self.values = values
-        self.rendered = {name: render(value) for name, value in values.items()}
+        rendered = {name: render(value) for name, value in values.items()}
+        # {%} is known only where the job runs: outside shell strings (which
+        # refer to $TASKRUNNER_SLOT) it becomes a token the worker replaces,
+        # one that no value of this job contains.
+        self.slot_token = "{%}"
+        taken = "\n".join(rendered.values())
+        number = 0
+        while self.slot_token in taken:
+            number += 1
+            self.slot_token = "{%" + str(number) + "}"
+        self.slot_used = False
+        self.replacements = _Replacements(rendered, seq, self.slot_token)
+
+    def _replace(self, match: re.Match[str]) -> str:
+        if match[1] == "%":
+            self.slot_used = True
+        return self.replacements[match[1]]
 
     def text(self, text: str) -> str:
-        return self.pattern.sub(lambda match: self.rendered[match[1]], text)
+        return self.pattern.sub(self._replace, text)
 
     def data(self, value: Any) -> Any:
         """Arguments: an exact ``"{var}"`` becomes the value itself, with its type."""
         if isinstance(value, str):
             exact = self.pattern.fullmatch(value)
-            return self.values[exact[1]] if exact else self.text(value)
+            if exact and exact[1] in self.values:
+                return self.values[exact[1]]
+            return self.text(value)
         if isinstance(value, (list, tuple)):
             return type(value)(self.data(item) for item in value)
         if isinstance(value, dict):

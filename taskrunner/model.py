@@ -75,7 +75,8 @@ class Job:
     module-level function object. Relative ``cwd`` and the import path of
     ``call`` resolve against ``base_dir`` (the job file's folder), else the
     current directory. When the job ends, every process it started ends too
-    (new sessions and daemons included), unless ``keep_children``.
+    (new sessions and daemons included), unless ``keep_children``. A command
+    whose exit status is in ``success_codes`` is ``ok``.
     """
 
     name: str
@@ -92,6 +93,10 @@ class Job:
     depends_on: tuple[str, ...] = ()
     base_dir: str | None = None
     keep_children: bool = False
+    success_codes: tuple[int, ...] = (0,)
+    #: Internal: the text standing for ``{%}`` (the worker slot) outside shell
+    #: strings, replaced where the job runs (see ``taskrunner.slotfill``).
+    slot_token: str | None = None
 
     def __post_init__(self) -> None:
         # The same checks as the job-file reader's, from the one field table.
@@ -180,6 +185,8 @@ class Attempt:
     number: int
     stdout_log: str
     stderr_log: str
+    #: The job's 1-based place in the run's list of jobs (``{#}``, ``TASKRUNNER_SEQ``).
+    seq: int = 0
 
 
 @dataclass(frozen=True)

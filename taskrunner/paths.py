@@ -17,7 +17,7 @@ STATE_DIR = ".taskrunner"
 
 def default_paths(job_file: str) -> tuple[str, str]:
     """Default (results path, log folder) for a job file: under ./.taskrunner/."""
-    stem = os.path.splitext(os.path.basename(job_file))[0] or "jobs"
+    stem = "stdin" if job_file == "-" else os.path.splitext(os.path.basename(job_file))[0] or "jobs"
     return (
         os.path.join(STATE_DIR, f"{stem}.results.jsonl"),
         os.path.join(STATE_DIR, f"{stem}.logs"),

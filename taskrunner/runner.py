@@ -257,7 +257,8 @@ class Runner:
             signals.on_first, signals.on_second = pool.stop_starting, pool.kill_now
             plan = Plan(preview.to_run, max_failures=options.max_failures, satisfied=done)
             with journal, pool:
-                yield from self._run_loop(plan, pool, journal, signals)
+                seqs = {job.name: seq for seq, job in enumerate(jobs, start=1)}  # {#}: place in the full list
+                yield from self._run_loop(plan, pool, journal, signals, seqs)
             if journal.failed is not None:
                 raise journal.failed
         finals = {r.name: r for r in plan.results() if r is not None}
@@ -282,7 +283,7 @@ class Runner:
         return open_backend(options.backend, workers, options.scheduler, import_main=bool(functions_in_main(to_run)))
 
     def _run_loop(
-        self, plan: Plan, pool: Backend, journal: Journal, signals: SignalGuard
+        self, plan: Plan, pool: Backend, journal: Journal, signals: SignalGuard, seqs: dict[str, int]
     ) -> Iterator[JobResult]:
         """Dispatch, collect and record until every job is final or the run stops.
 
@@ -326,7 +327,8 @@ class Runner:
                     break
                 for index, number in plan.take_due(time.time(), pool.capacity()):
                     stem = os.path.join(log_dir, stems[index])
-                    attempt = Attempt(next(attempt_ids), jobs[index], number, f"{stem}.out", f"{stem}.err")
+                    attempt = Attempt(next(attempt_ids), jobs[index], number, f"{stem}.out", f"{stem}.err",
+                                      seqs[jobs[index].name])
                     attempt_jobs[attempt.attempt_id] = index
                     try:
                         pool.submit(attempt)

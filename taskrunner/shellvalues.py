@@ -32,9 +32,30 @@ import re
 import shlex
 from collections.abc import Mapping
 
-__all__ = ["ENV_PREFIX", "fill_shell"]
+__all__ = ["ENV_PREFIX", "env_name", "fill_shell"]
 
 ENV_PREFIX = "TASKRUNNER_MATRIX_"
+#: The variable behind each replacement form (``{x.}`` and so on, see
+#: ``matrix``). Prefixes differ before the variable's name, so no two
+#: placeholders of different variables share one.
+_FORM_PREFIX = {"": ENV_PREFIX, ".": "TASKRUNNER_NOEXT_", "/": "TASKRUNNER_BASENAME_",
+                "//": "TASKRUNNER_DIRNAME_", "/.": "TASKRUNNER_BASENOEXT_"}
+#: Placeholders whose value the worker sets in the job's environment itself.
+_RUNTIME = {"%": "TASKRUNNER_SLOT"}
+
+
+def env_name(key: str) -> str:
+    """The environment variable a placeholder's value travels in.
+
+    >>> env_name("x"), env_name("x/."), env_name("#"), env_name("%")
+    ('TASKRUNNER_MATRIX_x', 'TASKRUNNER_BASENOEXT_x', 'TASKRUNNER_SEQ', 'TASKRUNNER_SLOT')
+    """
+    if key in _RUNTIME:
+        return _RUNTIME[key]
+    if key == "#":
+        return "TASKRUNNER_SEQ"
+    name = key.rstrip("./")
+    return _FORM_PREFIX[key[len(name):]] + name
 
 _WORD_START = frozenset(" \t\n;&|()")
 _DELIMITER_END = frozenset(" \t\n;&|<>()")
@@ -57,13 +78,15 @@ class _Scan:
         self.heredocs: list[tuple[str, bool, bool]] = []  # (delimiter, quoted, strip tabs)
 
     def reference(self, name: str) -> str:
-        variable = ENV_PREFIX + name
-        self.env[variable] = self.values[name]
+        variable = env_name(name)
+        if name not in _RUNTIME:
+            self.env[variable] = self.values[name]
         return "${" + variable + "}"
 
     def placeholder(self, name: str, context: str) -> str:
         if context in ("top", "cmd"):
-            return shlex.quote(self.values[name])
+            # The slot is a number the worker sets: no quoting needed.
+            return self.reference(name) if name in _RUNTIME else shlex.quote(self.values[name])
         if context == "dq":
             return self.reference(name)
         if context == "sq":

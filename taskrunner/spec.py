@@ -16,6 +16,7 @@ import difflib
 import gc
 import os
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,8 +24,10 @@ from typing import Any
 import yaml
 
 from . import matrix
+from .envfile import read_env_file
 from .errors import SpecError, SpecProblem
 from .fields import CHECKS, DEFAULTABLE, JOB_KEYS, InvalidValue, non_empty_string, positive_int
+from .inputs import Source, SourceError, resolve
 from .model import Job, trusted_job
 from .plan import dependency_problems
 from .yamlnodes import (
@@ -53,10 +56,25 @@ class JobFile:
 
 #: Default cap on the number of jobs a file may expand to (``--max-jobs``).
 MAX_JOBS = 100_000
+#: How messages name a job file read from standard input.
+STDIN_NAME = "<stdin>"
 _TOP_LEVEL = ("workers", "defaults", "jobs")
 
 
+#: What other tools call some keys (make, go-task, GitHub Actions, docker-compose, pueue).
+_OTHER_NAMES = {
+    "command": "run", "cmd": "run", "script": "run", "shell": "run", "exec": "run",
+    "deps": "depends_on", "needs": "depends_on", "depends": "depends_on", "after": "depends_on",
+    "requires": "depends_on", "dependencies": "depends_on",
+    "dir": "cwd", "workdir": "cwd", "working_dir": "cwd", "working-directory": "cwd", "cd": "cwd",
+    "environment": "env", "function": "call", "func": "call", "callable": "call",
+    "retry": "retries", "tag": "tags", "env_files": "env_file", "dotenv": "env_file",
+}
+
+
 def _did_you_mean(key: str, choices: list[str] | tuple[str, ...]) -> str:
+    if _OTHER_NAMES.get(key) in choices:
+        return f" (did you mean {_OTHER_NAMES[key]!r}?)"
     close = difflib.get_close_matches(key, choices, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -64,8 +82,10 @@ def _did_you_mean(key: str, choices: list[str] | tuple[str, ...]) -> str:
 class _Reader:
     """Walks the YAML node tree, collecting problems instead of stopping."""
 
-    def __init__(self, path: str, loader: Any, max_jobs: int, text: str = "") -> None:
+    def __init__(self, path: str, loader: Any, max_jobs: int, text: str = "", from_stdin: bool = False) -> None:
         self.path = path
+        self.from_stdin = from_stdin
+        self.env_files: dict[str, dict[str, str]] = {}  # read once, however many jobs name one
         self.loader = loader
         self.max_jobs = max_jobs
         self.job_count = 0
@@ -148,11 +168,17 @@ def load_job_file(path: str | os.PathLike[str], *, max_jobs: int = MAX_JOBS) -> 
     """Read, validate and return a job file; raise ``SpecError`` with every problem.
 
     ``max_jobs`` caps how many jobs the file may expand to (matrices).
+    ``"-"`` reads standard input (named ``<stdin>`` in messages).
     """
     path = os.fspath(path)
+    from_stdin = path == "-"
     try:
-        with open(path, "rb") as handle:
-            text = handle.read().decode("utf-8")
+        if from_stdin:
+            path = STDIN_NAME
+            text = sys.stdin.buffer.read().decode("utf-8")
+        else:
+            with open(path, "rb") as handle:
+                text = handle.read().decode("utf-8")
     except OSError as error:
         raise SpecError(SpecProblem(path, None, f"cannot read job file: {error.strerror}")) from None
     except UnicodeDecodeError:
@@ -169,8 +195,11 @@ def load_job_file(path: str | os.PathLike[str], *, max_jobs: int = MAX_JOBS) -> 
         root = loader.get_single_node()
         if root is None:
             raise SpecError(SpecProblem(path, None, "job file is empty; it needs a 'jobs' list"))
-        reader = _Reader(path, loader, max_jobs, text)
-        job_file = _read_root(reader, root, os.path.dirname(os.path.abspath(path)))
+        reader = _Reader(path, loader, max_jobs, text, from_stdin)
+        # Relative paths resolve against the job file's folder; for standard
+        # input, against the current one.
+        base_dir = os.getcwd() if from_stdin else os.path.dirname(os.path.abspath(path))
+        job_file = _read_root(reader, root, base_dir)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -307,6 +336,13 @@ def _read_job(
     merged.update(values)
     if "env" in defaults and "env" in values:
         merged["env"] = {**defaults["env"], **values["env"]}
+    env_files = merged.pop("env_file", None)
+    if env_files:
+        where = entries["env_file"][1] if "env_file" in entries else node
+        file_env = _env_from_files(reader, where, context, env_files, base_dir)
+        if file_env is None:
+            return None
+        merged["env"] = {**file_env, **merged.get("env", {})}  # env wins over the file
     matrix_values = merged.pop("matrix", None)
     if matrix_values is None:
         reader.job_count += 1
@@ -315,19 +351,54 @@ def _read_job(
                 reader.problem(node, f"{context}the file has more than the limit of {reader.max_jobs:,} jobs "
                                      "(raise it with --max-jobs)")
             return None
+        if matrix.uses_run_placeholders(merged):  # {#} or {%}
+            return None, [Job(base_dir=base_dir, **e.fields) for e in matrix.expand(merged, {}, reader.job_count)]
         return None, [trusted_job(base_dir=base_dir, **merged)]
-    total = reader.job_count + matrix.count(matrix_values)
+    matrix_node = entries["matrix"][1]
+    resolved: dict[str, list[Any]] = {}
+    for variable, given in matrix_values.items():
+        if not isinstance(given, Source):
+            resolved[variable] = given
+            continue
+        if given.argument == "-" and reader.from_stdin:
+            reader.problem(matrix_node, f"{context}matrix: variable {variable!r}: standard input is the job file")
+            return None
+        try:
+            resolved[variable] = resolve(given, base_dir, reader.max_jobs)
+        except SourceError as error:
+            reader.problem(matrix_node, f"{context}matrix: variable {variable!r}: {error}")
+            return None
+    total = reader.job_count + matrix.count(resolved)
     if total > reader.max_jobs:
         reader.problem(
-            entries["matrix"][1],
+            matrix_node,
             f"{context}'matrix' expands the file to {total:,} jobs, more than the limit of "
             f"{reader.max_jobs:,} (raise it with --max-jobs)",
         )
         return None
+    first_seq = reader.job_count + 1
     reader.job_count = total
     try:
-        expanded = [Job(base_dir=base_dir, **e.fields) for e in matrix.expand(merged, matrix_values)]
+        expanded = [Job(base_dir=base_dir, **e.fields) for e in matrix.expand(merged, resolved, first_seq)]
     except (ValueError, TypeError) as error:  # e.g. a value that makes an empty name
-        reader.problem(entries["matrix"][1], f"{context}matrix: {error}")
+        reader.problem(matrix_node, f"{context}matrix: {error}")
         return None
     return merged["name"], expanded
+
+
+def _env_from_files(
+    reader: _Reader, node: yaml.Node, context: str, paths: tuple[str, ...], base_dir: str
+) -> dict[str, str] | None:
+    """The variables of the ``env_file`` files, later files winning; None (a
+    problem recorded) if one cannot be read."""
+    env: dict[str, str] = {}
+    for relative in paths:
+        path = os.path.join(base_dir, relative)
+        if path not in reader.env_files:
+            try:
+                reader.env_files[path] = read_env_file(path)
+            except ValueError as error:
+                reader.problem(node, f"{context}'env_file' {error}")
+                return None
+        env.update(reader.env_files[path])
+    return env

@@ -97,12 +97,12 @@ def test_single_tag_string_is_accepted(tmp_path: Path) -> None:
         ("jobs:\n  - name: a\n    run: x\n    call: m:f\n", [":2: job 'a': has both 'run' and 'call'; give exactly one"]),
         ("jobs:\n  - run: x\n", [":2: job #1: missing required key 'name'"]),
         ("jobs:\n  - {name: a, run: x}\n  - {name: a, run: y}\n", [":3: job 'a': duplicate name (first defined on line 2)"]),
-        ("jobs:\n  - {name: a, run: x, timeout: -1}\n", [":2: job 'a': 'timeout' must be a number of seconds > 0, got -1"]),
-        ("jobs:\n  - {name: a, run: x, timeout: fast}\n", [":2: job 'a': 'timeout' must be a number of seconds > 0, got 'fast'"]),
-        ("jobs:\n  - {name: a, run: x, timeout: true}\n", [":2: job 'a': 'timeout' must be a number of seconds > 0, got True"]),
+        ("jobs:\n  - {name: a, run: x, timeout: -1}\n", [":2: job 'a': 'timeout' must be a number of seconds > 0 or a duration such as 90s, 5m, 1h30m, got -1"]),
+        ("jobs:\n  - {name: a, run: x, timeout: fast}\n", [":2: job 'a': 'timeout' must be a number of seconds > 0 or a duration such as 90s, 5m, 1h30m, got 'fast'"]),
+        ("jobs:\n  - {name: a, run: x, timeout: true}\n", [":2: job 'a': 'timeout' must be a number of seconds > 0 or a duration such as 90s, 5m, 1h30m, got True"]),
         ("jobs:\n  - {name: a, run: x, retries: 1.5}\n", [":2: job 'a': 'retries' must be a whole number >= 0, got 1.5"]),
         ("jobs:\n  - {name: a, run: x, retries: -1}\n", [":2: job 'a': 'retries' must be a whole number >= 0, got -1"]),
-        ("jobs:\n  - {name: a, run: x, retry_delay: -2}\n", [":2: job 'a': 'retry_delay' must be a number of seconds >= 0, got -2"]),
+        ("jobs:\n  - {name: a, run: x, retry_delay: -2}\n", [":2: job 'a': 'retry_delay' must be a number of seconds >= 0 or a duration such as 90s, 5m, 250ms, got -2"]),
         ("jobs:\n  - {name: a, run: []}\n", [":2: job 'a': 'run' must be a command string or a non-empty argv list, got []"]),
         ("jobs:\n  - {name: a, run: '  '}\n", [":2: job 'a': 'run' must be a non-empty string, got '  '"]),
         ("jobs:\n  - {name: a, run: [ls, [x]]}\n", [":2: job 'a': 'run' argv items must be strings or numbers, got ['x']"]),
@@ -137,7 +137,7 @@ def test_single_tag_string_is_accepted(tmp_path: Path) -> None:
         ("defaults: 3\njobs:\n  - {name: a, run: x}\n", [":1: 'defaults' must be a mapping"]),
         ("defaults: {run: x}\njobs:\n  - {name: a, run: x}\n", [":1: defaults: unknown key 'run' (a default cannot set 'run')"]),
         ("defaults: {timout: 3}\njobs:\n  - {name: a, run: x}\n", [":1: defaults: unknown key 'timout' (did you mean 'timeout'?)"]),
-        ("defaults: {timeout: 0}\njobs:\n  - {name: a, run: x}\n", [":1: defaults: 'timeout' must be a number of seconds > 0, got 0"]),
+        ("defaults: {timeout: 0}\njobs:\n  - {name: a, run: x}\n", [":1: defaults: 'timeout' must be a number of seconds > 0 or a duration such as 90s, 5m, 1h30m, got 0"]),
         ("jobs:\n  - {name: a, run: x, [k]: 1}\n", [":2: job #1: keys must be strings"]),
         ("jobs:\n  - {name: a, run: !!python/object:os.system x}\n", ":2: invalid YAML:"),
         ("jobs:\n  - {name: a, run: x\n", ":3: invalid YAML:"),
@@ -260,7 +260,7 @@ def test_a_matrix_can_depend_on_the_matching_expansion(tmp_path: Path) -> None:
 BAD_VALUES = {
     "name": " ", "run": [], "call": "no-colon", "args": {"a": 1}, "kwargs": {1: 2}, "env": {"A=B": "x"},
     "cwd": "", "timeout": 0, "retries": -1, "retry_delay": -1, "tags": [1], "depends_on": [""],
-    "keep_children": "yes",
+    "keep_children": "yes", "success_codes": [256],
 }
 
 

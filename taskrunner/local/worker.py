@@ -182,7 +182,7 @@ def worker_main(
                 slots.started[slot] = time.time()
                 slots.held[slot] = attempt_id
             control = _current = AttemptControl(on_spawn=publish_pgid, spawn_lock=_spawn_lock)
-            result, keep_children = _run(payload, name, control)
+            result, keep_children = _run(payload, name, control, slot + 1)
             _current = None
             # Before the result goes out: a job recorded as ended has ended,
             # daemons and new sessions included (we are their subreaper).
@@ -216,7 +216,7 @@ def _task_done(tasks: Any) -> None:
         pass
 
 
-def _run(payload: bytes, name: str, control: AttemptControl) -> tuple[JobResult, bool]:
+def _run(payload: bytes, name: str, control: AttemptControl, slot: int) -> tuple[JobResult, bool]:
     """The attempt's result, and whether its job keeps its children."""
     try:
         attempt: Attempt = pickle.loads(payload)
@@ -228,4 +228,4 @@ def _run(payload: bytes, name: str, control: AttemptControl) -> tuple[JobResult,
             worker=name,
         )
         return failed, False
-    return execute(attempt, name, control), attempt.job.keep_children
+    return execute(attempt, name, control, slot), attempt.job.keep_children

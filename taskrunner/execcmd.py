@@ -1,0 +1,150 @@
+"""``taskrunner exec``: a command and its inputs on the command line, no job file.
+
+As GNU parallel reads them::
+
+    taskrunner exec -j 4 -- gzip -k {} ::: data/*.log
+    taskrunner exec -- convert {} {.}.jpg :::: images.txt
+    ls *.wav | taskrunner exec -- 'lame {} {/.}.mp3'
+    taskrunner exec -- echo {1} {2} ::: a b ::: 1 2      # every combination
+
+The command words are joined with spaces into one shell command (so a
+quoted ``'cmd > {.}.out'`` works); each input value is data, never code
+(see ``shellvalues``). ``:::`` gives values, ``::::`` a file of values (``-``:
+standard input); without either, values are read from standard input, one
+per line. Several sources give every combination, the last varying fastest.
+Without a replacement string the values are appended as the last arguments.
+Each combination is one job named ``<seq> <values>``, run and recorded by
+the same engine as ``taskrunner run``.
+
+    >>> split_inputs(["echo", "{}", ":::", "a", "b", "::::", "f.txt"])
+    (['echo', '{}'], [('values', ['a', 'b']), ('file', ['f.txt'])])
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+from typing import Any
+
+import click
+
+from . import matrix
+from .clirun import RunSettings, fail, quoted, run_jobs, run_options, start_helpers
+from .errors import TaskrunnerError
+from .inputs import Source, SourceError, resolve
+from .model import Job
+from .paths import default_paths
+from .spec import MAX_JOBS
+
+__all__ = ["exec_command", "jobs_for", "split_inputs"]
+
+_MARKERS = {":::": "values", "::::": "file"}
+
+
+def split_inputs(words: list[str]) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """(the command words, the sources: ``("values", [...])`` or ``("file", [path, ...])``)."""
+    command: list[str] = []
+    sources: list[tuple[str, list[str]]] = []
+    for word in words:
+        if word in _MARKERS:
+            sources.append((_MARKERS[word], []))
+        elif sources:
+            sources[-1][1].append(word)
+        else:
+            command.append(word)
+    return command, sources
+
+
+def _values(sources: list[tuple[str, list[str]]], limit: int) -> list[list[Any]]:
+    """One list of values per input source (a ``::::`` with several files is one source each)."""
+    lists: list[list[Any]] = []
+    for kind, items in sources:
+        if kind == "values":
+            if not items:
+                raise TaskrunnerError("::: needs at least one value after it")
+            lists.append(items)
+            continue
+        if not items:
+            raise TaskrunnerError(":::: needs a file (or - for standard input) after it")
+        for path in items:
+            lists.append(_read(Source("lines", path), limit))
+    if not lists:  # neither: standard input
+        lists.append(_read(Source("lines", "-"), limit))
+    return lists
+
+
+def _read(source: Source, limit: int) -> list[Any]:
+    try:
+        return resolve(source, os.getcwd(), limit)
+    except SourceError as error:
+        raise TaskrunnerError(f"exec: {error}") from None
+
+
+def jobs_for(command: list[str], values: list[list[Any]], limit: int = MAX_JOBS) -> list[Job]:
+    """One job per combination of ``values`` for ``command`` (words, as typed).
+
+    ``{}`` is the combination's values joined by spaces, ``{1}``, ``{2}`` … each
+    source's value (with the forms ``{1.}`` and so on, see ``matrix``).
+    """
+    if not command:
+        raise TaskrunnerError("exec: give a command, e.g. taskrunner exec -- gzip {} ::: a.log b.log")
+    numbers = [str(n) for n in range(1, len(values) + 1)]
+    text = " ".join(command)
+    pattern = matrix.placeholder_pattern(["", *numbers])
+    if not any(found[1] not in ("#", "%") for found in pattern.finditer(text)):
+        # As parallel and xargs do: the values become the last arguments.
+        text += " {}" if len(values) == 1 else " " + " ".join("{" + n + "}" for n in numbers)
+    if matrix.count(dict(zip(numbers, values, strict=True))) > limit:
+        raise TaskrunnerError(f"exec: the inputs make more than the limit of {limit:,} jobs (raise it with --max-jobs)")
+    template = {"name": "{#} {}", "run": text}
+    jobs = []
+    for seq, combination in enumerate(itertools.product(*values), start=1):
+        variables = {"": [" ".join(matrix.render(value) for value in combination)]}
+        variables.update({number: [value] for number, value in zip(numbers, combination, strict=True)})
+        (expansion,) = matrix.expand(template, variables, first_seq=seq)
+        jobs.append(Job(base_dir=os.getcwd(), **expansion.fields))
+    return jobs
+
+
+@click.command("exec", context_settings={"allow_interspersed_args": False})
+@click.argument("words", nargs=-1, type=click.UNPROCESSED, required=True)
+@run_options
+@click.option("--max-jobs", type=click.IntRange(min=1), default=MAX_JOBS, show_default=True,
+              help="Refuse inputs that make more jobs.")
+def exec_command(words: tuple[str, ...], settings: RunSettings, max_jobs: int) -> None:
+    """Run COMMAND once per input value, as GNU parallel does, without a job file.
+
+    \b
+    COMMAND ::: VALUES...      the values (repeat ::: for every combination)
+    COMMAND :::: FILE          one value per line of FILE (- is standard input)
+    COMMAND                    one value per line of standard input
+    {} the value, {.} without extension, {/} basename, {//} dirname,
+    {/.} basename without extension, {#} job number, {%} worker slot,
+    {1} {2} ... the value of each source. Without any, the value is appended.
+
+    \b
+    Examples:
+      taskrunner exec -j 4 -- gzip -k {} ::: data/*.log
+      taskrunner exec -- convert {} {.}.jpg :::: images.txt
+      find . -name '*.wav' | taskrunner exec -- lame {} {.}.mp3
+    """
+    start_helpers(settings)
+    command, sources = split_inputs(list(words))
+    try:
+        jobs = jobs_for(command, _values(sources, max_jobs), max_jobs)
+    except (TaskrunnerError, ValueError) as error:
+        fail(error)
+    default_results, default_logs = default_paths("exec")
+    run_jobs(jobs, None, settings, results=settings.results_path or default_results,
+             log_dir=settings.log_dir or default_logs, source="exec", resume_command=_resume_command())
+
+
+def _resume_command() -> str:
+    """This command line with --resume added (the inputs must be the same)."""
+    argv = sys.argv[1:]
+    at = argv.index("exec") + 1 if "exec" in argv else 0
+    options = argv[: argv.index("--")] if "--" in argv else argv
+    if "--resume" not in options:
+        argv = [*argv[:at], "--resume", *argv[at:]]
+    return quoted(["taskrunner", *argv])

@@ -1,0 +1,121 @@
+"""Where a matrix variable's values come from: a list, or a source to read.
+
+A variable's value in the job file is a list (the values) or a mapping
+naming one source:
+
+- ``{glob: "data/**/*.log"}``: the matching paths, sorted, relative to the
+  job file's folder (``**`` recursive); matching nothing is an error unless
+  ``allow_empty: true`` stands next to it;
+- ``{lines: inputs.txt}``: one value per line of the file (relative to the
+  job file's folder; ``-`` is standard input), blank lines left out;
+- ``{range: [start, stop]}`` / ``{range: [start, stop, step]}``: integers,
+  as Python's ``range``.
+
+``parse_source`` checks the mapping (no I/O); ``resolve`` reads it, never
+producing more than ``limit`` values (a huge range is refused by its length,
+before a single value is made).
+
+    >>> resolve(parse_source("n", {"range": [1, 7, 2]}), ".", limit=10)
+    [1, 3, 5]
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+__all__ = ["Source", "SourceError", "parse_source", "resolve"]
+
+#: The longest line ``lines`` accepts (a binary file given by mistake).
+MAX_LINE = 1 << 20
+
+
+class SourceError(ValueError):
+    """A source that cannot be read or gives no usable values."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One matrix variable's value source (see the module docstring)."""
+
+    kind: str  # "glob", "lines" or "range"
+    argument: Any
+    allow_empty: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.argument!r}"
+
+
+def parse_source(name: str, value: dict[str, Any]) -> Source:
+    """Check a source mapping; raise ``ValueError`` naming what is wrong."""
+    kinds = [kind for kind in ("glob", "lines", "range") if kind in value]
+    extra = set(value) - {"glob", "lines", "range", "allow_empty"}
+    if len(kinds) != 1 or extra:
+        raise ValueError(f"variable {name!r} must be a list of values or one of {{glob: PATTERN}}, "
+                         f"{{lines: FILE}}, {{range: [START, STOP]}}, got {value!r}")
+    kind = kinds[0]
+    argument = value[kind]
+    allow_empty = value.get("allow_empty", False)
+    if not isinstance(allow_empty, bool) or ("allow_empty" in value and kind != "glob"):
+        raise ValueError(f"variable {name!r}: 'allow_empty' (true or false) goes with 'glob' only")
+    if kind in ("glob", "lines") and (not isinstance(argument, str) or not argument.strip()):
+        raise ValueError(f"variable {name!r}: {kind!r} must be a non-empty string, got {argument!r}")
+    whole_numbers = isinstance(argument, list) and all(
+        isinstance(n, int) and not isinstance(n, bool) for n in argument)
+    if kind == "range" and (not whole_numbers or len(argument) not in (2, 3) or argument[2:] == [0]):
+        raise ValueError(f"variable {name!r}: 'range' must be [start, stop] or [start, stop, step] "
+                         f"(whole numbers, step not 0), got {argument!r}")
+    return Source(kind, argument, allow_empty)
+
+
+def resolve(source: Source, base_dir: str, limit: int, stdin: Callable[[], TextIO] = lambda: sys.stdin) -> list[Any]:
+    """The values of ``source``; raise ``SourceError`` if there are none
+    (where that is an error) or more than ``limit``."""
+    if source.kind == "range":
+        numbers = range(*source.argument)
+        _check_count(source, len(numbers), limit)
+        if not numbers:
+            raise SourceError(f"{source} gives no values")
+        return list(numbers)
+    if source.kind == "glob":
+        found = glob.glob(source.argument, root_dir=base_dir, recursive=True)
+        _check_count(source, len(found), limit)
+        if not found and not source.allow_empty:
+            raise SourceError(f"{source} matches nothing in {base_dir} (add allow_empty: true to allow that)")
+        return sorted(found)
+    if source.argument == "-":
+        return _lines(source, stdin(), limit)
+    path = os.path.join(base_dir, source.argument)
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape") as handle:
+            return _lines(source, handle, limit)
+    except OSError as error:
+        raise SourceError(f"{source}: cannot read {path}: {error.strerror}") from None
+
+
+def _lines(source: Source, handle: TextIO, limit: int) -> list[str]:
+    values: list[str] = []
+    while True:
+        line = handle.readline(MAX_LINE + 1)
+        if not line:
+            break
+        if len(line) > MAX_LINE:
+            raise SourceError(f"{source}: a line is longer than {MAX_LINE:,} characters")
+        if "\0" in line:
+            raise SourceError(f"{source}: contains a NUL character")
+        value = line.rstrip("\r\n")
+        if value.strip():
+            values.append(value)
+            _check_count(source, len(values), limit)
+    if not values:
+        raise SourceError(f"{source} gives no values (no non-blank line)")
+    return values
+
+
+def _check_count(source: Source, count: int, limit: int) -> None:
+    if count > limit:
+        raise SourceError(f"{source} gives more than the limit of {limit:,} values (raise it with --max-jobs)")
