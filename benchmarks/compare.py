@@ -86,6 +86,28 @@ def shell_workload(reps: int, scratch: str) -> None:
     compare(f"Shell: {count} jobs of `true`, 2 workers (whole command)", contenders, reps)
 
 
+def exec_workload(reps: int, scratch: str) -> None:
+    """``taskrunner exec true ::: 1..2000`` against parallel and xargs given the same list."""
+    count = 2000
+    values = [str(i) for i in range(1, count + 1)]
+    lines = "\n".join(values) + "\n"
+    contenders: dict[str, Callable[[], object]] = {
+        "taskrunner": lambda: subprocess.run(
+            taskrunner_command("exec", "-j", "2", "--no-progress", "--results", os.path.join(scratch, "e.jsonl"),
+                               "--log-dir", os.path.join(scratch, "elogs"), "--", "true", ":::", *values),
+            check=True, capture_output=True, cwd=REPO,
+        ),
+        "xargs -P 2 -n 1 true": lambda: subprocess.run(
+            ["xargs", "-P", "2", "-n", "1", "true"], input=lines, text=True, check=True
+        ),
+    }
+    if shutil.which("parallel"):
+        contenders["parallel -j2 true ::: ..."] = lambda: subprocess.run(
+            ["parallel", "-j2", "true", ":::", *values], text=True, check=True, capture_output=True
+        )
+    compare(f"Exec: `exec -j2 true ::: 1..{count}` (whole command)", contenders, reps)
+
+
 def python_workload(reps: int, scratch: str) -> None:
     count = 20_000
     jobs = [taskrunner.Job(name=f"n{i}", call=noop, args=(i,)) for i in range(count)]
@@ -186,7 +208,7 @@ def dask_workload(reps: int, scratch: str) -> None:
 
 WORKLOADS = {
     "shell": shell_workload, "python": python_workload, "cpu": cpu_workload, "scale": scale_workload,
-    "dask": dask_workload,
+    "dask": dask_workload, "exec": exec_workload,
 }
 
 

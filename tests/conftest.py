@@ -60,7 +60,9 @@ class CliRunner:
     def command(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "taskrunner", *args]
 
-    def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, timeout: float = 60, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Run the command to its end; ``input`` is its standard input (else /dev/null)."""
+        stdin = {"stdin": subprocess.DEVNULL} if input is None else {"input": input}
         return subprocess.run(
             self.command(*args),
             check=False,
@@ -69,7 +71,7 @@ class CliRunner:
             capture_output=True,
             text=True,
             timeout=timeout,
-            stdin=subprocess.DEVNULL,
+            **stdin,  # type: ignore[call-overload]
         )
 
     def start(self, *args: str, **popen: object) -> subprocess.Popen[str]:

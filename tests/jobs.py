@@ -161,3 +161,8 @@ def start_daemon(pid_file: str, timeout_first: float = 0.0) -> None:
     with open(pid_file, "w") as handle:
         handle.write(str(daemon.pid))
     time.sleep(timeout_first)
+
+
+def environment_of(names: list[str], slot: int) -> dict[str, object]:
+    """The values of environment variables ``names``, and the ``{%}`` it was given."""
+    return {"env": [os.environ.get(name) for name in names], "slot": slot}
