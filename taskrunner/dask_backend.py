@@ -96,7 +96,10 @@ def run_attempt(payload: bytes) -> JobResult:
     control = AttemptControl()
     _running[attempt.attempt_id] = control
     try:
-        return execute(attempt, worker=distributed.get_worker().address, control=control)
+        worker = distributed.get_worker()
+        # {%}: an embedded cluster names its workers 0, 1, ...; others count as slot 1.
+        slot = worker.name + 1 if isinstance(worker.name, int) else 1
+        return execute(attempt, worker=worker.address, control=control, slot=slot)
     finally:
         _running.pop(attempt.attempt_id, None)
 

@@ -228,4 +228,4 @@ def _run(payload: bytes, name: str, control: AttemptControl, slot: int) -> tuple
             worker=name,
         )
         return failed, False
-    return execute(attempt, name, control, slot), attempt.job.keep_children
+    return execute(attempt, name, control, slot, own_process=True), attempt.job.keep_children
