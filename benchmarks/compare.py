@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import dataclasses
 import logging
 import multiprocessing
 import os
@@ -155,6 +156,29 @@ def cpu_workload(reps: int, scratch: str) -> None:
     print(f"  1 worker {results[1]:.2f} s, 2 workers {results[2]:.2f} s: speed-up {results[1] / results[2]:.2f}")
 
 
+def critical_workload(reps: int, scratch: str) -> None:
+    """A DAG where file order is the worst order: six independent 0.4 s jobs
+    first, then a chain of four. Critical path first starts the chain at once
+    (the other worker takes the independent jobs); file order runs the chain
+    alone at the end. File order is forced with descending priorities."""
+    sleep = 0.4
+
+    def dag(file_order: bool) -> list[taskrunner.Job]:
+        jobs = [taskrunner.Job(name=f"free-{i}", run=f"sleep {sleep}") for i in range(6)]
+        jobs += [taskrunner.Job(name=f"chain-{i}", run=f"sleep {sleep}", depends_on=[f"chain-{i - 1}"] if i else [])
+                 for i in range(4)]
+        if file_order:
+            jobs = [dataclasses.replace(job, priority=len(jobs) - n) for n, job in enumerate(jobs)]
+        return jobs
+
+    def run(jobs: list[taskrunner.Job]) -> None:
+        taskrunner.run(jobs, workers=2, progress=False, results=os.path.join(scratch, "dag.jsonl"),
+                       log_dir=os.path.join(scratch, "daglogs"))
+
+    compare("DAG: 6 independent jobs then a chain of 4 (0.4 s each), 2 workers",
+            {"taskrunner": lambda: run(dag(False)), "taskrunner, file order": lambda: run(dag(True))}, reps)
+
+
 def scale_workload(reps: int, scratch: str) -> None:
     count = 50_000
     job_file = write_job_file(os.path.join(scratch, "big.yaml"), count, '{name: j{i}, run: "true", tags: [nightly]}')
@@ -208,7 +232,7 @@ def dask_workload(reps: int, scratch: str) -> None:
 
 WORKLOADS = {
     "shell": shell_workload, "python": python_workload, "cpu": cpu_workload, "scale": scale_workload,
-    "dask": dask_workload, "exec": exec_workload,
+    "dask": dask_workload, "exec": exec_workload, "critical": critical_workload,
 }
 
 

@@ -35,6 +35,7 @@ from .clirun import (
 from .errors import TaskrunnerError
 from .execcmd import exec_command
 from .fields import as_json as job_as_json
+from .freshness import Freshness
 from .journal import read_results
 from .model import Job, RunReport
 from .paths import default_paths
@@ -172,7 +173,7 @@ def list_command(job_file: str, as_json: bool, only: tuple[str, ...], tags: tupl
     if as_json:
         click.echo(json.dumps([job_as_json(job) for job in jobs], indent=2))
         return
-    echo_lines(describe(job) for job in jobs)
+    echo_lines(describe(job, Freshness(jobs, {}).up_to_date(jobs)) for job in jobs)
 
 
 @cli.command("report")

@@ -11,7 +11,7 @@ import functools
 import os
 import shlex
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -20,6 +20,7 @@ import click
 from .backend import BACKENDS
 from .errors import ResultsWriteError, TaskrunnerError, WorkerError
 from .fields import parse_duration
+from .freshness import Freshness
 from .model import Job
 from .progress import TerminalReporter, bar_wanted, format_summary
 from .runner import Runner, RunPreview
@@ -75,6 +76,7 @@ _RUN_OPTIONS: list[Callable[[Any], Any]] = [
     click.option("--fail-fast", is_flag=True, help="Stop at the first failure; cancel running jobs."),
     click.option("--max-failures", type=click.IntRange(min=1), help="Stop after N jobs failed; cancel running jobs."),
     click.option("--resume", is_flag=True, help="Skip jobs the results file already records as ok; run the rest."),
+    click.option("--force", is_flag=True, help="Run jobs whose outputs are up to date too."),
     click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: only on a terminal)."),
     click.option("--dry-run", is_flag=True, help="Print the jobs that would run, in order, and run nothing."),
     click.option("--output", "show_output", is_flag=True, help="Print each job's output when it finishes, grouped per job."),
@@ -114,6 +116,7 @@ class RunSettings:
     fail_fast: bool
     max_failures: int | None
     resume: bool
+    force: bool
     progress: bool | None
     dry_run: bool
     show_output: bool
@@ -153,12 +156,13 @@ def run_jobs(
         runner = Runner(
             settings.workers or workers, results=results, log_dir=log_dir, progress=settings.progress,
             fail_fast=settings.fail_fast, max_failures=settings.max_failures, timeout=settings.timeout,
-            retries=settings.retries, resume=settings.resume, reporter=reporter, backend=settings.backend,
+            retries=settings.retries, resume=settings.resume, force=settings.force, reporter=reporter,
+            backend=settings.backend,
             scheduler=settings.scheduler, source=source,
             raise_interrupt=False,  # the summary, then exit 130
         )
         if settings.dry_run:
-            _dry_run(runner.preview(jobs, select))
+            _dry_run(runner.preview(jobs, select), settings.force)
         report = runner.run(jobs, select)
     except (WorkerError, ResultsWriteError) as error:
         # The run started (a lost Dask scheduler, a full disk): not bad input.
@@ -186,24 +190,30 @@ def quoted(parts: Iterable[str]) -> str:
     return " ".join(shlex.quote(part) for part in parts)
 
 
-def describe(job: Job) -> str:
-    """One line for list/--dry-run: name, run or call, what, [tags], (after: deps)."""
+def describe(job: Job, fresh: Collection[str] = ()) -> str:
+    """One line for list/--dry-run: name, run or call, what, [tags], (after: deps),
+    and ``(up to date)`` for a name in ``fresh``."""
     if job.is_command:
         what, kind = (job.run if isinstance(job.run, str) else " ".join(job.run or ())), "run"
     else:
         what, kind = str(job.call), "call"
     tags = f"  [{', '.join(job.tags)}]" if job.tags else ""
     after = f"  (after: {', '.join(job.depends_on)})" if job.depends_on else ""
-    return f"{job.name}\t{kind}\t{what}{tags}{after}"
+    mark = "  (up to date)" if job.name in fresh else ""
+    return f"{job.name}\t{kind}\t{what}{tags}{after}{mark}"
 
 
-def _dry_run(preview: RunPreview) -> NoReturn:
-    """Print the jobs that would run (stdout) and what would be kept (stderr)."""
-    echo_lines(describe(job) for job in dependency_order(preview.to_run))
+def _dry_run(preview: RunPreview, force: bool) -> NoReturn:
+    """Print the jobs that would run (stdout; those up to date marked) and what would be kept (stderr)."""
+    ordered = dependency_order(preview.to_run)
+    fresh = Freshness(preview.to_run, preview.last, force).up_to_date(ordered)
+    echo_lines(describe(job, fresh) for job in ordered)
     for note in preview.notes:
         click.echo(note, err=True)
     kept = len(preview.retention.lines)
-    click.echo(f"{len(preview.to_run)} jobs would run; {kept} results kept; nothing was run (--dry-run)", err=True)
+    up_to_date = f" ({len(fresh)} of them up to date)" if fresh else ""
+    click.echo(f"{len(preview.to_run)} jobs would run{up_to_date}; {kept} results kept; nothing was run (--dry-run)",
+               err=True)
     sys.exit(EXIT_OK)
 
 

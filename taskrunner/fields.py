@@ -7,7 +7,7 @@ and by a test that holds the README's key table to it. Adding a key is one
 entry here plus its behaviour.
 
     >>> [field.name for field in FIELDS if field.defaultable]
-    ['env', 'cwd', 'timeout', 'retries', 'retry_delay', 'tags', 'keep_children', 'success_codes', 'env_file']
+    ['env', 'cwd', 'timeout', 'retries', 'retry_delay', 'tags', 'keep_children', 'success_codes', 'env_file', 'priority']
     >>> FIELD["timeout"].check(2)
     2.0
 """
@@ -291,6 +291,17 @@ def _python_seconds(check: Callable[[Any], float]) -> Callable[[Any], float]:
     return seconds
 
 
+def python_paths(value: Any) -> tuple[str, ...]:
+    items = [value] if isinstance(value, (str, os.PathLike)) else _sequence(value, "a path or a list of paths")
+    return paths_value([os.fspath(item) if isinstance(item, os.PathLike) else item for item in items])
+
+
+def integer(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidValue(f"must be a whole number, got {value!r}")
+    return value
+
+
 def python_codes(value: Any) -> tuple[int, ...]:
     return success_codes_value(value if isinstance(value, int) else _sequence(value, "a list of exit codes"))
 
@@ -350,6 +361,9 @@ FIELDS: tuple[Field, ...] = (
     Field("keep_children", boolean, defaultable=True),
     Field("success_codes", success_codes_value, defaultable=True, json="command", python=python_codes),
     Field("env_file", paths_value, defaultable=True, json="never", python=None),
+    Field("inputs", paths_value, placeholders="names", python=python_paths),
+    Field("outputs", paths_value, placeholders="names", python=python_paths),
+    Field("priority", integer, defaultable=True),
 )
 FIELD: Mapping[str, Field] = {field.name: field for field in FIELDS}
 CHECKS: Mapping[str, Callable[[Any], Any]] = {field.name: field.check for field in FIELDS}

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from .fields import FIELD, PYTHON_FIELDS, InvalidValue
 
-__all__ = ["FAILURES", "Attempt", "Job", "JobResult", "RunReport", "Status"]
+__all__ = ["FAILURES", "SUCCESSES", "Attempt", "Job", "JobResult", "RunReport", "Status"]
 
 
 class Status(str, Enum):
@@ -32,6 +32,7 @@ class Status(str, Enum):
     CRASHED = "crashed"
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
+    UPTODATE = "uptodate"
 
     def __str__(self) -> str:
         return self.value
@@ -40,6 +41,9 @@ class Status(str, Enum):
 #: The statuses of a job that ran and did not succeed: retried while retries
 #: remain, counted by --max-failures, listed in the summary.
 FAILURES = frozenset({Status.FAILED, Status.TIMEOUT, Status.CRASHED})
+#: The statuses that count as success: ``ok``, and ``uptodate`` (its outputs
+#: were newer than its inputs, so it did not need to run).
+SUCCESSES = frozenset({Status.OK, Status.UPTODATE})
 
 
 _T = TypeVar("_T")
@@ -76,7 +80,10 @@ class Job:
     ``call`` resolve against ``base_dir`` (the job file's folder), else the
     current directory. When the job ends, every process it started ends too
     (new sessions and daemons included), unless ``keep_children``. A command
-    whose exit status is in ``success_codes`` is ``ok``.
+    whose exit status is in ``success_codes`` is ``ok``. A job with
+    ``outputs`` that are all newer than its ``inputs`` (paths or globs,
+    relative to its working directory) is ``uptodate`` without running.
+    Among ready jobs, a higher ``priority`` starts first.
     """
 
     name: str
@@ -94,6 +101,9 @@ class Job:
     base_dir: str | None = None
     keep_children: bool = False
     success_codes: tuple[int, ...] = (0,)
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    priority: int = 0
     #: Internal: the text standing for ``{%}`` (the worker slot) outside shell
     #: strings, replaced where the job runs (see ``taskrunner.slotfill``).
     slot_token: str | None = None
@@ -223,8 +233,8 @@ class JobResult:
 
     @property
     def ok(self) -> bool:
-        """True when the job succeeded."""
-        return self.status is Status.OK
+        """True when the job succeeded (``ok``, or ``uptodate``: nothing to do)."""
+        return self.status in SUCCESSES
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Every result crosses a pipe: a values tuple with the status as text

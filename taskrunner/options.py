@@ -44,6 +44,7 @@ class RunOptions:
     scheduler: str | None = None
     source: str | None = None
     raise_interrupt: bool = True
+    force: bool = False
 
     @classmethod
     def create(

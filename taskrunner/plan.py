@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from .jobhash import job_hash
 from .model import FAILURES, Job, JobResult, Status
 
-__all__ = ["RETRYABLE", "Plan", "dependency_graph", "dependency_problems"]
+__all__ = ["RETRYABLE", "Plan", "critical_paths", "dependency_graph", "dependency_problems"]
 
 RETRYABLE = FAILURES
 
@@ -94,6 +94,33 @@ def dependency_graph(jobs: Sequence[Job], satisfied: Iterable[str] = ()) -> tupl
     return blockers, dependents
 
 
+def critical_paths(
+    jobs: Sequence[Job], blockers: Sequence[int], dependents: Sequence[Sequence[int]], durations: Mapping[str, float]
+) -> list[float]:
+    """For each job, its own weight plus the heaviest chain of jobs waiting on it.
+
+    >>> jobs = [Job(name="a", run="x"), Job(name="b", run="x", depends_on="a"), Job(name="c", run="x")]
+    >>> critical_paths(jobs, *dependency_graph(jobs), durations={"b": 5.0})
+    [10.0, 5.0, 5.0]
+    """
+    known = [durations[job.name] for job in jobs if job.name in durations]
+    default = sum(known) / len(known) if known else 1.0
+    weight = [durations.get(job.name, default) for job in jobs]
+    # Kahn's order (dependencies first), then walk it backwards.
+    waiting = list(blockers)
+    order = [i for i in range(len(jobs)) if not waiting[i]]
+    for index in order:  # the list grows as jobs become ready
+        for dependent in dependents[index]:
+            waiting[dependent] -= 1
+            if not waiting[dependent]:
+                order.append(dependent)
+    critical = list(weight)
+    for index in reversed(order):
+        if dependents[index]:
+            critical[index] += max(critical[d] for d in dependents[index])
+    return critical
+
+
 class Plan:
     """Scheduling state of one run over ``jobs``.
 
@@ -101,10 +128,20 @@ class Plan:
     failed (``--fail-fast`` is ``max_failures=1``). ``satisfied`` names
     dependencies already met outside this plan (earlier ``ok`` results).
     Dependencies must be valid (see ``dependency_problems``).
+
+    Ready jobs start in order of ``priority`` (higher first), then of the
+    longest chain of work waiting behind them (critical path first: each
+    job weighs its ``durations`` entry, from an earlier run, else the mean
+    of those known, else 1), then file order.
     """
 
     def __init__(
-        self, jobs: Sequence[Job], *, max_failures: int | None = None, satisfied: Iterable[str] = ()
+        self,
+        jobs: Sequence[Job],
+        *,
+        max_failures: int | None = None,
+        satisfied: Iterable[str] = (),
+        durations: Mapping[str, float] | None = None,
     ) -> None:
         self.jobs = list(jobs)
         self.max_failures = max_failures
@@ -113,11 +150,14 @@ class Plan:
         self._attempts = [0] * len(self.jobs)
         self._history: list[list[tuple[float, float, str, str]]] = [[] for _ in self.jobs]
         self._running: set[int] = set()
-        # Ready first attempts in the order they became ready (job order at
-        # first); retries in a min-heap of (due time, job index). A due retry
-        # goes before jobs not yet started, so a started job finishes (or
-        # fails for good) as soon as it can.
-        self._fresh: deque[int] = deque(i for i in range(len(self.jobs)) if not self._blockers[i])
+        # Ready first attempts in a heap by (-priority, -critical path, index);
+        # retries in a min-heap of (due time, job index). A due retry goes
+        # before jobs not yet started, so a started job finishes (or fails for
+        # good) as soon as it can.
+        critical = critical_paths(self.jobs, self._blockers, self._dependents, durations or {})
+        self._order = [(-job.priority, -critical[i], i) for i, job in enumerate(self.jobs)]
+        self._fresh: list[tuple[int, float, int]] = [self._order[i] for i in range(len(self.jobs)) if not self._blockers[i]]
+        heapq.heapify(self._fresh)
         self._retries: list[tuple[float, int]] = []
         self._final_count = 0
         self._failures = 0
@@ -161,7 +201,7 @@ class Plan:
             if self._retries and self._retries[0][0] <= now:
                 _, index = heapq.heappop(self._retries)
             elif self._fresh:
-                index = self._fresh.popleft()
+                index = heapq.heappop(self._fresh)[2]
             else:
                 break
             self._attempts[index] += 1
@@ -193,11 +233,11 @@ class Plan:
             name=job.name, history=tuple(self._history[index]), job_hash=outcome.job_hash or job_hash(job)
         )
         self._set_final(index, final)
-        if final.status is Status.OK:
+        if final.ok:
             for dependent in self._dependents[index]:
                 self._blockers[dependent] -= 1
                 if not self._blockers[dependent] and self._final[dependent] is None:
-                    self._fresh.append(dependent)
+                    heapq.heappush(self._fresh, self._order[dependent])
             return [final]
         if final.status in RETRYABLE:
             self._failures += 1

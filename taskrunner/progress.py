@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
-from .model import FAILURES, JobResult, RunReport, Status
+from .model import FAILURES, SUCCESSES, JobResult, RunReport, Status
 
 __all__ = ["Reporter", "SilentReporter", "TerminalReporter", "bar_wanted", "format_summary", "short_reason"]
 
@@ -171,9 +171,10 @@ class TerminalReporter:
     def _refresh_postfix(self) -> None:
         if self._bar is not None:
             self._postfix_at = time.monotonic()
-            not_ok = sum(n for status, n in self._counts.items() if status is not Status.OK)
+            not_ok = sum(n for status, n in self._counts.items() if status not in SUCCESSES)
+            ok = sum(n for status, n in self._counts.items() if status in SUCCESSES)
             self._bar.set_postfix_str(
-                f"ok={self._counts[Status.OK]} failed={not_ok} running={self._running}", refresh=False
+                f"ok={ok} failed={not_ok} running={self._running}", refresh=False
             )
 
     def _write(self, text: str, stream: IO[str]) -> None:

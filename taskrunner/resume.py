@@ -3,10 +3,12 @@ selections, ``--dry-run``); the decision itself is ``retention``'s."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
+from .errors import ResultsFileError
 from .journal import check_replaceable, read_results
 from .model import Job, JobResult
 from .retention import Retention, retain
@@ -22,10 +24,19 @@ class RunPreview:
     to_run: list[Job]
     retention: Retention
     notes: tuple[str, ...]
+    #: Each job's last line in the results file, when it was read (for the
+    #: up-to-date check and the critical-path estimate).
+    last: dict[str, JobResult] = dataclasses.field(default_factory=dict)
 
 
 def preview_run(
-    results_path: str, jobs: Sequence[Job], select: Collection[str] | None, *, resume: bool, source: str | None
+    results_path: str,
+    jobs: Sequence[Job],
+    select: Collection[str] | None,
+    *,
+    resume: bool,
+    source: str | None,
+    force: bool = False,
 ) -> RunPreview:
     """Read the results file at ``results_path`` (if the run keeps any of it)
     and decide what a run of ``jobs`` would run and keep. Changes nothing.
@@ -35,11 +46,24 @@ def preview_run(
     """
     notes: list[str] = []
     previous: list[JobResult] = []
-    if (resume or select is not None) and os.path.exists(results_path):
+    # Jobs with outputs are up to date only if their last line agrees.
+    wants_last = not force and any(job.outputs for job in jobs)
+    if (resume or select is not None or wants_last) and os.path.exists(results_path):
         previous = read_results(results_path, on_warning=notes.append)
     else:
         check_replaceable(results_path)
     retention = retain(previous, jobs, resume=resume, select=select)
+    if not previous and any(job.depends_on for job in jobs) and os.path.exists(results_path):
+        previous = _read_quietly(results_path)  # only the durations, to order by critical path
     if retention.foreign:
         notes.append(f"kept {retention.foreign} results of jobs not in {source or 'the job list'}")
-    return RunPreview(retention.to_run(jobs, select), retention, tuple(notes))
+    last = {result.name: result for result in previous}
+    return RunPreview(retention.to_run(jobs, select), retention, tuple(notes), last)
+
+
+def _read_quietly(path: str) -> list[JobResult]:
+    """The file's results, or none if it cannot be read (a run replaces it anyway)."""
+    try:
+        return read_results(path)
+    except ResultsFileError:
+        return []

@@ -17,10 +17,8 @@ rewrites the file; a failed write stops the run.
 from __future__ import annotations
 
 import atexit
-import itertools
 import logging
 import os
-import pickle
 import signal
 import time
 import weakref
@@ -28,6 +26,7 @@ from collections.abc import Callable, Collection, Generator, Iterator, Sequence
 from typing import Any
 
 from .backend import Backend, open_backend
+from .freshness import Freshness
 from .journal import (
     Journal,
     check_results_path,
@@ -35,15 +34,16 @@ from .journal import (
 )
 from .logfiles import prepare_log_dir
 from .mainmodule import check_guarded, functions_in_main
-from .model import Attempt, Job, JobResult, RunReport
+from .model import Job, JobResult, RunReport
 from .options import RunOptions
 from .paths import default_paths, log_file_stem
 from .plan import Plan, dependency_problems
 from .progress import Reporter, SilentReporter, TerminalReporter, bar_wanted
 from .resultslock import ResultsLock
 from .resume import RunPreview, preview_run
-from .sendable import check_jobs, unsendable_result
-from .signals import SignalGuard, signal_name
+from .runloop import RunLoop
+from .sendable import check_jobs
+from .signals import SignalGuard
 
 __all__ = ["RunIteration", "RunOptions", "RunPreview", "Runner", "default_paths", "log_file_stem", "run"]
 
@@ -158,11 +158,12 @@ class Runner:
         scheduler: str | None = None,
         source: str | None = None,
         raise_interrupt: bool = True,
+        force: bool = False,
     ) -> None:
         self.options = RunOptions.create(
             workers, results=results, log_dir=log_dir, progress=progress, fail_fast=fail_fast,
             max_failures=max_failures, timeout=timeout, retries=retries, resume=resume, backend=backend,
-            scheduler=scheduler, source=source, raise_interrupt=raise_interrupt,
+            scheduler=scheduler, source=source, raise_interrupt=raise_interrupt, force=force,
         )
         self.on_result = on_result
         self.reporter = reporter
@@ -224,9 +225,13 @@ class Runner:
 
         Raises ``ResultsFileError`` for a results file that cannot be used.
         """
+        check_results_path(self.options.results_path)
+        return self._preview(jobs, select)
+
+    def _preview(self, jobs: Sequence[Job], select: Collection[str] | None) -> RunPreview:
         options = self.options
-        check_results_path(options.results_path)
-        return preview_run(options.results_path, jobs, select, resume=options.resume, source=options.source)
+        return preview_run(options.results_path, jobs, select, resume=options.resume, source=options.source,
+                           force=options.force)
 
     def _execute(
         self, jobs: Sequence[Job], select: Collection[str] | None
@@ -244,7 +249,7 @@ class Runner:
         real_path = os.path.realpath(options.results_path)
         with signals, ResultsLock(real_path, options.results_path):
             # (The path was checked before the lock.)
-            preview = preview_run(options.results_path, jobs, select, resume=options.resume, source=options.source)
+            preview = self._preview(jobs, select)
             done = preview.retention.done
             dependency_errors = dependency_problems(preview.to_run, known=done)
             if dependency_errors:
@@ -255,10 +260,16 @@ class Runner:
             journal = Journal(real_path, options.results_path)
             pool = self._open_backend(preview.to_run)
             signals.on_first, signals.on_second = pool.stop_starting, pool.kill_now
-            plan = Plan(preview.to_run, max_failures=options.max_failures, satisfied=done)
+            durations = {name: r.duration for name, r in preview.last.items() if r.duration is not None}
+            plan = Plan(preview.to_run, max_failures=options.max_failures, satisfied=done, durations=durations)
+            loop = RunLoop(
+                plan, pool, journal, signals,
+                seqs={job.name: seq for seq, job in enumerate(jobs, start=1)},  # {#}: place in the full list
+                freshness=Freshness(jobs, preview.last, options.force),
+                reporter=self._reporter(), log_dir=options.log_dir, on_result=self.on_result,
+            )
             with journal, pool:
-                seqs = {job.name: seq for seq, job in enumerate(jobs, start=1)}  # {#}: place in the full list
-                yield from self._run_loop(plan, pool, journal, signals, seqs)
+                yield from loop.results()
             if journal.failed is not None:
                 raise journal.failed
         finals = {r.name: r for r in plan.results() if r is not None}
@@ -281,74 +292,6 @@ class Runner:
             return options.backend
         workers = min(options.workers, max(1, len(to_run)))
         return open_backend(options.backend, workers, options.scheduler, import_main=bool(functions_in_main(to_run)))
-
-    def _run_loop(
-        self, plan: Plan, pool: Backend, journal: Journal, signals: SignalGuard, seqs: dict[str, int]
-    ) -> Iterator[JobResult]:
-        """Dispatch, collect and record until every job is final or the run stops.
-
-        If the consumer stops early (GeneratorExit), what runs is cancelled
-        and recorded before the pool shuts down.
-        """
-        jobs = plan.jobs
-        log_dir = os.path.abspath(self.options.log_dir)
-        stems = [log_file_stem(job.name) for job in jobs]
-        reporter = self._reporter()
-        attempt_jobs: dict[int, int] = {}
-        attempt_ids = itertools.count(1)
-
-        def publish(finals: list[JobResult]) -> list[JobResult]:
-            if finals:
-                journal.write_all(finals)
-            for final in finals:
-                reporter.result(final)
-                if self.on_result is not None:
-                    self.on_result(final)
-            return finals
-
-        def record(outcomes: list[tuple[int, JobResult]]) -> list[JobResult]:
-            finals = []
-            for attempt_id, outcome in outcomes:
-                finals += plan.record(attempt_jobs.pop(attempt_id), outcome, time.time())
-            if plan.stopped:
-                pool.stop_starting()  # --fail-fast: not even a held chunk's rest
-            return publish(finals)
-
-        reporter.start(len(jobs))
-        try:
-            while not plan.finished:
-                if signals.received is not None:
-                    # The exact time lets a test (and a user) check that no
-                    # job started after it.
-                    log.info("%s received at %.6f: starting no more jobs, cancelling the running ones",
-                             signal_name(signals.received), signals.received_at)
-                    plan.stop()
-                if plan.stopped:
-                    break
-                for index, number in plan.take_due(time.time(), pool.capacity()):
-                    stem = os.path.join(log_dir, stems[index])
-                    attempt = Attempt(next(attempt_ids), jobs[index], number, f"{stem}.out", f"{stem}.err",
-                                      seqs[jobs[index].name])
-                    attempt_jobs[attempt.attempt_id] = index
-                    try:
-                        pool.submit(attempt)
-                    except (pickle.PicklingError, TypeError, AttributeError) as error:
-                        yield from record([(attempt.attempt_id, unsendable_result(attempt, error))])
-                yield from record(pool.poll(_wait_time(plan, pool)))
-                reporter.running(pool.running_count())
-        finally:
-            if not plan.finished:
-                plan.stop()
-                record(pool.cancel())
-                publish(plan.cancel_waiting())
-            reporter.close()
-
-def _wait_time(plan: Plan, pool: Backend) -> float | None:
-    """How long to wait for outcomes: until the next retry is due, if it can start."""
-    due = plan.next_due()
-    if due is None or pool.capacity() == 0:
-        return None
-    return max(0.0, due - time.time())
 
 
 def run(jobs: Sequence[Job], workers: int | None = None, **options: Any) -> RunReport:

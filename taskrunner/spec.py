@@ -27,6 +27,7 @@ from . import matrix
 from .envfile import read_env_file
 from .errors import SpecError, SpecProblem
 from .fields import CHECKS, DEFAULTABLE, JOB_KEYS, InvalidValue, non_empty_string, positive_int
+from .freshness import unmade_inputs
 from .inputs import Source, SourceError, resolve
 from .model import Job, trusted_job
 from .plan import dependency_problems
@@ -287,6 +288,8 @@ def _read_root(reader: _Reader, root: yaml.Node, base_dir: str) -> JobFile | Non
     if not reader.problems:  # with invalid jobs dropped, names would look unknown
         jobs = [_resolve_templates(job, templates, first_line) for job in jobs]
         for index, message in dependency_problems(jobs):
+            reader.problem(nodes[index], message)
+        for index, message in unmade_inputs(jobs):
             reader.problem(nodes[index], message)
     return JobFile(path=reader.path, jobs=tuple(jobs), workers=workers)
 

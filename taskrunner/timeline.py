@@ -26,7 +26,11 @@ COLORS = {
     "crashed": "#8c2d9c",
     "cancelled": "#7f7f7f",
     "skipped": "#c7c7c7",
+    "uptodate": "#6baed6",
 }
+#: The lane of jobs that did not run because they were up to date: a mark
+#: where the run decided so.
+UPTODATE_LANE = "up to date"
 
 
 def _tick_step(span: float) -> float:
@@ -45,6 +49,11 @@ def render_timeline(results: Sequence[JobResult], title: str = "taskrunner timel
         (result.name, attempt_no, started, finished, worker, status)
         for result in results
         for attempt_no, (started, finished, worker, status) in enumerate(result.history, start=1)
+    ]
+    bars += [
+        (result.name, 1, result.started, result.started, UPTODATE_LANE, "uptodate")
+        for result in results
+        if result.status.value == "uptodate" and result.started is not None and not result.history
     ]
     bars = [(name, no, started, finished, _lane_of(worker), status) for name, no, started, finished, worker, status in bars]
     lanes = sorted({bar[4] for bar in bars}, key=_lane_key)

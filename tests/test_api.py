@@ -57,7 +57,8 @@ if __name__ == "__main__":
     out = json.loads(done.stdout)
     assert out == {
         "ok": True, "values": [0, 1, 4, 9, 16], "index": "ok", "last_seen": "index", "seen": 6,
-        "counts": {"ok": 6, "failed": 0, "timeout": 0, "crashed": 0, "skipped": 0, "cancelled": 0},
+        "counts": {"ok": 6, "failed": 0, "timeout": 0, "crashed": 0, "skipped": 0, "cancelled": 0,
+                   "uptodate": 0},
         "json_ok": True,
     }
     assert len((cli.workdir / "out.jsonl").read_text().splitlines()) == 6

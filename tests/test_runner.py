@@ -124,7 +124,8 @@ def test_dependencies_order_and_skip(tmp_path: Path) -> None:
     report = run(tmp_path, jobs, workers=3)
     assert order.read_text().split() == ["a", "b", "c"]
     assert report["after-broken"].status is Status.SKIPPED and report["after-after"].status is Status.SKIPPED
-    assert report.counts == {"ok": 3, "failed": 1, "timeout": 0, "crashed": 0, "skipped": 2, "cancelled": 0}
+    assert report.counts == {"ok": 3, "failed": 1, "timeout": 0, "crashed": 0, "skipped": 2, "cancelled": 0,
+                             "uptodate": 0}
     assert len(results_file(tmp_path)) == 6
 
 

@@ -1,0 +1,126 @@
+"""The one loop of a run: ask the plan, submit to the backend, record outcomes.
+
+``RunLoop.results()`` dispatches what the plan says is due (recording an
+up-to-date job at once instead of running it), waits for outcomes, turns an
+``ok`` that left a declared output missing into a failure, hands each
+outcome to the plan, and writes the results that became final to the
+journal and the reporter, yielding them. A signal, ``--fail-fast`` or a
+consumer that stops iterating ends it: what runs is cancelled and recorded
+before the backend shuts down.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import pickle
+import time
+from collections.abc import Callable, Iterator
+
+from .backend import Backend
+from .freshness import Freshness
+from .journal import Journal
+from .model import Attempt, JobResult, Status
+from .paths import log_file_stem
+from .plan import Plan
+from .progress import Reporter
+from .sendable import unsendable_result
+from .signals import SignalGuard, signal_name
+
+__all__ = ["RunLoop"]
+
+log = logging.getLogger("taskrunner.run")
+
+
+class RunLoop:
+    """Dispatch, collect and record until every job is final or the run stops."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        pool: Backend,
+        journal: Journal,
+        signals: SignalGuard,
+        *,
+        seqs: dict[str, int],
+        freshness: Freshness,
+        reporter: Reporter,
+        log_dir: str,
+        on_result: Callable[[JobResult], None] | None = None,
+    ) -> None:
+        self.plan, self.pool, self.journal, self.signals = plan, pool, journal, signals
+        self.seqs, self.freshness, self.reporter, self.on_result = seqs, freshness, reporter, on_result
+        self._log_dir = os.path.abspath(log_dir)
+        self._stems = [log_file_stem(job.name) for job in plan.jobs]
+        self._attempt_jobs: dict[int, int] = {}
+        self._attempt_ids = itertools.count(1)
+
+    def results(self) -> Iterator[JobResult]:
+        """Run; yield each final result as it is recorded (see the module docstring)."""
+        plan, pool = self.plan, self.pool
+        self.reporter.start(len(plan.jobs))
+        try:
+            while not plan.finished:
+                if self.signals.received is not None:
+                    # The exact time lets a test (and a user) check that no
+                    # job started after it.
+                    log.info("%s received at %.6f: starting no more jobs, cancelling the running ones",
+                             signal_name(self.signals.received), self.signals.received_at)
+                    plan.stop()
+                if plan.stopped:
+                    break
+                for index, number in plan.take_due(time.time(), pool.capacity()):
+                    yield from self._dispatch(index, number)
+                yield from self._record(pool.poll(self._wait_time()))
+                self.reporter.running(pool.running_count())
+        finally:
+            if not plan.finished:
+                plan.stop()
+                self._record(pool.cancel())
+                self._publish(plan.cancel_waiting())
+            self.reporter.close()
+
+    def _dispatch(self, index: int, number: int) -> list[JobResult]:
+        job = self.plan.jobs[index]
+        stem = os.path.join(self._log_dir, self._stems[index])
+        attempt = Attempt(next(self._attempt_ids), job, number, f"{stem}.out", f"{stem}.err", self.seqs[job.name])
+        self._attempt_jobs[attempt.attempt_id] = index
+        fresh = self.freshness.fresh_result(job, time.time()) if number == 1 else None
+        if fresh is not None:
+            return self._record([(attempt.attempt_id, fresh)])
+        try:
+            self.pool.submit(attempt)
+        except (pickle.PicklingError, TypeError, AttributeError) as error:
+            return self._record([(attempt.attempt_id, unsendable_result(attempt, error))])
+        return []
+
+    def _record(self, outcomes: list[tuple[int, JobResult]]) -> list[JobResult]:
+        finals = []
+        for attempt_id, outcome in outcomes:
+            index = self._attempt_jobs.pop(attempt_id)
+            job = self.plan.jobs[index]
+            if outcome.status is Status.OK and job.outputs:
+                missing = self.freshness.missing_outputs(job)
+                if missing:
+                    outcome = outcome.evolve(status=Status.FAILED, error=f"missing output {missing[0]}")
+            finals += self.plan.record(index, outcome, time.time())
+        if self.plan.stopped:
+            self.pool.stop_starting()  # --fail-fast: not even a held chunk's rest
+        return self._publish(finals)
+
+    def _publish(self, finals: list[JobResult]) -> list[JobResult]:
+        if finals:
+            self.journal.write_all(finals)
+        for final in finals:
+            self.reporter.result(final)
+            if self.on_result is not None:
+                self.on_result(final)
+        return finals
+
+    def _wait_time(self) -> float | None:
+        """How long to wait for outcomes: until the next retry is due, if it can start."""
+        due = self.plan.next_due()
+        if due is None or self.pool.capacity() == 0:
+            return None
+        return max(0.0, due - time.time())

@@ -1,0 +1,154 @@
+"""Scheduling (issue 15): up-to-date skipping with real files, and the order
+ready jobs start in (priority, then critical path)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import CliRunner, write
+from taskrunner import Job, JobResult, Runner
+from taskrunner.inprocess import InProcessBackend
+from taskrunner.model import Status
+from taskrunner.plan import Plan
+
+pytestmark = pytest.mark.timeout(120)
+
+PIPELINE = """jobs:
+  - name: clean-{f/.}
+    run: tr a-z A-Z < {f} > out1/{f/} && echo clean-{f/.} >> ran.log
+    matrix: {f: {glob: "in/*.txt"}}
+    inputs: "{f}"
+    outputs: "out1/{f/}"
+  - name: count-{f/.}
+    run: wc -c < out1/{f/} > out2/{f/} && echo count-{f/.} >> ran.log
+    matrix: {f: {glob: "in/*.txt"}}
+    depends_on: "clean-{f/.}"
+    outputs: "out2/{f/}"
+  - name: total
+    run: cat out2/*.txt > total.txt && echo total >> ran.log
+    depends_on: ["count-{f/.}"]
+    inputs: "out2/*.txt"
+    outputs: total.txt
+"""
+
+
+def statuses(path: Path) -> dict[str, str]:
+    return {line["name"]: line["status"] for line in map(json.loads, path.read_text().splitlines())}
+
+
+def ran(folder: Path) -> list[str]:
+    log = folder / "ran.log"
+    return sorted(log.read_text().split()) if log.exists() else []
+
+
+def test_a_pipeline_run_twice_skips_everything_and_one_touched_input_reruns_its_chain(cli: CliRunner) -> None:
+    for folder in ("in", "out1", "out2"):
+        (cli.workdir / folder).mkdir()
+    for name in ("a", "b", "c"):
+        (cli.workdir / "in" / f"{name}.txt").write_text(name * 3)
+    write(cli.workdir / "jobs.yaml", PIPELINE)
+    results = cli.workdir / ".taskrunner/jobs.results.jsonl"
+
+    first = cli.run("run", "jobs.yaml", "-j", "2")
+    assert first.returncode == 0, first.stderr
+    assert len(ran(cli.workdir)) == 7 and (cli.workdir / "total.txt").exists()
+
+    (cli.workdir / "ran.log").unlink()
+    second = cli.run("run", "jobs.yaml", "-j", "2")
+    assert second.returncode == 0, second.stderr
+    assert ran(cli.workdir) == [] and set(statuses(results).values()) == {"uptodate"}
+    assert "7 uptodate" in second.stderr
+    dry = cli.run("run", "jobs.yaml", "--dry-run")
+    assert dry.stdout.count("(up to date)") == 7 and "(7 of them up to date)" in dry.stderr
+
+    newest = max(os.stat(p).st_mtime for p in cli.workdir.rglob("*.txt"))
+    os.utime(cli.workdir / "in" / "b.txt", (newest + 5, newest + 5))
+    dry = cli.run("run", "jobs.yaml", "--dry-run")
+    assert dry.stdout.count("(up to date)") == 4
+    third = cli.run("run", "jobs.yaml", "-j", "2")
+    assert third.returncode == 0, third.stderr
+    assert ran(cli.workdir) == ["clean-b", "count-b", "total"]
+    assert statuses(results) == {"clean-a": "uptodate", "clean-b": "ok", "clean-c": "uptodate", "count-a": "uptodate",
+                                 "count-b": "ok", "count-c": "uptodate", "total": "ok"}
+
+    (cli.workdir / "ran.log").unlink()
+    forced = cli.run("run", "jobs.yaml", "-j", "2", "--force")
+    assert forced.returncode == 0 and len(ran(cli.workdir)) == 7
+
+
+def test_a_changed_command_reruns_although_its_outputs_are_newer(cli: CliRunner) -> None:
+    (cli.workdir / "in.txt").write_text("x")
+    write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: a, run: 'cp in.txt out.txt', inputs: in.txt, outputs: out.txt}\n")
+    assert cli.run("run", "jobs.yaml").returncode == 0
+    write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: a, run: 'cp -p in.txt out.txt', inputs: in.txt, outputs: out.txt}\n")
+    assert cli.run("run", "jobs.yaml").returncode == 0
+    assert statuses(cli.workdir / ".taskrunner/jobs.results.jsonl") == {"a": "ok"}
+
+
+def test_a_job_that_does_not_make_its_declared_output_fails(cli: CliRunner) -> None:
+    write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: lazy, run: 'true', outputs: [made.txt, 'reports/*.html']}\n"
+                                     "  - {name: after, run: 'true', depends_on: lazy}\n")
+    done = cli.run("run", "jobs.yaml")
+    assert done.returncode == 1
+    lines = {line["name"]: line for line in map(json.loads, (cli.workdir / ".taskrunner/jobs.results.jsonl")
+                                                .read_text().splitlines())}
+    assert lines["lazy"]["status"] == "failed" and lines["lazy"]["error"] == "missing output made.txt"
+    assert lines["after"]["status"] == "skipped"
+
+
+def test_inputs_that_match_nothing_and_that_no_job_makes_are_an_error(cli: CliRunner) -> None:
+    write(cli.workdir / "jobs.yaml", """jobs:
+  - {name: make, run: 'touch gen/a.c', outputs: gen/a.c}
+  - {name: use, run: 'true', inputs: ['gen/*.c'], depends_on: make}
+  - {name: typo, run: 'true', inputs: data/missing.csv}
+""")
+    done = cli.run("validate", "jobs.yaml")
+    assert done.returncode == 2
+    assert done.stderr.strip() == ("jobs.yaml:4: job 'typo': 'inputs' pattern 'data/missing.csv' matches nothing, "
+                                   "and no job's outputs make it")
+
+
+def test_priority_then_critical_path_then_file_order(tmp_path: Path) -> None:
+    jobs = [
+        Job(name="small-1", run="true"),
+        Job(name="small-2", run="true"),
+        Job(name="chain-1", run="true"),
+        Job(name="chain-2", run="true", depends_on="chain-1"),
+        Job(name="chain-3", run="true", depends_on="chain-2"),
+        Job(name="urgent", run="true", priority=5),
+    ]
+    plan = Plan(jobs)
+    order = []
+    while not plan.finished:
+        ((index, _),) = plan.take_due(now=0.0, limit=1)
+        order.append(jobs[index].name)
+        plan.record(index, JobResult(jobs[index].name, Status.OK, attempts=1), now=0.0)
+    assert order == ["urgent", "chain-1", "chain-2", "small-1", "small-2", "chain-3"]  # ties: file order
+    # With durations from an earlier run, a long job beats a longer chain of short ones.
+    timed = Plan(jobs[:5], durations={"small-2": 10.0, "chain-1": 1.0, "chain-2": 1.0, "chain-3": 1.0, "small-1": 1.0})
+    assert [jobs[i].name for i, _ in timed.take_due(now=0.0, limit=2)] == ["small-2", "chain-1"]
+
+
+def test_the_runner_dispatches_in_that_order_and_records_uptodate_as_success(tmp_path: Path) -> None:
+    (tmp_path / "made.txt").write_text("x")
+    backend = InProcessBackend()
+    jobs = [Job(name="low", run="true", priority=-1), Job(name="fresh", run="exit 9", outputs=str(tmp_path / "made.txt")),
+            Job(name="needs-fresh", run="true", depends_on="fresh")]
+    report = Runner(backend=backend, results=str(tmp_path / "r.jsonl"), log_dir=str(tmp_path / "logs"),
+                    progress=False).run(jobs)
+    assert report.ok and report["fresh"].status is Status.UPTODATE and report.counts["uptodate"] == 1
+    assert [a.job.name for a in backend.ran] == ["needs-fresh", "low"]
+    assert time.time() - (report["fresh"].started or 0) < 60
+
+
+def test_the_timeline_shows_uptodate_jobs() -> None:
+    from taskrunner.timeline import render_timeline
+
+    page = render_timeline([JobResult("ran", Status.OK, history=((0.0, 1.0, "w0-1", "ok"),)),
+                            JobResult("skipped-work", Status.UPTODATE, started=0.5, finished=0.5)])
+    assert 'class="bar uptodate"' in page and "skipped-work: uptodate" in page and ">up to date<" in page
