@@ -137,7 +137,7 @@ def run_command(
     resume += ["--results", settings.results_path] if settings.results_path else []
     resume += ["--log-dir", settings.log_dir] if settings.log_dir else []
     run_jobs(spec.jobs, select, settings, results=results, log_dir=settings.log_dir or default_logs,
-             source=spec.path, resume_command=quoted(resume), workers=spec.workers)
+             source=spec.path, resume_command=quoted(resume), workers=spec.workers, resources=spec.resources)
 
 
 @cli.command("validate")

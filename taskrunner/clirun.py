@@ -23,6 +23,7 @@ from .fields import parse_duration
 from .freshness import Freshness
 from .model import Job
 from .progress import TerminalReporter, bar_wanted, format_summary
+from .resources import parse_resources
 from .runner import Runner, RunPreview
 from .selection import dependency_order
 
@@ -64,6 +65,20 @@ class Duration(click.ParamType):  # type: ignore[type-arg,unused-ignore]
         return seconds
 
 
+class ResourceList(click.ParamType):  # type: ignore[type-arg,unused-ignore]
+    """``cpu=8,mem=32G,gpu=2``."""
+
+    name = "resources"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> dict[str, float]:
+        if isinstance(value, dict):
+            return value
+        try:
+            return parse_resources(value)
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+
 _RUN_OPTIONS: list[Callable[[Any], Any]] = [
     click.option("-w", "-j", "--workers", type=click.IntRange(min=1),
                  help="Worker processes (default: the file's 'workers', else the CPU count)."),
@@ -77,6 +92,8 @@ _RUN_OPTIONS: list[Callable[[Any], Any]] = [
     click.option("--max-failures", type=click.IntRange(min=1), help="Stop after N jobs failed; cancel running jobs."),
     click.option("--resume", is_flag=True, help="Skip jobs the results file already records as ok; run the rest."),
     click.option("--force", is_flag=True, help="Run jobs whose outputs are up to date too."),
+    click.option("--resources", type=ResourceList(), metavar="NAME=AMOUNT,...",
+                 help="The run's capacity, e.g. cpu=8,mem=32G,gpu=2 (default cpu = workers, mem = the machine's)."),
     click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: only on a terminal)."),
     click.option("--dry-run", is_flag=True, help="Print the jobs that would run, in order, and run nothing."),
     click.option("--output", "show_output", is_flag=True, help="Print each job's output when it finishes, grouped per job."),
@@ -117,6 +134,7 @@ class RunSettings:
     max_failures: int | None
     resume: bool
     force: bool
+    resources: dict[str, float] | None
     progress: bool | None
     dry_run: bool
     show_output: bool
@@ -148,6 +166,7 @@ def run_jobs(
     source: str,
     resume_command: str,
     workers: int | None = None,
+    resources: dict[str, float] | None = None,
 ) -> NoReturn:
     """Run (or with --dry-run, preview) ``jobs``; print the summary; exit with the run's code."""
     reporter = TerminalReporter(bar=bar_wanted(settings.progress), show_output=settings.show_output,
@@ -157,6 +176,7 @@ def run_jobs(
             settings.workers or workers, results=results, log_dir=log_dir, progress=settings.progress,
             fail_fast=settings.fail_fast, max_failures=settings.max_failures, timeout=settings.timeout,
             retries=settings.retries, resume=settings.resume, force=settings.force, reporter=reporter,
+            resources={**(resources or {}), **(settings.resources or {})} if resources or settings.resources else None,
             backend=settings.backend,
             scheduler=settings.scheduler, source=source,
             raise_interrupt=False,  # the summary, then exit 130

@@ -113,6 +113,8 @@ def execute(
     job = attempt.job
     started = time.time()
     run_env = {"TASKRUNNER_JOB": job.name, "TASKRUNNER_SEQ": str(attempt.seq), "TASKRUNNER_SLOT": str(slot)}
+    if attempt.gpus:
+        run_env["CUDA_VISIBLE_DEVICES"] = run_env["TASKRUNNER_GPUS"] = ",".join(map(str, attempt.gpus))
     if own_process:
         _export(run_env)
         run_env = {}
@@ -145,9 +147,23 @@ def execute(
 _Outcome = tuple[Status, "int | None", Any, "str | None"]
 
 
+#: Variables only some jobs get: put back as the worker found them for the others.
+_PER_JOB = ("CUDA_VISIBLE_DEVICES", "TASKRUNNER_GPUS")
+_found: dict[str, str | None] = {}
+
+
 def _export(variables: dict[str, str]) -> None:
     # Copying the whole environment for every command costs some 60 µs
     # (decoding it, then encoding it again for exec); two putenv()s cost 2.
+    for key in _PER_JOB:
+        if key in variables:
+            _found.setdefault(key, os.environ.get(key))
+        elif key in _found:
+            original = _found.pop(key)
+            if original is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = original
     for key, value in variables.items():
         if os.environ.get(key) != value:
             os.environ[key] = value

@@ -7,7 +7,7 @@ and by a test that holds the README's key table to it. Adding a key is one
 entry here plus its behaviour.
 
     >>> [field.name for field in FIELDS if field.defaultable]
-    ['env', 'cwd', 'timeout', 'retries', 'retry_delay', 'tags', 'keep_children', 'success_codes', 'env_file', 'priority']
+    ['env', 'cwd', 'timeout', 'retries', 'retry_delay', 'tags', 'keep_children', 'success_codes', 'env_file', 'priority', 'resources']
     >>> FIELD["timeout"].check(2)
     2.0
 """
@@ -23,6 +23,7 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from .inputs import Source, parse_source
+from .resources import parse_amount
 
 __all__ = [
     "CHECKS",
@@ -302,6 +303,25 @@ def integer(value: Any) -> int:
     return value
 
 
+def resources_value(value: Any) -> tuple[tuple[str, float], ...]:
+    """A mapping of resource name to amount (``mem: 4G``), as sorted pairs."""
+    if not isinstance(value, Mapping) or not value:
+        raise InvalidValue(f"must be a mapping of resource: amount (cpu: 2, mem: 4G, gpu: 1), got {value!r}")
+    pairs = []
+    for name, amount in value.items():
+        if not isinstance(name, str) or not _VARIABLE.match(name):
+            raise InvalidValue(f"has an invalid resource name {name!r} (letters, digits, _)")
+        try:
+            pairs.append((name, parse_amount(amount)))
+        except ValueError as error:
+            raise InvalidValue(f"{name!r} {error}") from None
+    return tuple(sorted(pairs))
+
+
+def python_resources(value: Any) -> tuple[tuple[str, float], ...]:
+    return resources_value(dict(value) if isinstance(value, (tuple, list)) else value)
+
+
 def python_codes(value: Any) -> tuple[int, ...]:
     return success_codes_value(value if isinstance(value, int) else _sequence(value, "a list of exit codes"))
 
@@ -364,6 +384,7 @@ FIELDS: tuple[Field, ...] = (
     Field("inputs", paths_value, placeholders="names", python=python_paths),
     Field("outputs", paths_value, placeholders="names", python=python_paths),
     Field("priority", integer, defaultable=True),
+    Field("resources", resources_value, defaultable=True, python=python_resources),
 )
 FIELD: Mapping[str, Field] = {field.name: field for field in FIELDS}
 CHECKS: Mapping[str, Callable[[Any], Any]] = {field.name: field.check for field in FIELDS}
@@ -381,6 +402,8 @@ def as_json(job: Any) -> dict[str, Any]:
     for field in FIELDS:
         if field.json in ("always", kind):
             data[field.name] = _plain(getattr(job, field.name))
+    if "resources" in data:
+        data["resources"] = dict(job.resources)
     if kind == "call" and not isinstance(job.call, str):
         data["call"] = str(job.call)
     return data

@@ -104,6 +104,8 @@ class Job:
     inputs: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
     priority: int = 0
+    #: What it needs of the run's resources, as sorted (name, amount) pairs.
+    resources: tuple[tuple[str, float], ...] = ()
     #: Internal: the text standing for ``{%}`` (the worker slot) outside shell
     #: strings, replaced where the job runs (see ``taskrunner.slotfill``).
     slot_token: str | None = None
@@ -197,6 +199,8 @@ class Attempt:
     stderr_log: str
     #: The job's 1-based place in the run's list of jobs (``{#}``, ``TASKRUNNER_SEQ``).
     seq: int = 0
+    #: The gpu device indices it holds (``CUDA_VISIBLE_DEVICES``).
+    gpus: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .backend import Backend, check_backend
 from .model import Job
 from .paths import default_paths
+from .resources import parse_amount
 
 __all__ = ["RunOptions"]
 
@@ -45,6 +46,8 @@ class RunOptions:
     source: str | None = None
     raise_interrupt: bool = True
     force: bool = False
+    #: The run's resource capacity as given (see ``taskrunner.resources``).
+    resources: Mapping[str, float] | None = None
 
     @classmethod
     def create(
@@ -59,6 +62,7 @@ class RunOptions:
         retries: int | None = None,
         backend: str | Backend = "local",
         scheduler: str | None = None,
+        resources: Mapping[str, float | str] | None = None,
         **rest: Any,
     ) -> RunOptions:
         """Check the values a ``Runner`` was given; raise ``ValueError`` for a bad one."""
@@ -72,6 +76,12 @@ class RunOptions:
             raise ValueError("retries must be >= 0")
         if isinstance(backend, str):
             check_backend(backend, scheduler)
+        amounts = None
+        if resources is not None:
+            try:
+                amounts = {name: parse_amount(amount) for name, amount in resources.items()}
+            except ValueError as error:
+                raise ValueError(f"resources: {error}") from None
         default_results, default_logs = default_paths("jobs")
         return cls(
             workers=workers or os.cpu_count() or 1,
@@ -82,6 +92,7 @@ class RunOptions:
             retries=retries,
             backend=backend,
             scheduler=scheduler,
+            resources=amounts,
             **rest,
         )
 

@@ -24,10 +24,13 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from .jobhash import job_hash
 from .model import FAILURES, Job, JobResult, Status
+from .resources import ResourcePool, demand
 
 __all__ = ["RETRYABLE", "Plan", "critical_paths", "dependency_graph", "dependency_problems"]
 
 RETRYABLE = FAILURES
+#: How many ready jobs ``take_due`` looks past, for one whose resources fit.
+BACKFILL_SCAN = 1000
 
 
 def dependency_problems(jobs: Sequence[Job], known: Iterable[str] = ()) -> list[tuple[int, str]]:
@@ -142,6 +145,7 @@ class Plan:
         max_failures: int | None = None,
         satisfied: Iterable[str] = (),
         durations: Mapping[str, float] | None = None,
+        resources: ResourcePool | None = None,
     ) -> None:
         self.jobs = list(jobs)
         self.max_failures = max_failures
@@ -159,6 +163,12 @@ class Plan:
         self._fresh: list[tuple[int, float, int]] = [self._order[i] for i in range(len(self.jobs)) if not self._blockers[i]]
         heapq.heapify(self._fresh)
         self._retries: list[tuple[float, int]] = []
+        # With a resource pool, a job is taken only when its demand fits; the
+        # gpus each running job holds are given back with its outcome.
+        self._pool = resources
+        self._needs = [demand(dict(job.resources)) for job in self.jobs] if resources is not None else []
+        self._gpus: dict[int, tuple[int, ...]] = {}
+        self._blocked = False  # nothing ready fitted at the last take_due
         self._final_count = 0
         self._failures = 0
         self._stopped = False
@@ -184,7 +194,7 @@ class Plan:
         """When the earliest waiting attempt becomes due (None if none waits)."""
         if self._stopped:
             return None
-        if self._fresh:
+        if self._fresh and not self._blocked:
             return float("-inf")
         return self._retries[0][0] if self._retries else None
 
@@ -195,19 +205,54 @@ class Plan:
     # -- transitions -----------------------------------------------------
 
     def take_due(self, now: float, limit: int) -> list[tuple[int, int]]:
-        """Up to ``limit`` attempts due at ``now``, as (job index, attempt number)."""
+        """Up to ``limit`` attempts due at ``now``, as (job index, attempt number).
+
+        With resources, a job whose demand does not fit is passed over for
+        the next one that does (small jobs fill the gaps), looking at up to
+        BACKFILL_SCAN jobs.
+        """
         taken: list[tuple[int, int]] = []
+        passed_retries: list[tuple[float, int]] = []
+        passed_fresh: list[tuple[int, float, int]] = []
         while not self._stopped and len(taken) < limit:
             if self._retries and self._retries[0][0] <= now:
-                _, index = heapq.heappop(self._retries)
+                retry = heapq.heappop(self._retries)
+                index = retry[1]
+                if not self._reserve(index):
+                    passed_retries.append(retry)
+                    continue
             elif self._fresh:
-                index = heapq.heappop(self._fresh)[2]
+                entry = heapq.heappop(self._fresh)
+                index = entry[2]
+                if not self._reserve(index):
+                    passed_fresh.append(entry)
+                    if len(passed_fresh) + len(passed_retries) >= BACKFILL_SCAN:
+                        break
+                    continue
             else:
                 break
             self._attempts[index] += 1
             self._running.add(index)
             taken.append((index, self._attempts[index]))
+        self._blocked = bool(passed_fresh or passed_retries) and len(taken) < limit
+        for retry in passed_retries:
+            heapq.heappush(self._retries, retry)
+        for entry in passed_fresh:
+            heapq.heappush(self._fresh, entry)
         return taken
+
+    def _reserve(self, index: int) -> bool:
+        """Take the job's resources if they fit (always true without a pool)."""
+        if self._pool is None:
+            return True
+        if not self._pool.fits(self._needs[index]):
+            return False
+        self._gpus[index] = self._pool.take(self._needs[index])
+        return True
+
+    def gpus_of(self, index: int) -> tuple[int, ...]:
+        """The gpu indices the running job ``index`` holds."""
+        return self._gpus.get(index, ())
 
     def record(self, index: int, outcome: JobResult, now: float) -> list[JobResult]:
         """Record one attempt's outcome; return the results that became final.
@@ -218,6 +263,10 @@ class Plan:
         directly or not, final as ``skipped``.
         """
         self._running.discard(index)
+        if index in self._gpus:  # its resources are free again
+            assert self._pool is not None
+            self._pool.give_back(self._needs[index], self._gpus.pop(index))
+            self._blocked = False
         job = self.jobs[index]
         attempt = self._attempts[index]
         if outcome.started is not None and outcome.finished is not None:

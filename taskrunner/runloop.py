@@ -84,7 +84,8 @@ class RunLoop:
     def _dispatch(self, index: int, number: int) -> list[JobResult]:
         job = self.plan.jobs[index]
         stem = os.path.join(self._log_dir, self._stems[index])
-        attempt = Attempt(next(self._attempt_ids), job, number, f"{stem}.out", f"{stem}.err", self.seqs[job.name])
+        attempt = Attempt(next(self._attempt_ids), job, number, f"{stem}.out", f"{stem}.err", self.seqs[job.name],
+                          self.plan.gpus_of(index))
         self._attempt_jobs[attempt.attempt_id] = index
         fresh = self.freshness.fresh_result(job, time.time()) if number == 1 else None
         if fresh is not None:

@@ -22,7 +22,7 @@ import os
 import signal
 import time
 import weakref
-from collections.abc import Callable, Collection, Generator, Iterator, Sequence
+from collections.abc import Callable, Collection, Generator, Iterator, Mapping, Sequence
 from typing import Any
 
 from .backend import Backend, open_backend
@@ -39,6 +39,7 @@ from .options import RunOptions
 from .paths import default_paths, log_file_stem
 from .plan import Plan, dependency_problems
 from .progress import Reporter, SilentReporter, TerminalReporter, bar_wanted
+from .resources import ResourcePool, capacity, demand
 from .resultslock import ResultsLock
 from .resume import RunPreview, preview_run
 from .runloop import RunLoop
@@ -159,11 +160,13 @@ class Runner:
         source: str | None = None,
         raise_interrupt: bool = True,
         force: bool = False,
+        resources: Mapping[str, float | str] | None = None,
     ) -> None:
         self.options = RunOptions.create(
             workers, results=results, log_dir=log_dir, progress=progress, fail_fast=fail_fast,
             max_failures=max_failures, timeout=timeout, retries=retries, resume=resume, backend=backend,
             scheduler=scheduler, source=source, raise_interrupt=raise_interrupt, force=force,
+            resources=resources,
         )
         self.on_result = on_result
         self.reporter = reporter
@@ -260,8 +263,10 @@ class Runner:
             journal = Journal(real_path, options.results_path)
             pool = self._open_backend(preview.to_run)
             signals.on_first, signals.on_second = pool.stop_starting, pool.kill_now
+            resources = self._resource_pool(preview.to_run)
             durations = {name: r.duration for name, r in preview.last.items() if r.duration is not None}
-            plan = Plan(preview.to_run, max_failures=options.max_failures, satisfied=done, durations=durations)
+            plan = Plan(preview.to_run, max_failures=options.max_failures, satisfied=done, durations=durations,
+                        resources=resources)
             loop = RunLoop(
                 plan, pool, journal, signals,
                 seqs={job.name: seq for seq, job in enumerate(jobs, start=1)},  # {#}: place in the full list
@@ -285,6 +290,18 @@ class Runner:
             kept=len(done),
             notes=preview.notes,
         )
+
+    def _resource_pool(self, to_run: list[Job]) -> ResourcePool | None:
+        """The run's resources, if it counts any; ``ValueError`` for a job that can never fit."""
+        options = self.options
+        if options.resources is None and not any(job.resources for job in to_run):
+            return None  # the worker count is the only limit
+        pool = ResourcePool(capacity(options.workers, options.resources or {}))
+        for job in to_run:
+            why = pool.never_fits(demand(dict(job.resources)))
+            if why:
+                raise ValueError(f"job {job.name!r} {why} (give the run more with --resources)")
+        return pool
 
     def _open_backend(self, to_run: list[Job]) -> Backend:
         options = self.options

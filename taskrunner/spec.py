@@ -26,7 +26,7 @@ import yaml
 from . import matrix
 from .envfile import read_env_file
 from .errors import SpecError, SpecProblem
-from .fields import CHECKS, DEFAULTABLE, JOB_KEYS, InvalidValue, non_empty_string, positive_int
+from .fields import CHECKS, DEFAULTABLE, JOB_KEYS, InvalidValue, non_empty_string, positive_int, resources_value
 from .freshness import unmade_inputs
 from .inputs import Source, SourceError, resolve
 from .model import Job, trusted_job
@@ -53,13 +53,15 @@ class JobFile:
     path: str
     jobs: tuple[Job, ...]
     workers: int | None = None
+    #: The file's top-level ``resources`` (the run's capacity), if given.
+    resources: dict[str, float] | None = None
 
 
 #: Default cap on the number of jobs a file may expand to (``--max-jobs``).
 MAX_JOBS = 100_000
 #: How messages name a job file read from standard input.
 STDIN_NAME = "<stdin>"
-_TOP_LEVEL = ("workers", "defaults", "jobs")
+_TOP_LEVEL = ("workers", "resources", "defaults", "jobs")
 
 
 #: What other tools call some keys (make, go-task, GitHub Actions, docker-compose, pueue).
@@ -248,6 +250,10 @@ def _read_root(reader: _Reader, root: yaml.Node, base_dir: str) -> JobFile | Non
     workers = None
     if "workers" in top:
         workers = reader.field("", "workers", top["workers"][1], positive_int)
+    resources = None
+    if "resources" in top:
+        pairs = reader.field("", "resources", top["resources"][1], resources_value)
+        resources = dict(pairs) if pairs else None
 
     defaults: dict[str, Any] = {}
     if "defaults" in top:
@@ -291,7 +297,7 @@ def _read_root(reader: _Reader, root: yaml.Node, base_dir: str) -> JobFile | Non
             reader.problem(nodes[index], message)
         for index, message in unmade_inputs(jobs):
             reader.problem(nodes[index], message)
-    return JobFile(path=reader.path, jobs=tuple(jobs), workers=workers)
+    return JobFile(path=reader.path, jobs=tuple(jobs), workers=workers, resources=resources)
 
 
 def _resolve_templates(job: Job, templates: dict[str, list[str]], names: dict[str, int]) -> Job:

@@ -152,3 +152,73 @@ def test_the_timeline_shows_uptodate_jobs() -> None:
     page = render_timeline([JobResult("ran", Status.OK, history=((0.0, 1.0, "w0-1", "ok"),)),
                             JobResult("skipped-work", Status.UPTODATE, started=0.5, finished=0.5)])
     assert 'class="bar uptodate"' in page and "skipped-work: uptodate" in page and ">up to date<" in page
+
+
+# -- resources -------------------------------------------------------------------
+
+STAMPED = "date +%s.%N > {n}.start; sleep {s}; echo \"$CUDA_VISIBLE_DEVICES|$TASKRUNNER_GPUS\" > {n}.env; date +%s.%N > {n}.end"
+
+
+def spans(folder: Path, names: list[str]) -> dict[str, tuple[float, float]]:
+    return {n: (float((folder / f"{n}.start").read_text()), float((folder / f"{n}.end").read_text())) for n in names}
+
+
+def overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def test_big_memory_jobs_never_overlap_while_small_jobs_fill_the_gaps(cli: CliRunner) -> None:
+    big = [f"big-{i}" for i in range(2)]
+    small = [f"small-{i}" for i in range(6)]
+    lines = [f"  - {{name: {n}, run: '{STAMPED.format(n=n, s=0.6)}', resources: {{mem: 3G}}}}" for n in big]
+    lines += [f"  - {{name: {n}, run: '{STAMPED.format(n=n, s=0.15)}'}}" for n in small]
+    write(cli.workdir / "jobs.yaml", "jobs:\n" + "\n".join(lines) + "\n")
+    done = cli.run("run", "jobs.yaml", "-j", "3", "--resources", "mem=4G")
+    assert done.returncode == 0, done.stderr
+    times = spans(cli.workdir, big + small)
+    assert not overlap(times["big-0"], times["big-1"])
+    first = min(big, key=lambda b: times[b][0])
+    assert any(overlap(times[first], times[s]) for s in small)  # small jobs ran beside it, ahead of big-1
+    never = cli.run("run", "jobs.yaml", "--resources", "mem=2G")
+    assert never.returncode == 2 and never.stderr.strip() == (
+        "job 'big-0' needs mem=3G but the run has 2G (give the run more with --resources)")
+    bad = cli.run("run", "jobs.yaml", "--resources", "mem=lots")
+    assert bad.returncode == 2 and "--resources" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_gpu_jobs_get_distinct_devices(cli: CliRunner) -> None:
+    names = [f"g{i}" for i in range(4)]
+    write(cli.workdir / "jobs.yaml", "resources: {gpu: 2}\njobs:\n" + "".join(
+        f"  - {{name: {n}, run: '{STAMPED.format(n=n, s=0.3)}', resources: {{gpu: 1}}}}\n" for n in names)
+        + f"  - {{name: plain, run: '{STAMPED.format(n='plain', s=0)}'}}\n")
+    env = {k: v for k, v in cli.env.items() if k != "CUDA_VISIBLE_DEVICES"}
+    cli.env = env
+    done = cli.run("run", "jobs.yaml", "-j", "4")
+    assert done.returncode == 0, done.stderr
+    devices = {n: (cli.workdir / f"{n}.env").read_text().strip() for n in names}
+    assert set(devices.values()) <= {"0|0", "1|1"}
+    times = spans(cli.workdir, names)
+    for a in names:
+        for b in names:
+            if a < b and overlap(times[a], times[b]):
+                assert devices[a] != devices[b]
+    assert (cli.workdir / "plain.env").read_text().strip() == "|"  # a job without gpus gets none
+    # ... also on a worker that ran a gpu job just before.
+    write(cli.workdir / "jobs.yaml", "resources: {gpu: 2}\njobs:\n"
+          f"  - {{name: g, run: '{STAMPED.format(n='g', s=0)}', resources: {{gpu: 2}}}}\n"
+          f"  - {{name: plain, run: '{STAMPED.format(n='plain', s=0)}', depends_on: g}}\n")
+    assert cli.run("run", "jobs.yaml", "-j", "1").returncode == 0
+    assert (cli.workdir / "g.env").read_text().strip() == "0,1|0,1"
+    assert (cli.workdir / "plain.env").read_text().strip() == "|"
+
+
+def test_backfill_is_bounded_and_gives_resources_back() -> None:
+    from taskrunner.resources import ResourcePool
+
+    jobs = [Job(name="wide", run="x", resources={"cpu": 2}), Job(name="a", run="x"), Job(name="b", run="x")]
+    pool = ResourcePool({"cpu": 2})
+    plan = Plan(jobs, resources=pool)
+    assert [jobs[i].name for i, _ in plan.take_due(now=0.0, limit=5)] == ["wide"]
+    assert plan.take_due(now=0.0, limit=5) == [] and plan.next_due() is None  # blocked: wait for an outcome
+    plan.record(0, JobResult("wide", Status.OK, attempts=1), now=0.0)
+    assert [jobs[i].name for i, _ in plan.take_due(now=0.0, limit=5)] == ["a", "b"] and pool.free["cpu"] == 0
