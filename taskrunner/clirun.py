@@ -94,6 +94,7 @@ _RUN_OPTIONS: list[Callable[[Any], Any]] = [
     click.option("--force", is_flag=True, help="Run jobs whose outputs are up to date too."),
     click.option("--resources", type=ResourceList(), metavar="NAME=AMOUNT,...",
                  help="The run's capacity, e.g. cpu=8,mem=32G,gpu=2 (default cpu = workers, mem = the machine's)."),
+    click.option("--memfree", metavar="SIZE", help="Start no job while the machine has less memory available (e.g. 2G)."),
     click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: only on a terminal)."),
     click.option("--dry-run", is_flag=True, help="Print the jobs that would run, in order, and run nothing."),
     click.option("--output", "show_output", is_flag=True, help="Print each job's output when it finishes, grouped per job."),
@@ -135,6 +136,7 @@ class RunSettings:
     resume: bool
     force: bool
     resources: dict[str, float] | None
+    memfree: str | None
     progress: bool | None
     dry_run: bool
     show_output: bool
@@ -177,7 +179,7 @@ def run_jobs(
             fail_fast=settings.fail_fast, max_failures=settings.max_failures, timeout=settings.timeout,
             retries=settings.retries, resume=settings.resume, force=settings.force, reporter=reporter,
             resources={**(resources or {}), **(settings.resources or {})} if resources or settings.resources else None,
-            backend=settings.backend,
+            backend=settings.backend, memfree=settings.memfree,
             scheduler=settings.scheduler, source=source,
             raise_interrupt=False,  # the summary, then exit 130
         )

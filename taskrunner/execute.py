@@ -29,13 +29,16 @@ from typing import Any
 
 from .capture import CallOutput, CommandLogs, captured_call_output, read_tail
 from .cleancall import call_environment, track_signal_changes
+from .cmdwait import KILL_GRACE, Waited, wait_for
 from .direct import direct_argv
 from .jobhash import job_hash
+from .memwatch import PeakMemory, format_size
 from .model import FAILURES, Attempt, Job, JobResult, Status
 from .signals import signal_group, signal_name
 from .slotfill import with_slot
 
 __all__ = [
+    "KILL_GRACE",
     "AttemptControl",
     "JobCancelled",
     "execute",
@@ -45,8 +48,6 @@ __all__ = [
     "track_signal_changes",
 ]
 
-#: Seconds a command gets between SIGTERM and SIGKILL.
-KILL_GRACE = 2.0
 #: A return value larger than this as JSON is not recorded.
 MAX_VALUE_BYTES = 1 << 20
 
@@ -122,9 +123,9 @@ def execute(
         job = with_slot(job, slot)
     logs: CommandLogs | CallOutput
     if job.is_command:
-        (status, returncode, value, error), logs = _run_command(job, attempt, control, run_env)
+        (status, returncode, value, error), logs, max_rss = _run_command(job, attempt, control, run_env)
     else:
-        (status, returncode, value, error), logs = _run_call(job, attempt, control, run_env)
+        (status, returncode, value, error), logs, max_rss = _run_call(job, attempt, control, run_env, own_process)
     finished = time.time()
     return JobResult(
         name=job.name,
@@ -141,6 +142,7 @@ def execute(
         stderr_log=logs.stderr_log,
         stderr_tail=_failure_tail(status, logs),
         job_hash=job_hash(attempt.job),
+        max_rss=max_rss,
     )
 
 
@@ -186,7 +188,7 @@ def _resolve_cwd(job: Job) -> str | None:
 
 def _run_command(
     job: Job, attempt: Attempt, control: AttemptControl, run_env: dict[str, str]
-) -> tuple[_Outcome, CommandLogs]:
+) -> tuple[_Outcome, CommandLogs, int | None]:
     env = {**os.environ, **job.env, **run_env} if job.env or run_env else None
     executable = None
     argv: str | list[str] = job.run if isinstance(job.run, str) else list(job.run or ())
@@ -212,13 +214,13 @@ def _run_command(
     except OSError as error:
         logs.close()
         what = "working directory" if error.filename == _resolve_cwd(job) else "command"
-        return (Status.FAILED, 127, None, f"cannot start {what}: {error.strerror}: {error.filename}"), logs
+        return (Status.FAILED, 127, None, f"cannot start {what}: {error.strerror}: {error.filename}"), logs, None
     try:
-        returncode, timed_out = _wait(proc, job.timeout, control)
+        waited = wait_for(proc, job, control)
     finally:
         control.spawned(None)
         logs.close()
-    return _command_outcome(job, returncode, timed_out, control.cancelled), logs
+    return _command_outcome(job, waited, control.cancelled), logs, waited.max_rss
 
 
 _devnull_fd: int | None = None
@@ -233,84 +235,19 @@ def _devnull() -> int:
     return _devnull_fd
 
 
-def _command_outcome(job: Job, returncode: int, timed_out: bool, cancelled: bool) -> _Outcome:
+def _command_outcome(job: Job, waited: Waited, cancelled: bool) -> _Outcome:
+    returncode = waited.returncode
     if cancelled:
         return Status.CANCELLED, returncode, None, "cancelled while running"
-    if timed_out:
+    if waited.over_memory:
+        return Status.FAILED, returncode, None, f"memory limit {format_size(job.memory_limit or 0)} exceeded; process group killed"
+    if waited.timed_out:
         return Status.TIMEOUT, returncode, None, f"timed out after {job.timeout:g}s; process group killed"
     if returncode in job.success_codes:
         return Status.OK, returncode, None, None
     if returncode < 0:
         return Status.FAILED, returncode, None, f"killed by signal {signal_name(-returncode)}"
     return Status.FAILED, returncode, None, f"exited with status {returncode}"
-
-
-def _wait(proc: subprocess.Popen[bytes], timeout: float | None, control: AttemptControl) -> tuple[int, bool]:
-    """Wait for ``proc``; on timeout or cancel stop its whole group. (returncode, timed out)."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        if control.cancelled:
-            return _stop_group(proc), False
-        remaining = None if deadline is None else deadline - time.monotonic()
-        if remaining is not None and remaining <= 0:
-            return _stop_group(proc), True
-        try:
-            # Without a timeout this blocks in waitpid at no polling cost; a
-            # cancel arrives as a signal whose handler SIGTERMs the group.
-            returncode = proc.wait(timeout=remaining)
-        except subprocess.TimeoutExpired:
-            continue
-        if control.cancelled_at is not None:
-            # The leader died of the cancel's SIGTERM; what else of its group
-            # still runs gets the rest of the grace period, then SIGKILL.
-            _kill_group_after(proc.pid, control.cancelled_at + KILL_GRACE)
-        return returncode, False
-
-
-def _stop_group(proc: subprocess.Popen[bytes]) -> int:
-    """SIGTERM the process group, wait up to KILL_GRACE, then SIGKILL what is left."""
-    signal_group(proc.pid, signal.SIGTERM)
-    deadline = time.monotonic() + KILL_GRACE
-    try:
-        proc.wait(timeout=KILL_GRACE)
-    except subprocess.TimeoutExpired:
-        pass
-    _kill_group_after(proc.pid, deadline)
-    return proc.wait()
-
-
-def _kill_group_after(pgid: int, deadline: float) -> None:
-    """Let the group's processes end by themselves until ``deadline``
-    (monotonic), then SIGKILL whatever of it is left."""
-    while time.monotonic() < deadline and _group_alive(pgid):
-        time.sleep(0.02)
-    signal_group(pgid, signal.SIGKILL)
-
-
-def _group_alive(pgid: int) -> bool:
-    """True while a process of group ``pgid`` runs. Zombies do not count: where
-    nothing reaps orphans (PID 1 in some containers) they would stay forever."""
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        entries = None
-    if entries is None:  # no /proc: ask the kernel, zombies included
-        try:
-            os.killpg(pgid, 0)
-        except (ProcessLookupError, PermissionError):
-            return False
-        return True
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as stat:
-                fields = stat.read().rsplit(b")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != b"Z" and int(fields[2]) == pgid:
-            return True
-    return False
 
 
 def resolve_callable(call: str | Callable[..., Any], base_dir: str | None) -> Callable[..., Any]:
@@ -335,11 +272,15 @@ def resolve_callable(call: str | Callable[..., Any], base_dir: str | None) -> Ca
 
 
 def _run_call(
-    job: Job, attempt: Attempt, control: AttemptControl, run_env: dict[str, str]
-) -> tuple[_Outcome, CallOutput]:
+    job: Job, attempt: Attempt, control: AttemptControl, run_env: dict[str, str], own_process: bool
+) -> tuple[_Outcome, CallOutput, int | None]:
     def unclean(reason: str) -> None:
         control.unclean = reason
 
+    # The peak is the process's: measured only in a worker of our own (not
+    # in a caller's process or a Dask worker's threads).
+    if own_process:
+        _call_peak.reset()
     with captured_call_output(attempt.stdout_log, attempt.stderr_log) as output:
         try:
             with call_environment({**job.env, **run_env}, _resolve_cwd(job) if job.cwd else None, unclean):
@@ -357,7 +298,10 @@ def _run_call(
             outcome = (Status.FAILED, None, None, text)
         else:
             outcome = _recordable(value)
-    return outcome, output
+    return outcome, output, _call_peak.peak() if own_process else None
+
+
+_call_peak = PeakMemory()
 
 
 def _recordable(value: Any) -> _Outcome:

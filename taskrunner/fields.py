@@ -7,7 +7,7 @@ and by a test that holds the README's key table to it. Adding a key is one
 entry here plus its behaviour.
 
     >>> [field.name for field in FIELDS if field.defaultable]
-    ['env', 'cwd', 'timeout', 'retries', 'retry_delay', 'tags', 'keep_children', 'success_codes', 'env_file', 'priority', 'resources']
+    ['env', 'cwd', 'timeout', 'retries', 'retry_delay', 'tags', 'keep_children', 'success_codes', 'env_file', 'priority', 'resources', 'memory_limit']
     >>> FIELD["timeout"].check(2)
     2.0
 """
@@ -322,6 +322,16 @@ def python_resources(value: Any) -> tuple[tuple[str, float], ...]:
     return resources_value(dict(value) if isinstance(value, (tuple, list)) else value)
 
 
+def memory_size(value: Any) -> float:
+    try:
+        size = parse_amount(value)
+    except ValueError:
+        size = 0.0
+    if size <= 0:
+        raise InvalidValue(f"must be a size > 0 such as 2G or 512M, got {value!r}")
+    return size
+
+
 def python_codes(value: Any) -> tuple[int, ...]:
     return success_codes_value(value if isinstance(value, int) else _sequence(value, "a list of exit codes"))
 
@@ -385,6 +395,7 @@ FIELDS: tuple[Field, ...] = (
     Field("outputs", paths_value, placeholders="names", python=python_paths),
     Field("priority", integer, defaultable=True),
     Field("resources", resources_value, defaultable=True, python=python_resources),
+    Field("memory_limit", memory_size, defaultable=True),
 )
 FIELD: Mapping[str, Field] = {field.name: field for field in FIELDS}
 CHECKS: Mapping[str, Callable[[Any], Any]] = {field.name: field.check for field in FIELDS}

@@ -106,6 +106,7 @@ class Job:
     priority: int = 0
     #: What it needs of the run's resources, as sorted (name, amount) pairs.
     resources: tuple[tuple[str, float], ...] = ()
+    memory_limit: float | None = None
     #: Internal: the text standing for ``{%}`` (the worker slot) outside shell
     #: strings, replaced where the job runs (see ``taskrunner.slotfill``).
     slot_token: str | None = None
@@ -212,7 +213,8 @@ class JobResult:
     ``stderr_log`` and ``stderr_tail`` point at and excerpt the job's output;
     ``history`` holds ``(started, finished, worker, status)`` of every attempt
     that ran (for the timeline); ``job_hash`` fingerprints the job's definition
-    (see ``taskrunner.jobhash``), so ``--resume`` can tell a stale success.
+    (see ``taskrunner.jobhash``), so ``--resume`` can tell a stale success;
+    ``max_rss`` is the peak resident memory of the last attempt, in bytes.
 
     >>> result = JobResult.from_dict({"name": "a", "status": "failed", "returncode": 3})
     >>> result.ok, result.to_dict()["status"]
@@ -234,6 +236,7 @@ class JobResult:
     stderr_tail: str | None = None
     history: tuple[tuple[float, float, str, str], ...] = ()
     job_hash: str | None = None
+    max_rss: int | None = None
 
     @property
     def ok(self) -> bool:

@@ -48,6 +48,8 @@ class RunOptions:
     force: bool = False
     #: The run's resource capacity as given (see ``taskrunner.resources``).
     resources: Mapping[str, float] | None = None
+    #: No new job starts while the machine's available memory is below this (bytes).
+    memfree: float | None = None
 
     @classmethod
     def create(
@@ -63,6 +65,7 @@ class RunOptions:
         backend: str | Backend = "local",
         scheduler: str | None = None,
         resources: Mapping[str, float | str] | None = None,
+        memfree: float | str | None = None,
         **rest: Any,
     ) -> RunOptions:
         """Check the values a ``Runner`` was given; raise ``ValueError`` for a bad one."""
@@ -93,6 +96,7 @@ class RunOptions:
             backend=backend,
             scheduler=scheduler,
             resources=amounts,
+            memfree=None if memfree is None else _size(memfree, "memfree"),
             **rest,
         )
 
@@ -113,3 +117,10 @@ class RunOptions:
                 changes["retries"] = self.retries
             updated.append(dataclasses.replace(job, **changes) if changes else job)
         return updated
+
+
+def _size(value: float | str, name: str) -> float:
+    try:
+        return parse_amount(value)
+    except ValueError as error:
+        raise ValueError(f"{name} {error}") from None

@@ -86,6 +86,8 @@ _FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "stderr_tail": (_optional(_text), "a string or null"),
     "history": (_history, "a list of [started, finished, worker, status]"),
     "job_hash": (_optional(_text), "a string or null"),
+    "max_rss": (_optional(lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0),
+                "a whole number >= 0 or null"),
 }
 _REQUIRED = ("name", "status")
 

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from .backend import Backend
 from .freshness import Freshness
 from .journal import Journal
+from .memwatch import available_memory
 from .model import Attempt, JobResult, Status
 from .paths import log_file_stem
 from .plan import Plan
@@ -31,6 +32,9 @@ from .signals import SignalGuard, signal_name
 __all__ = ["RunLoop"]
 
 log = logging.getLogger("taskrunner.run")
+
+#: Seconds between looks at the available memory while ``--memfree`` holds jobs back.
+MEMORY_RECHECK = 0.2
 
 
 class RunLoop:
@@ -48,6 +52,7 @@ class RunLoop:
         reporter: Reporter,
         log_dir: str,
         on_result: Callable[[JobResult], None] | None = None,
+        memfree: float | None = None,
     ) -> None:
         self.plan, self.pool, self.journal, self.signals = plan, pool, journal, signals
         self.seqs, self.freshness, self.reporter, self.on_result = seqs, freshness, reporter, on_result
@@ -55,6 +60,7 @@ class RunLoop:
         self._stems = [log_file_stem(job.name) for job in plan.jobs]
         self._attempt_jobs: dict[int, int] = {}
         self._attempt_ids = itertools.count(1)
+        self._memfree = memfree
 
     def results(self) -> Iterator[JobResult]:
         """Run; yield each final result as it is recorded (see the module docstring)."""
@@ -70,9 +76,12 @@ class RunLoop:
                     plan.stop()
                 if plan.stopped:
                     break
-                for index, number in plan.take_due(time.time(), pool.capacity()):
-                    yield from self._dispatch(index, number)
-                yield from self._record(pool.poll(self._wait_time()))
+                memory_allows = self._memory_allows()
+                if memory_allows:
+                    for index, number in plan.take_due(time.time(), pool.capacity()):
+                        yield from self._dispatch(index, number)
+                # Held back by --memfree: look again a moment later, not at once.
+                yield from self._record(pool.poll(self._wait_time() if memory_allows else MEMORY_RECHECK))
                 self.reporter.running(pool.running_count())
         finally:
             if not plan.finished:
@@ -80,6 +89,10 @@ class RunLoop:
                 self._record(pool.cancel())
                 self._publish(plan.cancel_waiting())
             self.reporter.close()
+
+    def _memory_allows(self) -> bool:
+        """``--memfree``: start nothing while the machine's available memory is below it."""
+        return self._memfree is None or available_memory() >= self._memfree
 
     def _dispatch(self, index: int, number: int) -> list[JobResult]:
         job = self.plan.jobs[index]

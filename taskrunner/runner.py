@@ -161,12 +161,13 @@ class Runner:
         raise_interrupt: bool = True,
         force: bool = False,
         resources: Mapping[str, float | str] | None = None,
+        memfree: float | str | None = None,
     ) -> None:
         self.options = RunOptions.create(
             workers, results=results, log_dir=log_dir, progress=progress, fail_fast=fail_fast,
             max_failures=max_failures, timeout=timeout, retries=retries, resume=resume, backend=backend,
             scheduler=scheduler, source=source, raise_interrupt=raise_interrupt, force=force,
-            resources=resources,
+            resources=resources, memfree=memfree,
         )
         self.on_result = on_result
         self.reporter = reporter
@@ -272,6 +273,7 @@ class Runner:
                 seqs={job.name: seq for seq, job in enumerate(jobs, start=1)},  # {#}: place in the full list
                 freshness=Freshness(jobs, preview.last, options.force),
                 reporter=self._reporter(), log_dir=options.log_dir, on_result=self.on_result,
+                memfree=options.memfree,
             )
             with journal, pool:
                 yield from loop.results()

@@ -166,3 +166,11 @@ def start_daemon(pid_file: str, timeout_first: float = 0.0) -> None:
 def environment_of(names: list[str], slot: int) -> dict[str, object]:
     """The values of environment variables ``names``, and the ``{%}`` it was given."""
     return {"env": [os.environ.get(name) for name in names], "slot": slot}
+
+
+def allocate(megabytes: int, seconds: float = 0.0) -> int:
+    """Hold ``megabytes`` of touched memory for ``seconds``; return its size in bytes."""
+    block = bytearray(megabytes * 1024 * 1024)
+    block[::4096] = b"x" * len(block[::4096])
+    time.sleep(seconds)
+    return len(block)

@@ -23,7 +23,8 @@ from taskrunner.timeline import render_timeline
 
 GOOD = {"name": "a", "status": "ok", "returncode": 0, "value": None, "error": None, "attempts": 1,
         "started": 1.0, "finished": 2.0, "duration": 1.0, "worker": "w0-1", "stdout_log": None,
-        "stderr_log": None, "stderr_tail": None, "history": [[1.0, 2.0, "w0-1", "ok"]], "job_hash": "0123456789abcdef"}
+        "stderr_log": None, "stderr_tail": None, "history": [[1.0, 2.0, "w0-1", "ok"]], "job_hash": "0123456789abcdef",
+        "max_rss": 123456}
 
 
 def results_file(tmp_path: Path, *rows: str, torn: str = "") -> Path:

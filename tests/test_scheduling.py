@@ -222,3 +222,50 @@ def test_backfill_is_bounded_and_gives_resources_back() -> None:
     assert plan.take_due(now=0.0, limit=5) == [] and plan.next_due() is None  # blocked: wait for an outcome
     plan.record(0, JobResult("wide", Status.OK, attempts=1), now=0.0)
     assert [jobs[i].name for i, _ in plan.take_due(now=0.0, limit=5)] == ["a", "b"] and pool.free["cpu"] == 0
+
+
+# -- memory ------------------------------------------------------------------------
+
+ALLOCATE = "python3 -c \"import time; b = bytearray({mb} << 20); b[::4096] = b'x' * len(b[::4096]); time.sleep({s})\""
+
+
+def test_memory_limits_kill_and_max_rss_is_measured(cli: CliRunner) -> None:
+    write(cli.workdir / "jobs.yaml", f"""jobs:
+  - name: command-hog
+    run: {json.dumps(ALLOCATE.format(mb=400, s=10))}
+    memory_limit: 150M
+  - name: command-300
+    run: {json.dumps(ALLOCATE.format(mb=300, s=0))}
+  - {{name: call-hog, call: 'jobs:allocate', args: [400, 10], memory_limit: 150M}}
+  - {{name: call-300, call: 'jobs:allocate', args: [300]}}
+  - {{name: after-hog, call: 'jobs:allocate', args: [1]}}
+""")
+    started = time.monotonic()
+    done = cli.run("run", "jobs.yaml", "-j", "2")
+    assert time.monotonic() - started < 9  # the hogs did not run their 10 s
+    lines = {line["name"]: line for line in map(json.loads, (cli.workdir / ".taskrunner/jobs.results.jsonl")
+                                                .read_text().splitlines())}
+    assert done.returncode == 1
+    assert lines["command-hog"]["status"] == "failed"
+    assert lines["command-hog"]["error"] == "memory limit 150M exceeded; process group killed"
+    assert lines["call-hog"]["status"] == "failed"
+    assert lines["call-hog"]["error"] == "memory limit 150M exceeded; worker killed and replaced"
+    allocated = 300 << 20
+    for name in ("command-300", "call-300"):
+        assert lines[name]["status"] == "ok"
+        assert allocated <= lines[name]["max_rss"] <= 1.2 * allocated, (name, lines[name]["max_rss"])
+    assert lines["after-hog"]["max_rss"] < allocated / 2  # a call's peak is its own, not the worker's
+
+
+def test_memfree_holds_new_jobs_back(cli: CliRunner) -> None:
+    write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: a, run: 'touch ran-a'}\n")
+    assert cli.run("run", "jobs.yaml", "--memfree", "1K").returncode == 0 and (cli.workdir / "ran-a").exists()
+    (cli.workdir / "ran-a").unlink()
+    proc = cli.start("run", "jobs.yaml", "--memfree", "1P", start_new_session=True)
+    time.sleep(1.5)
+    os.killpg(proc.pid, 2)
+    proc.communicate(timeout=30)
+    assert proc.returncode == 130 and not (cli.workdir / "ran-a").exists()
+    assert statuses(cli.workdir / ".taskrunner/jobs.results.jsonl") == {"a": "cancelled"}
+    bad = cli.run("run", "jobs.yaml", "--memfree", "plenty")
+    assert bad.returncode == 2 and bad.stderr.startswith("memfree must be") and "Traceback" not in bad.stderr

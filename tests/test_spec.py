@@ -260,7 +260,7 @@ def test_a_matrix_can_depend_on_the_matching_expansion(tmp_path: Path) -> None:
 BAD_VALUES = {
     "name": " ", "run": [], "call": "no-colon", "args": {"a": 1}, "kwargs": {1: 2}, "env": {"A=B": "x"},
     "cwd": "", "timeout": 0, "retries": -1, "retry_delay": -1, "tags": [1], "depends_on": [""],
-    "keep_children": "yes", "success_codes": [256], "inputs": [""], "outputs": [3], "priority": 1.5, "resources": {"mem": "lots"},
+    "keep_children": "yes", "success_codes": [256], "inputs": [""], "outputs": [3], "priority": 1.5, "resources": {"mem": "lots"}, "memory_limit": "0M",
 }
 
 

@@ -177,7 +177,7 @@ class LocalPool:
         outcomes, self._pending = self._pending, []
         outcomes += self._drain()
         outcomes += self._bury(ready)
-        self._supervisor.enforce_call_timeouts()
+        self._supervisor.enforce_call_limits()
         self._resubmit(self._supervisor.rebalance())
         self._resubmit(self._supervisor.find_lost())
         return outcomes
@@ -196,6 +196,7 @@ class LocalPool:
             # A job that finished while we were killing it (timeout, cancel)
             # keeps its real outcome; one we stopped says so itself.
             self._supervisor.timed_out.discard(attempt_id)
+            self._supervisor.over_memory.discard(attempt_id)
             outcomes.append((attempt_id, result))
         return outcomes
 

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import WorkerError
+from ..memwatch import format_size, process_rss
 from ..model import Attempt, JobResult, Status
 from ..outcomes import coordinator_result
 from ..signals import signal_name
@@ -86,8 +87,9 @@ class Supervisor:
         self._tasks = tasks
         self._results = results
         self._drain = drain
-        #: Call attempts whose worker we killed for their timeout.
+        #: Call attempts whose worker we killed for their timeout / their memory limit.
         self.timed_out: set[int] = set()
+        self.over_memory: set[int] = set()
         #: Set while the pool cancels: deaths are then ``cancelled``, not replaced.
         self.cancelling = False
         #: Cleared when the pool closes: dead workers are no longer replaced.
@@ -148,7 +150,11 @@ class Supervisor:
     def _death_result(self, attempt: Attempt, slot: int, process: Any) -> JobResult:
         started = self._workers.slots.started[slot] or None
         finished = time.time()
-        if attempt.attempt_id in self.timed_out:
+        if attempt.attempt_id in self.over_memory:
+            self.over_memory.discard(attempt.attempt_id)
+            limit = format_size(attempt.job.memory_limit or 0)
+            status, error = Status.FAILED, f"memory limit {limit} exceeded; worker killed and replaced"
+        elif attempt.attempt_id in self.timed_out:
             self.timed_out.discard(attempt.attempt_id)
             status, error = Status.TIMEOUT, f"timed out after {attempt.job.timeout:g}s; worker killed and replaced"
         elif self.cancelling:
@@ -261,10 +267,11 @@ class Supervisor:
                 return taken
         return []
 
-    def enforce_call_timeouts(self) -> None:
-        """Kill (and later replace) a worker whose call job is past its timeout.
+    def enforce_call_limits(self) -> None:
+        """Kill (and later replace) a worker whose call job is past its timeout
+        or its memory limit (the worker's resident size).
 
-        Commands enforce their own timeout in the worker; a Python call
+        Commands enforce their own limits in the worker; a Python call
         cannot be interrupted safely, so its worker goes.
         """
         now = time.time()
@@ -272,11 +279,18 @@ class Supervisor:
             attempt_id = self._workers.slots.held[slot]
             queued = self._ledger.outstanding.get(attempt_id)
             job = queued.job if queued else None
-            if job is None or job.is_command or job.timeout is None or attempt_id in self.timed_out:
+            if job is None or job.is_command or attempt_id in self.timed_out or attempt_id in self.over_memory:
                 continue
-            if now - self._workers.slots.started[slot] > job.timeout:
+            if job.timeout is not None and now - self._workers.slots.started[slot] > job.timeout:
                 self.timed_out.add(attempt_id)
                 self._workers.kill_slot(slot)
+            elif job.memory_limit is not None and self._rss_of(slot) > job.memory_limit:
+                self.over_memory.add(attempt_id)
+                self._workers.kill_slot(slot)
+
+    def _rss_of(self, slot: int) -> int:
+        process = self._workers.procs[slot]
+        return 0 if process is None else process_rss(process.pid)
 
     def join_tasks(self) -> None:
         """``join()`` the queue once every owed ``task_done()`` is accounted for.

@@ -1,0 +1,94 @@
+"""Memory: a process group's resident size, a call's peak, the machine's free memory.
+
+All read from ``/proc`` (Linux). ``group_rss`` is what ``memory_limit``
+watches for a command (every process of its group); ``PeakMemory`` measures
+a call's peak in the worker itself by resetting the kernel's high-water mark
+before it (``/proc/self/clear_refs``) and reading it after;
+``available_memory`` is what ``--memfree`` compares with.
+
+    >>> format_size(2 * 1024**3), format_size(512 * 1024**2), format_size(1000)
+    ('2G', '512M', '1000')
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+
+__all__ = ["PeakMemory", "available_memory", "format_size", "group_rss", "process_rss"]
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def format_size(size: float) -> str:
+    """``2G``, ``512M``, ``64K`` (binary units), or the number of bytes."""
+    for unit, factor in (("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+        if size >= factor:
+            return f"{size / factor:.3g}{unit}"
+    return f"{size:g}"
+
+
+def group_rss(pgid: int) -> int:
+    """Bytes resident in every process of process group ``pgid``."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        # After the name: state, ppid, pgrp, ... rss is the 24th field of the line.
+        if int(fields[2]) == pgid:
+            total += int(fields[21]) * _PAGE
+    return total
+
+
+def process_rss(pid: int) -> int:
+    """Bytes resident in process ``pid`` (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def available_memory() -> int:
+    """The kernel's estimate of memory available to new work, in bytes."""
+    try:
+        with open("/proc/meminfo", "rb") as meminfo:
+            for line in meminfo:
+                if line.startswith(b"MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 1 << 62  # unknown: never hold work back
+
+
+class PeakMemory:
+    """The peak resident size of this process over one stretch (a call)."""
+
+    def __init__(self) -> None:
+        self._fd: int | None = None
+        self._pid = 0
+
+    def reset(self) -> None:
+        """Start a stretch: the high-water mark drops to the current size."""
+        if self._pid != os.getpid():  # opened per process: the file names its opener
+            self._pid = os.getpid()
+            try:
+                self._fd = os.open("/proc/self/clear_refs", os.O_WRONLY | os.O_CLOEXEC)
+            except OSError:
+                self._fd = None
+        if self._fd is not None:
+            try:
+                os.write(self._fd, b"5")
+            except OSError:
+                self._fd = None
+
+    def peak(self) -> int | None:
+        """Bytes at the highest point since ``reset`` (None where it cannot be told)."""
+        if self._fd is None:
+            return None
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
