@@ -16,7 +16,7 @@ import subprocess
 import time
 from typing import Any
 
-from .memwatch import group_rss
+from .memwatch import group_members, group_rss
 from .model import Job
 from .signals import signal_group
 
@@ -137,14 +137,4 @@ def _group_alive(pgid: int) -> bool:
         except (ProcessLookupError, PermissionError):
             return False
         return True
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as stat:
-                fields = stat.read().rsplit(b")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != b"Z" and int(fields[2]) == pgid:
-            return True
-    return False
+    return any(fields[0] != b"Z" for fields in group_members(pgid, entries))

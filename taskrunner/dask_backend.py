@@ -221,9 +221,19 @@ class DaskBackend:
             return
         self._ensure_connected()
         batch, self._unsent = self._unsent, []
+        # On an external cluster a job's `resources` are Dask worker resources
+        # (start workers with --resources "gpu=2"): Dask places it on a worker
+        # that has them. The embedded cluster declares none, so there the
+        # run's own accounting (taskrunner.resources) is all that applies.
+        placed = [] if self.scheduler is None else [item for item in batch if self._attempts[item[0]].job.resources]
+        plain = [item for item in batch if item not in placed]
         with self._talking_to_scheduler():
-            futures = self._client.map(run_attempt, [payload for _, payload in batch], pure=False)
-        for (attempt_id, _), future in zip(batch, futures):
+            futures = self._client.map(run_attempt, [payload for _, payload in plain], pure=False) if plain else []
+            futures += [
+                self._client.submit(run_attempt, payload, pure=False, resources=dict(self._attempts[attempt_id].job.resources))
+                for attempt_id, payload in placed
+            ]
+        for (attempt_id, _), future in zip(plain + placed, futures):
             self._futures[attempt_id] = future
             self._watch(attempt_id, future)
 

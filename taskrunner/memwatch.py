@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import os
 import resource
+from collections.abc import Iterator
 
-__all__ = ["PeakMemory", "available_memory", "format_size", "group_rss", "process_rss"]
+__all__ = ["PeakMemory", "available_memory", "format_size", "group_members", "group_rss", "process_rss"]
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -28,10 +29,10 @@ def format_size(size: float) -> str:
     return f"{size:g}"
 
 
-def group_rss(pgid: int) -> int:
-    """Bytes resident in every process of process group ``pgid``."""
-    total = 0
-    for entry in os.listdir("/proc"):
+def group_members(pgid: int, entries: list[str] | None = None) -> Iterator[list[bytes]]:
+    """The ``/proc/PID/stat`` fields after the name (state, ppid, pgrp, ...) of
+    every process of group ``pgid``; ``entries``: a listing of ``/proc`` already made."""
+    for entry in os.listdir("/proc") if entries is None else entries:
         if not entry.isdigit():
             continue
         try:
@@ -39,10 +40,14 @@ def group_rss(pgid: int) -> int:
                 fields = stat.read().rsplit(b")", 1)[1].split()
         except OSError:
             continue
-        # After the name: state, ppid, pgrp, ... rss is the 24th field of the line.
         if int(fields[2]) == pgid:
-            total += int(fields[21]) * _PAGE
-    return total
+            yield fields
+
+
+def group_rss(pgid: int) -> int:
+    """Bytes resident in every process of process group ``pgid``."""
+    # rss is the 24th field of the line, the 22nd after the name.
+    return sum(int(fields[21]) for fields in group_members(pgid)) * _PAGE
 
 
 def process_rss(pid: int) -> int:

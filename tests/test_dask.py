@@ -83,7 +83,8 @@ class Cluster:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
 
-    def start(self, workers: int = 2) -> None:
+    def start(self, workers: int = 2, resources: tuple[str, ...] = ()) -> None:
+        """``resources``: the first workers' ``--resources`` (e.g. ``"gpu=1"``)."""
         self.scheduler = self._start("scheduler", "--host", "127.0.0.1", "--port", str(self.port), "--no-dashboard")
         deadline = time.monotonic() + 30
         while True:
@@ -93,8 +94,9 @@ class Cluster:
             except OSError:
                 assert time.monotonic() < deadline, "the dask scheduler did not start"
                 time.sleep(0.1)
-        for _ in range(workers):
-            self.workers.append(self._start("worker", self.address, "--nthreads", "1", "--no-dashboard"))
+        for number in range(workers):
+            declared = ["--resources", resources[number]] if number < len(resources) else []
+            self.workers.append(self._start("worker", self.address, "--nthreads", "1", "--no-dashboard", *declared))
         self._wait_until_started(workers)
 
     def _wait_until_started(self, workers: int) -> None:
@@ -223,3 +225,18 @@ def test_ctrl_c_cancels_jobs_running_on_dask_and_leaves_nothing(cli: CliRunner) 
     assert "Traceback" not in stderr
     assert {r["status"] for r in results(cli).values()} == {"cancelled"}
     # (the cli fixture then checks that no sleep, worker or scheduler is left)
+
+
+def test_job_resources_are_dask_worker_resources_on_an_external_cluster(cli: CliRunner) -> None:
+    cluster = Cluster(cli)
+    try:
+        cluster.start(workers=2, resources=("gpu=1",))
+        jobs = write(cli.workdir / "jobs.yaml", "jobs:\n" + "".join(
+            f"  - {{name: g{i}, run: 'sleep 0.2', resources: {{gpu: 1}}}}\n" for i in range(4)))
+        done = cli.run("run", str(jobs), "--backend", "dask", "--scheduler", cluster.address, "--resources", "gpu=2",
+                       timeout=90)
+        assert done.returncode == 0, done.stderr
+        workers = {r["worker"] for r in results(cli).values()}
+        assert len(workers) == 1  # all on the one worker that has a gpu
+    finally:
+        cluster.stop()
