@@ -261,8 +261,13 @@ def test_memfree_holds_new_jobs_back(cli: CliRunner) -> None:
     write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: a, run: 'touch ran-a'}\n")
     assert cli.run("run", "jobs.yaml", "--memfree", "1K").returncode == 0 and (cli.workdir / "ran-a").exists()
     (cli.workdir / "ran-a").unlink()
+    results = cli.workdir / ".taskrunner/jobs.results.jsonl"
+    results.unlink()
     proc = cli.start("run", "jobs.yaml", "--memfree", "1P", start_new_session=True)
-    time.sleep(1.5)
+    deadline = time.monotonic() + 30
+    while not results.exists() and time.monotonic() < deadline:  # the run has begun (its file is made)
+        time.sleep(0.05)
+    time.sleep(1.0)  # and held the job back for a while
     os.killpg(proc.pid, 2)
     proc.communicate(timeout=30)
     assert proc.returncode == 130 and not (cli.workdir / "ran-a").exists()
