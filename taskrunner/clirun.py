@@ -178,7 +178,7 @@ def run_jobs(
             settings.workers or workers, results=results, log_dir=log_dir, progress=settings.progress,
             fail_fast=settings.fail_fast, max_failures=settings.max_failures, timeout=settings.timeout,
             retries=settings.retries, resume=settings.resume, force=settings.force, reporter=reporter,
-            resources={**(resources or {}), **(settings.resources or {})} if resources or settings.resources else None,
+            resources={**(resources or {}), **(settings.resources or {})} or None,  # the command line wins
             backend=settings.backend, memfree=settings.memfree,
             scheduler=settings.scheduler, source=source,
             raise_interrupt=False,  # the summary, then exit 130

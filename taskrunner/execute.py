@@ -149,24 +149,22 @@ def execute(
 _Outcome = tuple[Status, "int | None", Any, "str | None"]
 
 
-#: Variables only some jobs get: put back as the worker found them for the others.
-_PER_JOB = ("CUDA_VISIBLE_DEVICES", "TASKRUNNER_GPUS")
+#: The worker's own value of each variable a job's export replaced (None: unset),
+#: so a variable only some jobs get (CUDA_VISIBLE_DEVICES) is put back for the others.
 _found: dict[str, str | None] = {}
 
 
 def _export(variables: dict[str, str]) -> None:
     # Copying the whole environment for every command costs some 60 µs
     # (decoding it, then encoding it again for exec); two putenv()s cost 2.
-    for key in _PER_JOB:
-        if key in variables:
-            _found.setdefault(key, os.environ.get(key))
-        elif key in _found:
-            original = _found.pop(key)
-            if original is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = original
+    for key in [key for key in _found if key not in variables]:
+        original = _found.pop(key)
+        if original is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = original
     for key, value in variables.items():
+        _found.setdefault(key, os.environ.get(key))
         if os.environ.get(key) != value:
             os.environ[key] = value
 

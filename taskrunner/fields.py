@@ -277,7 +277,7 @@ def python_path(value: Any) -> str:
     return non_empty_string(os.fspath(value) if isinstance(value, os.PathLike) else value)
 
 
-def _python_seconds(check: Callable[[Any], float]) -> Callable[[Any], float]:
+def _python_seconds(check: Callable[[Any], float], bound: str) -> Callable[[Any], float]:
     """Seconds for ``Job(...)``: a number or a ``timedelta`` (duration strings
     are the job file's and the command line's way to write them)."""
 
@@ -285,7 +285,6 @@ def _python_seconds(check: Callable[[Any], float]) -> Callable[[Any], float]:
         if isinstance(value, timedelta):
             value = value.total_seconds()
         if not _is_number(value):
-            bound = "> 0" if check is positive_number else ">= 0"
             raise InvalidValue(f"must be a number of seconds {bound} (or a timedelta), got {value!r}")
         return check(value)
 
@@ -382,9 +381,9 @@ FIELDS: tuple[Field, ...] = (
     Field("kwargs", kwargs_value, placeholders="data", json="call", python=python_kwargs),
     Field("env", env_value, defaultable=True, placeholders="env", python=python_env),
     Field("cwd", non_empty_string, defaultable=True, placeholders="text", python=python_path),
-    Field("timeout", positive_number, defaultable=True, python=_python_seconds(positive_number)),
+    Field("timeout", positive_number, defaultable=True, python=_python_seconds(positive_number, "> 0")),
     Field("retries", non_negative_int, defaultable=True),
-    Field("retry_delay", non_negative_number, defaultable=True, python=_python_seconds(non_negative_number)),
+    Field("retry_delay", non_negative_number, defaultable=True, python=_python_seconds(non_negative_number, ">= 0")),
     Field("tags", names_value, defaultable=True, python=python_names),
     Field("depends_on", names_value, placeholders="names", python=python_names),
     Field("matrix", matrix_value, json="never", python=None),

@@ -99,6 +99,8 @@ class _Reader:
         self.sizes: dict[int, int] = {}
         # NUL can only come from a double-quoted escape: look for one only then.
         self.may_hold_nul = bool(_NUL_ESCAPE.search(text))
+        # Likewise {#} and {%} outside a matrix: looked for in jobs only if the file has one.
+        self.may_use_run_placeholders = "{#}" in text or "{%}" in text
 
     def problem(self, node: yaml.Node | None, message: str) -> None:
         line = node.start_mark.line + 1 if node is not None else None
@@ -360,7 +362,7 @@ def _read_job(
                 reader.problem(node, f"{context}the file has more than the limit of {reader.max_jobs:,} jobs "
                                      "(raise it with --max-jobs)")
             return None
-        if matrix.uses_run_placeholders(merged):  # {#} or {%}
+        if reader.may_use_run_placeholders and matrix.uses_run_placeholders(merged):  # {#} or {%}
             return None, [Job(base_dir=base_dir, **e.fields) for e in matrix.expand(merged, {}, reader.job_count)]
         return None, [trusted_job(base_dir=base_dir, **merged)]
     matrix_node = entries["matrix"][1]

@@ -139,8 +139,6 @@ class LocalPool:
         self.items_sent += 1
 
     def _resubmit(self, attempt_ids: list[int]) -> None:
-        if not attempt_ids:
-            return
         for attempt_id in attempt_ids:
             if not self._supervisor.cancelling:  # else cancel() records them as never started
                 self.submit(self._ledger.outstanding[attempt_id])
@@ -289,6 +287,7 @@ class LocalPool:
         unlinked and unregistered now: the resource tracker, stopped next,
         would otherwise report them as leaked."""
         self._workers.release()
+        self._supervisor.release()
         self._tasks = self._results = None  # type: ignore[assignment]
         gc.collect()
 

@@ -288,6 +288,10 @@ class Supervisor:
                 self.over_memory.add(attempt_id)
                 self._workers.kill_slot(slot)
 
+    def release(self) -> None:
+        """Drop the queues (the pool is closed), so their semaphores can go."""
+        self._tasks = self._results = None
+
     def _rss_of(self, slot: int) -> int:
         process = self._workers.procs[slot]
         return 0 if process is None else process_rss(process.pid)
