@@ -15,7 +15,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 __all__ = [
+    "Executor",
     "Job",
+    "JobFailed",
     "JobResult",
     "ResultsFileBusy",
     "ResultsFileError",
@@ -26,6 +28,7 @@ __all__ = [
     "SpecProblem",
     "Status",
     "TaskrunnerError",
+    "WorkerCrashed",
     "WorkerError",
     "__version__",
     "load_jobs",
@@ -33,6 +36,9 @@ __all__ = [
 ]
 
 _MODULE_OF = {
+    "Executor": "executor",
+    "JobFailed": "errors",
+    "WorkerCrashed": "errors",
     "Job": "model",
     "JobResult": "model",
     "RunReport": "model",
@@ -52,14 +58,17 @@ _MODULE_OF = {
 
 if TYPE_CHECKING:
     from .errors import (
+        JobFailed,
         ResultsFileBusy,
         ResultsFileError,
         ResultsWriteError,
         SpecError,
         SpecProblem,
         TaskrunnerError,
+        WorkerCrashed,
         WorkerError,
     )
+    from .executor import Executor
     from .model import Job, JobResult, RunReport, Status
     from .runner import Runner, run
     from .spec import load_jobs

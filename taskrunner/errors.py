@@ -16,6 +16,15 @@ message as is (one line per problem) and exits with code 2.
           └── ResultsWriteError  writing it failed mid-run (disk full, I/O
                                  error); the run stopped, the file holds
                                  whole lines only (the CLI exits 1)
+
+A ``taskrunner.Executor`` future fails with the call's own exception, or
+with one of these (a job's failure, not the user's mistake, so no
+``TaskrunnerError``)::
+
+    JobFailed               the call failed and its exception cannot be given
+     │                      back as itself (its text is the message)
+     └── WorkerCrashed      the worker running the call died (only that
+                            future fails: the pool is not broken)
 """
 
 from __future__ import annotations
@@ -24,12 +33,14 @@ from dataclasses import dataclass
 
 __all__ = [
     "BackendUnavailable",
+    "JobFailed",
     "ResultsFileBusy",
     "ResultsFileError",
     "ResultsWriteError",
     "SpecError",
     "SpecProblem",
     "TaskrunnerError",
+    "WorkerCrashed",
     "WorkerError",
 ]
 
@@ -123,3 +134,21 @@ class ResultsWriteError(ResultsFileError):
 
 class BackendUnavailable(TaskrunnerError):
     """The backend asked for cannot be used here (e.g. its extra is not installed)."""
+
+
+class JobFailed(Exception):
+    """A call on a ``taskrunner.Executor`` failed, and its own exception could
+    not travel back (it did not pickle, or not unpickle), or was no exception
+    at all (a failure the worker reported as text). The message is the
+    failure's text, traceback included.
+
+    >>> str(JobFailed("ValueError: no"))
+    'ValueError: no'
+    """
+
+
+class WorkerCrashed(JobFailed):
+    """The worker process running a call died (killed by a signal, the OOM
+    killer, ``os._exit``). Only that call's future fails; the executor
+    replaces the worker and keeps going, so this is deliberately not a
+    ``concurrent.futures.process.BrokenProcessPool``."""

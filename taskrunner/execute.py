@@ -24,9 +24,11 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from .callvalue import packed_exception, packed_value
 from .capture import CallOutput, CommandLogs, captured_call_output, read_tail
 from .cleancall import call_environment, track_signal_changes
 from .cmdwait import KILL_GRACE, Waited, wait_for
@@ -42,6 +44,7 @@ __all__ = [
     "AttemptControl",
     "JobCancelled",
     "execute",
+    "recordable",
     "resolve_callable",
     "signal_group",
     "signal_name",
@@ -279,7 +282,8 @@ def _run_call(
     # in a caller's process or a Dask worker's threads).
     if own_process:
         _call_peak.reset()
-    with captured_call_output(attempt.stdout_log, attempt.stderr_log) as output:
+    capture = captured_call_output(attempt.stdout_log, attempt.stderr_log) if attempt.stdout_log else _uncaptured()
+    with capture as output:
         try:
             with call_environment({**job.env, **run_env}, _resolve_cwd(job) if job.cwd else None, unclean):
                 func = resolve_callable(job.call, job.base_dir)  # type: ignore[arg-type]
@@ -293,16 +297,27 @@ def _run_call(
         except BaseException as error:  # noqa: BLE001 - a job's failure is data
             # SystemExit/KeyboardInterrupt raised by a job are its failure too.
             text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-            outcome = (Status.FAILED, None, None, text)
+            outcome = (Status.FAILED, None, packed_exception(error) if attempt.keep_value else None, text)
         else:
-            outcome = _recordable(value)
+            if attempt.keep_value:
+                status, data, problem = packed_value(value)
+                outcome = (status, None, data, problem)
+            else:
+                outcome = recordable(value)
     return outcome, output, _call_peak.peak() if own_process else None
 
 
 _call_peak = PeakMemory()
 
 
-def _recordable(value: Any) -> _Outcome:
+@contextmanager
+def _uncaptured() -> Iterator[CallOutput]:
+    """No log files: the call writes where the worker does (an ``Executor``
+    without ``log_dir``, like ``ProcessPoolExecutor``)."""
+    yield CallOutput()
+
+
+def recordable(value: Any) -> _Outcome:
     """The value as the results file will hold it: JSON as is, else its repr."""
     try:
         text = json.dumps(value, allow_nan=False)

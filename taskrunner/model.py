@@ -190,7 +190,8 @@ def _rebuild_job(values: dict[str, Any]) -> Job:
 class Attempt:
     """One try of one job, as sent to a worker.
 
-    ``attempt_id`` is unique within a run; ``number`` counts from 1.
+    ``attempt_id`` is unique within a run; ``number`` counts from 1. Empty
+    log paths: a call's output is not captured (it goes where the worker's does).
     """
 
     attempt_id: int
@@ -202,6 +203,9 @@ class Attempt:
     seq: int = 0
     #: The gpu device indices it holds (``CUDA_VISIBLE_DEVICES``).
     gpus: tuple[int, ...] = ()
+    #: For a ``call``: send back the Python value (or exception) itself,
+    #: pickled, instead of its JSON record (see ``taskrunner.callvalue``).
+    keep_value: bool = False
 
 
 @dataclass(frozen=True)

@@ -158,6 +158,10 @@ class LocalPool:
         """Process ids of the live workers, by slot."""
         return self._workers.pids()
 
+    def watch(self, fd: int) -> None:
+        """Also end a ``poll()`` wait when ``fd`` is readable (an Executor's wake-up pipe)."""
+        self._poller.register(fd, select.POLLIN)
+
     def running_count(self) -> int:
         """How many attempts workers hold right now."""
         return len(self._workers.busy())
@@ -282,10 +286,7 @@ class LocalPool:
                 stop_helpers()
 
     def _release_semaphores(self) -> None:
-        """Drop every reference to the pool's semaphores (queues, claim locks,
-        and the worker Process objects whose arguments hold them), so each is
-        unlinked and unregistered now: the resource tracker, stopped next,
-        would otherwise report them as leaked."""
+        """Drop the semaphores (queues, claim locks, Processes): freed now, not reported leaked."""
         self._workers.release()
         self._supervisor.release()
         self._tasks = self._results = None  # type: ignore[assignment]

@@ -1,0 +1,89 @@
+"""A call's own Python outcome, carried back for a ``concurrent.futures`` caller.
+
+A run records a call's return value as JSON (``execute.recordable``); an
+``Executor`` future must give back the value itself, and the exception
+itself when the call raised. Both travel pickled *inside* the result
+(``JobResult.value`` holds the bytes), so a value that does not pickle is
+the call's failure, found in the worker, and one that does not unpickle is
+found here, by the one future it belongs to, instead of breaking the result
+stream every other call shares.
+
+    >>> from taskrunner.model import JobResult, Status
+    >>> status, value, error = packed_value([1, 2])
+    >>> outcome_of(JobResult("a", status, value=value, error=error))
+    [1, 2]
+"""
+
+from __future__ import annotations
+
+import pickle
+from concurrent.futures import CancelledError
+from typing import Any
+
+from .errors import JobFailed, WorkerCrashed
+from .model import JobResult, Status
+
+__all__ = ["RemoteTraceback", "failure_of", "outcome_of", "packed_exception", "packed_value"]
+
+
+class RemoteTraceback(Exception):
+    """The worker's traceback text, as the ``__cause__`` of a call's exception
+    (what ``ProcessPoolExecutor`` does): printing the exception shows where
+    in the worker it was raised."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def packed_value(value: Any) -> tuple[Status, bytes | None, str | None]:
+    """(status, pickled value, error) of a call that returned ``value``."""
+    try:
+        return Status.OK, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), None
+    except Exception as error:  # noqa: BLE001 - any pickling failure is the call's
+        return Status.FAILED, None, f"the return value cannot be sent back: {type(error).__name__}: {error}"
+
+
+def packed_exception(error: BaseException) -> bytes | None:
+    """The pickled exception, if it comes back as an exception; else None
+    (the caller then gets ``JobFailed`` with the text)."""
+    try:
+        data = pickle.dumps(error, protocol=pickle.HIGHEST_PROTOCOL)
+        # Exceptions whose __init__ takes other arguments than their args
+        # pickle fine and fail to load: find that here, not in the caller.
+        return data if isinstance(pickle.loads(data), BaseException) else None
+    except Exception:  # noqa: BLE001 - anything that does not round-trip
+        return None
+
+
+def outcome_of(result: JobResult) -> Any:
+    """The call's return value; raises what its future should raise."""
+    if result.status is Status.OK:
+        try:
+            return pickle.loads(result.value)
+        except Exception as error:  # noqa: BLE001 - e.g. a class the caller cannot import
+            raise JobFailed(f"the return value cannot be loaded: {type(error).__name__}: {error}") from None
+    raise failure_of(result)
+
+
+def failure_of(result: JobResult) -> BaseException:
+    """The exception a future gets for a result that is not ``ok``."""
+    text = result.error or result.status.value
+    if result.status is Status.TIMEOUT:
+        return TimeoutError(text)
+    if result.status is Status.CRASHED:
+        return WorkerCrashed(text)
+    if result.status is Status.CANCELLED:
+        return CancelledError(text)
+    if isinstance(result.value, bytes):
+        try:
+            error = pickle.loads(result.value)
+        except Exception:  # noqa: BLE001 - loaded in the worker, yet not here
+            return JobFailed(text)
+        if isinstance(error, BaseException):
+            error.__cause__ = RemoteTraceback(text)
+            return error
+    return JobFailed(text)
