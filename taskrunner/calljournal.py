@@ -14,7 +14,8 @@ import pickle
 
 from .execute import recordable
 from .journal import Journal, check_results_path, replace_results
-from .model import JobResult, Status
+from .jobhash import job_hash
+from .model import Job, JobResult, Status
 from .resultslock import ResultsLock
 
 __all__ = ["CallJournal"]
@@ -39,9 +40,9 @@ class CallJournal:
             self._lock.release()
             raise
 
-    def write_all(self, results: list[JobResult]) -> None:
-        """Append one line per final result (``ResultsWriteError`` if the write fails)."""
-        self._journal.write_all([_as_recorded(result) for result in results])
+    def write_all(self, finals: list[tuple[Job, JobResult]]) -> None:
+        """Append a line per (job, final result) (``ResultsWriteError`` if the write fails)."""
+        self._journal.write_all([_as_recorded(job, result) for job, result in finals])
 
     def close(self) -> None:
         """fsync, close and unlock (idempotent)."""
@@ -51,8 +52,10 @@ class CallJournal:
             self._lock.release()
 
 
-def _as_recorded(result: JobResult) -> JobResult:
-    """The result with its value as a run would record it (no pickled bytes)."""
+def _as_recorded(job: Job, result: JobResult) -> JobResult:
+    """The result of ``job`` as a run would record it: its hash, its value as
+    JSON (no pickled bytes)."""
+    result = result.evolve(name=job.name, job_hash=job_hash(job))
     if not isinstance(result.value, bytes):
         return result
     if result.status is not Status.OK:

@@ -116,7 +116,13 @@ def execute(
     control = control or AttemptControl()
     job = attempt.job
     started = time.time()
-    run_env = {"TASKRUNNER_JOB": job.name, "TASKRUNNER_SEQ": str(attempt.seq), "TASKRUNNER_SLOT": str(slot)}
+    # An Executor's call (keep_value) is one of a stream, named by a counter:
+    # it gets the slot, not a name and place that change on every call (a
+    # putenv each) and that nothing reads; its hash, for a results file, is
+    # taken by the coordinator (see calljournal).
+    run_env = {"TASKRUNNER_SLOT": str(slot)}
+    if not attempt.keep_value:
+        run_env.update(TASKRUNNER_JOB=job.name, TASKRUNNER_SEQ=str(attempt.seq))
     if attempt.gpus:
         run_env["CUDA_VISIBLE_DEVICES"] = run_env["TASKRUNNER_GPUS"] = ",".join(map(str, attempt.gpus))
     if own_process:
@@ -144,7 +150,7 @@ def execute(
         stdout_log=logs.stdout_log,
         stderr_log=logs.stderr_log,
         stderr_tail=_failure_tail(status, logs),
-        job_hash=job_hash(attempt.job),
+        job_hash=None if attempt.keep_value else job_hash(attempt.job),
         max_rss=max_rss,
     )
 

@@ -187,7 +187,7 @@ class CallLoop:
                 continue
             finals.append((call, result))
         if self._journal is not None and finals:
-            self._journal.write_all([result.evolve(name=call.job.name) for call, result in finals])
+            self._journal.write_all([(call.job, result) for call, result in finals])
         for call, result in finals:
             try:
                 call.future.set_result(outcome_of(result))

@@ -79,11 +79,9 @@ class LocalPool:
         self._tasks = TaskQueue(ctx=self._ctx, spool_dir=self._spool.path)
         self._tasks.on_stuck = self._reap_while_stuck
         self._results = ResultQueue(ctx=self._ctx, spool_dir=self._spool.path)
-        # Long-lived poll objects (multiprocessing.connection.wait builds a
-        # selector per call, which cost more than a tiny job): one for the
-        # result pipe, one for it and every worker's sentinel.
-        self._result_poller = select.poll()
-        self._result_poller.register(self._results.fileno(), select.POLLIN)
+        # A long-lived poll object (multiprocessing.connection.wait builds a
+        # selector per call, which cost more than a tiny job) for the result
+        # pipe and every worker's sentinel.
         self._poller = select.poll()
         self._poller.register(self._results.fileno(), select.POLLIN)
         self._workers = Workers(
@@ -186,8 +184,7 @@ class LocalPool:
 
     def _drain(self) -> list[tuple[int, JobResult]]:
         outcomes: list[tuple[int, JobResult]] = []
-        while self._result_poller.poll(0):
-            attempt_id, result = self._results.get()
+        for attempt_id, result in self._results.get_ready():
             attempt = self._ledger.settle(attempt_id)
             if attempt is None:
                 continue  # already recorded (e.g. its worker was declared dead)

@@ -63,14 +63,39 @@ class PacketConnection(connection.Connection):
         packet = os.read(self.fileno(), PACKET_SIZE)
         if not packet:
             raise EOFError
-        kind, body = packet[:1], packet[1:]
-        if kind == _INLINE:
-            return io.BytesIO(body)
-        path = os.fsdecode(body)
-        with open(path, "rb") as spool:
-            data = spool.read()
-        os.unlink(path)
-        return io.BytesIO(data)
+        return io.BytesIO(_message(packet))
+
+    def recv_ready(self) -> list[bytes]:
+        """Every message already in the pipe, without waiting: a read each and
+        no poll between them (the reading end becomes non-blocking, so use
+        this method only, or poll before each ``recv_bytes``)."""
+        fd = self.fileno()
+        if not self._nonblocking:
+            os.set_blocking(fd, False)
+            self._nonblocking = True
+        messages = []
+        while True:
+            try:
+                packet = os.read(fd, PACKET_SIZE)
+            except BlockingIOError:
+                return messages
+            if not packet:
+                return messages  # every writer is gone
+            messages.append(_message(packet))
+
+    _nonblocking = False
+
+
+def _message(packet: bytes) -> bytes:
+    """A packet's message: inline, or in the spool file it names (removed)."""
+    kind, body = packet[:1], packet[1:]
+    if kind == _INLINE:
+        return body
+    path = os.fsdecode(body)
+    with open(path, "rb") as spool:
+        data = spool.read()
+    os.unlink(path)
+    return data
 
 
 def _reduce(conn: PacketConnection) -> tuple[Any, tuple[Any, ...]]:

@@ -152,7 +152,13 @@ class ResultQueue(SimpleQueue):  # type: ignore[type-arg]
         """The locks a process could die holding (none over a packet pipe)."""
         return [] if self._wlock is None else [self._wlock]
 
-    def get(self) -> Any:
-        """The next result. Only the coordinator reads this queue, so no read
-        lock is taken (a semaphore round-trip per result saved)."""
-        return _ForkingPickler.loads(self._reader.recv_bytes())
+    def get_ready(self) -> list[Any]:
+        """Every result already sent, without waiting. Only the coordinator
+        reads this queue, so no read lock is taken, and over a packet pipe
+        no poll is needed between reads (a system call per result saved)."""
+        if isinstance(self._reader, PacketConnection):
+            return [_ForkingPickler.loads(message) for message in self._reader.recv_ready()]
+        ready = []
+        while self._poll(0):
+            ready.append(_ForkingPickler.loads(self._reader.recv_bytes()))
+        return ready
