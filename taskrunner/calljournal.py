@@ -13,8 +13,8 @@ import os
 import pickle
 
 from .execute import recordable
-from .journal import Journal, check_results_path, replace_results
 from .jobhash import job_hash
+from .journal import Journal, check_results_path, replace_results
 from .model import Job, JobResult, Status
 from .resultslock import ResultsLock
 

@@ -20,9 +20,9 @@ from pathlib import Path
 import jobs
 import psutil
 import pytest
-from conftest import REPO_DIR, CliRunner, write
 
 import taskrunner
+from conftest import REPO_DIR, CliRunner, write
 from taskrunner import Executor, JobFailed, WorkerCrashed
 
 
