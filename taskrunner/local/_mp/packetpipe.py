@@ -73,7 +73,7 @@ class PacketConnection(connection.Connection):
         if not self._nonblocking:
             os.set_blocking(fd, False)
             self._nonblocking = True
-        messages = []
+        messages: list[bytes] = []
         while True:
             try:
                 packet = os.read(fd, PACKET_SIZE)
