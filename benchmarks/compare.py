@@ -3,7 +3,7 @@
     apt-get install parallel          # GNU parallel (xargs is in findutils)
     pip install joblib                # the Python peer with auto-batching
     pip install '.[dask]'             # for the dask workload
-    python benchmarks/compare.py [--reps 5] [--only shell,python,cpu,scale,dask]
+    python benchmarks/compare.py [--reps 5] [--only shell,python,executor,cpu,scale,dask]
 
 Each workload runs taskrunner and every peer in the same process, alternating,
 ``--reps`` times; it prints the median wall time of each and the ratio
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import dataclasses
+import importlib.util
 import logging
 import multiprocessing
 import os
@@ -140,6 +141,46 @@ def python_workload(reps: int, scratch: str) -> None:
     compare(f"Python calls: {count} calls of a trivial function, 2 workers", contenders, reps)
 
 
+#: The executor workload's scripts: each a whole program, so start-up (the
+#: interpreter, imports, the workers) counts for every contender alike.
+EXECUTOR_SCRIPTS = {
+    "taskrunner": """
+import taskrunner
+if __name__ == "__main__":
+    with taskrunner.Executor(2) as executor:
+        assert len(list(executor.map(noop, range(COUNT)))) == COUNT
+""",
+    "ProcessPoolExecutor(2).map": """
+import concurrent.futures
+if __name__ == "__main__":
+    with concurrent.futures.ProcessPoolExecutor(2) as executor:
+        assert len(list(executor.map(noop, range(COUNT)))) == COUNT
+""",
+    "joblib.Parallel(n_jobs=2)": """
+import joblib
+if __name__ == "__main__":
+    assert len(joblib.Parallel(n_jobs=2)(joblib.delayed(noop)(i) for i in range(COUNT))) == COUNT
+""",
+}
+
+
+def executor_workload(reps: int, scratch: str) -> None:
+    """``Executor.map`` against its peers, each a fresh script (a warm
+    joblib, reusing its workers within one process, would not pay start-up)."""
+    count = 20_000
+    contenders: dict[str, Callable[[], object]] = {}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([REPO, os.path.dirname(os.path.abspath(__file__))])}
+    for name, body in EXECUTOR_SCRIPTS.items():
+        if name.startswith("joblib") and importlib.util.find_spec("joblib") is None:
+            print("(joblib not installed: pip install joblib)")
+            continue
+        script = os.path.join(scratch, f"executor_{len(contenders)}.py")
+        with open(script, "w") as handle:
+            handle.write("from bench_tasks import noop\n" + body.replace("COUNT", str(count)))
+        contenders[name] = lambda s=script: subprocess.run([sys.executable, s], check=True, env=env, cwd=scratch)
+    compare(f"Executor: list(map(noop, range({count}))), 2 workers (whole script)", contenders, reps)
+
+
 def cpu_workload(reps: int, scratch: str) -> None:
     seconds = 0.5
     jobs = [taskrunner.Job(name=f"c{i}", call=burn, args=(seconds,)) for i in range(16)]
@@ -232,7 +273,7 @@ def dask_workload(reps: int, scratch: str) -> None:
 
 WORKLOADS = {
     "shell": shell_workload, "python": python_workload, "cpu": cpu_workload, "scale": scale_workload,
-    "dask": dask_workload, "exec": exec_workload, "critical": critical_workload,
+    "dask": dask_workload, "exec": exec_workload, "critical": critical_workload, "executor": executor_workload,
 }
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import pickle
 
-from .execute import recordable
+from .callvalue import recordable
 from .jobhash import job_hash
 from .journal import Journal, check_results_path, replace_results
 from .model import Job, JobResult, Status

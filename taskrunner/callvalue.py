@@ -1,6 +1,6 @@
-"""A call's own Python outcome, carried back for a ``concurrent.futures`` caller.
+"""A call's outcome as it travels back: its JSON record, or the Python value itself.
 
-A run records a call's return value as JSON (``execute.recordable``); an
+A run records a call's return value as JSON (``recordable``); an
 ``Executor`` future must give back the value itself, and the exception
 itself when the call raised. Both travel pickled *inside* the result
 (``JobResult.value`` holds the bytes), so a value that does not pickle is
@@ -16,6 +16,7 @@ stream every other call shares.
 
 from __future__ import annotations
 
+import json
 import pickle
 from concurrent.futures import CancelledError
 from typing import Any
@@ -23,7 +24,10 @@ from typing import Any
 from .errors import JobFailed, WorkerCrashed
 from .model import JobResult, Status
 
-__all__ = ["RemoteTraceback", "failure_of", "outcome_of", "packed_exception", "packed_value"]
+__all__ = ["MAX_VALUE_BYTES", "RemoteTraceback", "failure_of", "outcome_of", "packed_exception", "packed_value", "recordable"]
+
+#: A return value larger than this as JSON is not recorded.
+MAX_VALUE_BYTES = 1 << 20
 
 
 class RemoteTraceback(Exception):
@@ -87,3 +91,20 @@ def failure_of(result: JobResult) -> BaseException:
             error.__cause__ = RemoteTraceback(text)
             return error
     return JobFailed(text)
+
+
+def recordable(value: Any) -> tuple[Status, None, Any, str | None]:
+    """The value as the results file will hold it: JSON as is, else its repr."""
+    try:
+        text = json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        try:
+            value = repr(value)
+        except Exception as error:  # noqa: BLE001 - a broken __repr__ is the job's
+            value = f"<unrepresentable {type(value).__name__}: {error}>"
+        text = json.dumps(value)
+    if len(text) > MAX_VALUE_BYTES:
+        return Status.OK, None, None, f"return value not recorded: {len(text)} bytes as JSON (limit {MAX_VALUE_BYTES})"
+    # Round-trip so the value is exactly what the results file will hold
+    # (tuples as lists, and so on).
+    return Status.OK, None, json.loads(text), None

@@ -16,7 +16,6 @@ traceback) — nothing live crosses a process boundary.
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import signal
 import subprocess
@@ -28,7 +27,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .callvalue import packed_exception, packed_value
+from .callvalue import packed_exception, packed_value, recordable
 from .capture import CallOutput, CommandLogs, captured_call_output, read_tail
 from .cleancall import call_environment, track_signal_changes
 from .cmdwait import KILL_GRACE, Waited, wait_for
@@ -44,15 +43,11 @@ __all__ = [
     "AttemptControl",
     "JobCancelled",
     "execute",
-    "recordable",
     "resolve_callable",
     "signal_group",
     "signal_name",
     "track_signal_changes",
 ]
-
-#: A return value larger than this as JSON is not recorded.
-MAX_VALUE_BYTES = 1 << 20
 
 
 class JobCancelled(BaseException):
@@ -286,7 +281,8 @@ def _run_call(
 
     # The peak is the process's: measured only in a worker of our own (not
     # in a caller's process or a Dask worker's threads).
-    if own_process:
+    measured = own_process and attempt.measure_memory
+    if measured:
         _call_peak.reset()
     capture = captured_call_output(attempt.stdout_log, attempt.stderr_log) if attempt.stdout_log else _uncaptured()
     with capture as output:
@@ -310,7 +306,7 @@ def _run_call(
                 outcome = (status, None, data, problem)
             else:
                 outcome = recordable(value)
-    return outcome, output, _call_peak.peak() if own_process else None
+    return outcome, output, _call_peak.peak() if measured else None
 
 
 _call_peak = PeakMemory()
@@ -321,20 +317,3 @@ def _uncaptured() -> Iterator[CallOutput]:
     """No log files: the call writes where the worker does (an ``Executor``
     without ``log_dir``, like ``ProcessPoolExecutor``)."""
     yield CallOutput()
-
-
-def recordable(value: Any) -> _Outcome:
-    """The value as the results file will hold it: JSON as is, else its repr."""
-    try:
-        text = json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError, RecursionError):
-        try:
-            value = repr(value)
-        except Exception as error:  # noqa: BLE001 - a broken __repr__ is the job's
-            value = f"<unrepresentable {type(value).__name__}: {error}>"
-        text = json.dumps(value)
-    if len(text) > MAX_VALUE_BYTES:
-        return Status.OK, None, None, f"return value not recorded: {len(text)} bytes as JSON (limit {MAX_VALUE_BYTES})"
-    # Round-trip so the value is exactly what the results file will hold
-    # (tuples as lists, and so on).
-    return Status.OK, None, json.loads(text), None

@@ -176,7 +176,8 @@ class CallLoop:
         if self._log_dir is not None:
             stem = os.path.join(self._log_dir, log_file_stem(job.name))
             logs = (f"{stem}.out", f"{stem}.err")
-        return Attempt(next(self._attempt_ids), job, call.tries, *logs, keep_value=True)
+        return Attempt(next(self._attempt_ids), job, call.tries, *logs, keep_value=True,
+                       measure_memory=self._journal is not None)
 
     def _settle(self, outcomes: list[tuple[int, JobResult]]) -> None:
         finals: list[tuple[_Call, JobResult]] = []

@@ -76,12 +76,18 @@ class PeakMemory:
 
     def __init__(self) -> None:
         self._fd: int | None = None
-        self._pid = 0
+        self._opened = False
+        # The file names its opener: open it again in a forked child (a
+        # flag, not a getpid() system call for every call).
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        self._opened = False
 
     def reset(self) -> None:
         """Start a stretch: the high-water mark drops to the current size."""
-        if self._pid != os.getpid():  # opened per process: the file names its opener
-            self._pid = os.getpid()
+        if not self._opened:
+            self._opened = True
             try:
                 self._fd = os.open("/proc/self/clear_refs", os.O_WRONLY | os.O_CLOEXEC)
             except OSError:

@@ -157,8 +157,8 @@ def trusted_job(**values: Any) -> Job:
     the same ones, with line numbers."""
     fields = dict(_JOB_DEFAULTS)
     fields.update(values)
-    fields["kwargs"] = MappingProxyType(dict(fields.get("kwargs") or {}))
-    fields["env"] = MappingProxyType(dict(fields.get("env") or {}))
+    fields["kwargs"] = _read_only(dict(fields.get("kwargs") or {}))
+    fields["env"] = _read_only(dict(fields.get("env") or {}))
     return _built(Job, fields)
 
 
@@ -181,9 +181,17 @@ _UNCHECKED: dict[str, Any] = {name: value for name, value in _JOB_DEFAULTS.items
 def _rebuild_job(values: dict[str, Any]) -> Job:
     # The values were validated when the Job was made; a worker unpickles one
     # Job per attempt, so skip __post_init__ and only restore the read-only maps.
-    values["kwargs"] = MappingProxyType(values["kwargs"])
-    values["env"] = MappingProxyType(values["env"])
+    values["kwargs"] = _read_only(values["kwargs"])
+    values["env"] = _read_only(values["env"])
     return _built(Job, values)
+
+
+#: The one empty read-only map that jobs without kwargs or env share.
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def _read_only(values: dict[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(values) if values else _EMPTY
 
 
 @dataclass(frozen=True)
@@ -206,6 +214,9 @@ class Attempt:
     #: For a ``call``: send back the Python value (or exception) itself,
     #: pickled, instead of its JSON record (see ``taskrunner.callvalue``).
     keep_value: bool = False
+    #: Measure the call's peak memory (``max_rss``): off only where no one
+    #: reads it (an Executor without a results file), as it costs a few µs.
+    measure_memory: bool = True
 
 
 @dataclass(frozen=True)

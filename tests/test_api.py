@@ -25,8 +25,9 @@ def run_script(cli: CliRunner, source: str, timeout: float = 60) -> subprocess.C
 
 def test_public_surface() -> None:
     assert sorted(taskrunner.__all__) == [
-        "Job", "JobResult", "ResultsFileBusy", "ResultsFileError", "ResultsWriteError", "RunReport", "Runner",
-        "SpecError", "SpecProblem", "Status", "TaskrunnerError", "WorkerError", "__version__", "load_jobs", "run",
+        "Executor", "Job", "JobFailed", "JobResult", "ResultsFileBusy", "ResultsFileError", "ResultsWriteError",
+        "RunReport", "Runner", "SpecError", "SpecProblem", "Status", "TaskrunnerError", "WorkerCrashed",
+        "WorkerError", "__version__", "load_jobs", "run",
     ]
     for name in taskrunner.__all__:
         obj = getattr(taskrunner, name)

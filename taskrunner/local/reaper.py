@@ -64,12 +64,17 @@ def children(pid: int) -> list[int]:
 def own_children() -> list[int]:
     """This process's children, read cheaply (one file: those of the main
     thread, which starts the commands and adopts orphans)."""
-    pid = os.getpid()
+    pid = _own_pid[0]
     try:
         with open(f"/proc/{pid}/task/{pid}/children", "rb") as listing:
             return [int(child) for child in listing.read().split()]
     except OSError:
         return children(pid)
+
+
+# getpid() is a system call, and own_children runs after every attempt.
+_own_pid = [os.getpid()]
+os.register_at_fork(after_in_child=lambda: _own_pid.__setitem__(0, os.getpid()))
 
 
 def descendants(roots: Iterable[int]) -> list[int]:
