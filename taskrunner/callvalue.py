@@ -52,14 +52,11 @@ def packed_value(value: Any) -> tuple[Status, bytes | None, str | None]:
 
 
 def packed_exception(error: BaseException) -> bytes | None:
-    """The pickled exception, if it comes back as an exception; else None
-    (the caller then gets ``JobFailed`` with the text)."""
+    """The pickled exception; None if it does not pickle (the caller then gets
+    ``JobFailed`` with the text, as for one that does not load: see ``failure_of``)."""
     try:
-        data = pickle.dumps(error, protocol=pickle.HIGHEST_PROTOCOL)
-        # Exceptions whose __init__ takes other arguments than their args
-        # pickle fine and fail to load: find that here, not in the caller.
-        return data if isinstance(pickle.loads(data), BaseException) else None
-    except Exception:  # noqa: BLE001 - anything that does not round-trip
+        return pickle.dumps(error, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # noqa: BLE001 - any pickling failure
         return None
 
 
@@ -85,7 +82,7 @@ def failure_of(result: JobResult) -> BaseException:
     if isinstance(result.value, bytes):
         try:
             error = pickle.loads(result.value)
-        except Exception:  # noqa: BLE001 - loaded in the worker, yet not here
+        except Exception:  # noqa: BLE001 - e.g. an __init__ wanting other arguments than its args
             return JobFailed(text)
         if isinstance(error, BaseException):
             error.__cause__ = RemoteTraceback(text)

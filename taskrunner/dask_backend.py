@@ -90,7 +90,7 @@ def run_attempt(payload: bytes) -> JobResult:
     """The Dask task: run one pickled attempt on this worker (named by its address)."""
     attempt: Attempt = pickle.loads(payload)
     log_dir = os.path.dirname(attempt.stdout_log)
-    if log_dir not in _log_dirs:  # the coordinator made it on its own machine only
+    if log_dir and log_dir not in _log_dirs:  # the coordinator made it on its own machine only
         os.makedirs(log_dir, exist_ok=True)
         _log_dirs.add(log_dir)
     control = AttemptControl()

@@ -210,6 +210,25 @@ def test_the_python_api_takes_the_backend(tmp_path: Path) -> None:
     assert report.ok and report["a"].value == 3 and str(report["b"].worker).startswith("tcp://")
 
 
+def test_the_executor_runs_on_dask(cli: CliRunner) -> None:
+    script = write(cli.workdir / "script.py", """
+import concurrent.futures, os, taskrunner, jobs
+if __name__ == "__main__":
+    with taskrunner.Executor(2, backend="dask", results="calls.jsonl") as executor:
+        print(list(executor.map(jobs.add, range(4), range(4))))
+        error = executor.submit(jobs.fail, "nope").exception()
+        print(type(error).__name__, error, "jobs.py" in str(error.__cause__))
+        futures = [executor.submit(jobs.add, i, 1) for i in range(50)]
+        print(sorted(f.result() for f in concurrent.futures.as_completed(futures)) == list(range(1, 51)))
+""")
+    env = {**cli.env, "PYTHONPATH": f"{os.path.dirname(__file__)}:{os.path.dirname(os.path.dirname(__file__))}"}
+    done = subprocess.run([sys.executable, str(script)], cwd=cli.workdir, env=env, capture_output=True, text=True,
+                          timeout=90, stdin=subprocess.DEVNULL, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["[0, 2, 4, 6]", "ValueError nope True", "True"]
+    lines = (cli.workdir / "calls.jsonl").read_text().splitlines()
+    assert len(lines) == 55 and all(json.loads(line)["worker"].startswith("tcp://") for line in lines)
+
 
 def test_ctrl_c_cancels_jobs_running_on_dask_and_leaves_nothing(cli: CliRunner) -> None:
     jobs = write(cli.workdir / "jobs.yaml", "jobs:\n" + "".join(
