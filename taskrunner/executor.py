@@ -23,9 +23,9 @@ import sys
 import threading
 import time
 import weakref
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent import futures
+from functools import partial
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -36,6 +36,7 @@ from .fields import InvalidValue, positive_number
 from .local.chunks import MAX_CHUNK
 from .logfiles import prepare_log_dir
 from .mainmodule import started_unguarded
+from .mapresults import Calls, MapResults
 from .model import trusted_job
 
 __all__ = ["Executor"]
@@ -102,7 +103,8 @@ class Executor(futures.Executor):
         self._names = itertools.count(1)
         self._lock = threading.Lock()
         self._shut_down = False
-        _live_executors.add(self)
+        self._maps: weakref.WeakSet[MapResults[Any]] = weakref.WeakSet()
+        _live_loops.add(self._loop)
         _register_exit_hook()
 
     # -- concurrent.futures.Executor ----------------------------------------
@@ -130,14 +132,19 @@ class Executor(futures.Executor):
         if chunksize < 1:
             raise ValueError("chunksize must be >= 1.")
         deadline = None if timeout is None else time.monotonic() + timeout
-        arguments = zip(*iterables)
-        window = deque(self._submit_many(fn, [(args, {}) for args in itertools.islice(arguments, self._ahead)]))
-        return self._in_order(fn, arguments, window, deadline)
+        results = MapResults(partial(self._submit_many, fn), zip(*iterables), self._ahead, deadline)
+        self._maps.add(results)
+        return results
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """No more calls; ``cancel_futures``: cancel those not started yet.
         ``wait``: return once every started call has ended and the workers
-        have stopped (else they finish in the background)."""
+        have stopped (else they finish in the background). A ``map`` not
+        read to its end first submits its remaining inputs (unless
+        ``cancel_futures``), so its results can be read afterwards."""
+        if not cancel_futures:
+            for results in list(self._maps):
+                results.flush()
         with self._lock:
             self._shut_down = True
         if cancel_futures:
@@ -145,7 +152,6 @@ class Executor(futures.Executor):
         self._loop.finish()
         if wait:
             self._loop.join()
-        _live_executors.discard(self)
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -165,13 +171,17 @@ class Executor(futures.Executor):
         self._loop.cancel_queued()
         self._loop.cancel_all()
         self._loop.join()
-        _live_executors.discard(self)
+
+    def __del__(self) -> None:
+        # Dropped without shutdown(): finish what was submitted, in the
+        # background (as ProcessPoolExecutor does).
+        loop = getattr(self, "_loop", None)
+        if loop is not None:
+            loop.finish()
 
     # -- internals ------------------------------------------------------------
 
-    def _submit_many(
-        self, fn: Callable[..., _T], calls: list[tuple[tuple[Any, ...], dict[str, Any]]]
-    ) -> list[futures.Future[_T]]:
+    def _submit_many(self, fn: Callable[..., _T], calls: Calls) -> list[futures.Future[_T]]:
         if not callable(fn):
             raise TypeError(f"{fn!r} is not callable")
         if getattr(fn, "__module__", None) == "__main__" and not self._main_importable:
@@ -193,30 +203,6 @@ class Executor(futures.Executor):
             self._loop.put(batch)
         return [future for future, _ in batch]
 
-    def _in_order(
-        self, fn: Callable[..., _T], arguments: Iterator[tuple[Any, ...]], window: deque[futures.Future[_T]],
-        deadline: float | None,
-    ) -> Iterator[_T]:
-        try:
-            while window:
-                if len(window) <= self._ahead // 2:
-                    more: list[tuple[tuple[Any, ...], dict[str, Any]]] = [(args, {}) for args in itertools.islice(arguments, self._ahead - len(window))]
-                    if more:
-                        window.extend(self._submit_many(fn, more))
-                future = window.popleft()
-                yield _result_or_cancel(future, deadline)
-                del future  # hold no result the caller has let go of
-        finally:
-            for future in window:
-                future.cancel()
-
-
-def _result_or_cancel(future: futures.Future[_T], deadline: float | None) -> _T:
-    try:
-        return future.result(None if deadline is None else deadline - time.monotonic())
-    finally:
-        future.cancel()  # a no-op once it is done
-
 
 def _seconds(timeout: float | str | None) -> float | None:
     """``timeout`` in seconds: a number > 0 or a duration such as ``"5m"``."""
@@ -228,9 +214,10 @@ def _seconds(timeout: float | str | None) -> float | None:
         raise ValueError(f"timeout {problem}") from None
 
 
-#: Executors not shut down yet: shut down at interpreter exit, before
-#: multiprocessing's own exit hook would wait for their workers.
-_live_executors: weakref.WeakSet[Executor] = weakref.WeakSet()
+#: Executors' loops still running: ended at interpreter exit, before
+#: multiprocessing's own exit hook would wait for their workers (a loop
+#: outlives an executor dropped without shutdown until its calls are done).
+_live_loops: weakref.WeakSet[CallLoop] = weakref.WeakSet()
 _hook_registered = False
 
 
@@ -239,17 +226,19 @@ def _register_exit_hook() -> None:
     if not _hook_registered:
         import multiprocessing.util  # noqa: F401 - its hook first, so ours runs before it
 
-        atexit.register(_shut_down_live_executors)
+        atexit.register(_end_live_loops)
         _hook_registered = True
 
 
-def _shut_down_live_executors() -> None:
+def _end_live_loops() -> None:
     # A script ended by Ctrl-C (the traceback was printed, sys.last_value
     # set) wants its calls stopped; one that simply ended waits for them, as
     # with ProcessPoolExecutor.
     interrupted = isinstance(getattr(sys, "last_value", None), KeyboardInterrupt)
-    for executor in list(_live_executors):
+    for loop in list(_live_loops):
         if interrupted:
-            executor.terminate()
+            loop.cancel_queued()
+            loop.cancel_all()
         else:
-            executor.shutdown(wait=True)
+            loop.finish()
+        loop.join()

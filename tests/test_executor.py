@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import concurrent.futures.process
+import itertools
 import json
 import os
 import signal
@@ -16,6 +17,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import jobs
@@ -101,6 +103,10 @@ SWAP_SCRIPT = """
             pool.submit(square, 1)
         except RuntimeError as caught:
             print("after shutdown:", caught)
+        # Results read after the with block (more inputs than a map submits ahead).
+        with ProcessPoolExecutor(max_workers=2) as pool:
+            later = pool.map(square, range(5000))
+        print(sum(later))
 """
 
 
@@ -189,10 +195,32 @@ def test_map_reads_its_input_lazily_and_cancels_on_an_early_exit(no_leftovers: N
         assert consumed < 20_000
 
 
+def test_shutdown_with_cancel_futures_cuts_a_map_short(no_leftovers: None) -> None:
+    executor = Executor(1)
+    results = executor.map(jobs.sleep, [0.2] * 3000)
+    assert next(results) == 0.2
+    executor.shutdown(cancel_futures=True)
+    taken = list(itertools.takewhile(lambda value: value == 0.2, _until_error(results)))
+    assert len(taken) < 5  # what had started; the rest was cancelled
+    with pytest.raises(StopIteration):
+        next(results)
+
+
+def _until_error(results: Iterator[float]) -> Iterator[float]:
+    """The results up to the first exception, which must be CancelledError."""
+    while True:
+        try:
+            yield next(results)
+        except concurrent.futures.CancelledError:
+            return
+
+
 def test_map_raises_the_first_failure_in_order_and_honours_its_timeout(no_leftovers: None) -> None:
     with Executor(2) as executor:
         results = executor.map(jobs.fail, ["a", "b"])
         with pytest.raises(ValueError, match="^a$"):
+            next(results)
+        with pytest.raises(StopIteration):  # the failure ended the map, as it ends a generator
             next(results)
         with pytest.raises(TimeoutError):
             list(executor.map(jobs.sleep, [5, 5], timeout=0.3))
