@@ -18,16 +18,26 @@ from __future__ import annotations
 
 import json
 import pickle
-from concurrent.futures import CancelledError
+import sys
+from concurrent import futures
 from typing import Any
 
 from .errors import JobFailed, WorkerCrashed
 from .model import JobResult, Status
 
-__all__ = ["MAX_VALUE_BYTES", "RemoteTraceback", "failure_of", "outcome_of", "packed_exception", "packed_value", "recordable"]
+__all__ = ["MAX_VALUE_BYTES", "CallTimeout", "RemoteTraceback", "failure_of", "outcome_of", "packed_exception", "packed_value", "recordable"]
 
 #: A return value larger than this as JSON is not recorded.
 MAX_VALUE_BYTES = 1 << 20
+
+
+if sys.version_info >= (3, 11):
+    CallTimeout = TimeoutError
+else:
+
+    class CallTimeout(futures.TimeoutError, TimeoutError):
+        """A call past its timeout. Before Python 3.11 ``concurrent.futures.TimeoutError``
+        is not the built-in one: this is both, so either ``except`` catches it."""
 
 
 class RemoteTraceback(Exception):
@@ -74,11 +84,11 @@ def failure_of(result: JobResult) -> BaseException:
     """The exception a future gets for a result that is not ``ok``."""
     text = result.error or result.status.value
     if result.status is Status.TIMEOUT:
-        return TimeoutError(text)
+        return CallTimeout(text)
     if result.status is Status.CRASHED:
         return WorkerCrashed(text)
     if result.status is Status.CANCELLED:
-        return CancelledError(text)
+        return futures.CancelledError(text)
     if isinstance(result.value, bytes):
         try:
             error = pickle.loads(result.value)

@@ -61,8 +61,9 @@ class Executor(futures.Executor):
     ``backend``/``scheduler``: as for ``Runner`` (``"dask"`` runs the calls
     on a Dask cluster).
 
-    Raises ``ValueError`` for a bad option, ``ResultsFileError`` for an
-    unusable results file and ``WorkerError`` if the workers cannot start.
+    Raises ``ValueError`` for a bad option, ``BackendUnavailable`` for a
+    backend that cannot be used, ``ResultsFileError`` for an unusable
+    results file and ``WorkerError`` if the workers cannot start.
     """
 
     def __init__(
@@ -185,10 +186,7 @@ class Executor(futures.Executor):
         if not callable(fn):
             raise TypeError(f"{fn!r} is not callable")
         if getattr(fn, "__module__", None) == "__main__" and not self._main_importable:
-            raise ValueError(
-                f"{getattr(fn, '__qualname__', fn)} is defined in the script, which workers cannot import "
-                'unless the executor is made under `if __name__ == "__main__":` (or move it into a module)'
-            )
+            raise ValueError(_unimportable(fn))
         name = getattr(fn, "__name__", "call")
         batch: list[tuple[futures.Future[Any], Any]] = []
         with self._lock:
@@ -202,6 +200,15 @@ class Executor(futures.Executor):
                 batch.append((futures.Future(), job))
             self._loop.put(batch)
         return [future for future, _ in batch]
+
+
+def _unimportable(fn: Callable[..., Any]) -> str:
+    """Why a worker cannot find ``fn``, a function of ``__main__``, and what to do."""
+    name = getattr(fn, "__qualname__", repr(fn))
+    if getattr(sys.modules.get("__main__"), "__file__", None) is None:
+        return f"{name} was defined interactively (a notebook, the REPL), where worker processes cannot import it: move it into a module"
+    return (f"{name} is defined in the script, which workers cannot import unless the executor is made "
+            'under `if __name__ == "__main__":` (or move it into a module)')
 
 
 def _seconds(timeout: float | str | None) -> float | None:

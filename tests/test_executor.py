@@ -144,6 +144,7 @@ def test_a_hung_call_times_out_and_the_next_call_succeeds(no_leftovers: None) ->
         hung = executor.submit(jobs.sleep, 60)
         error = hung.exception(timeout=30)
         assert isinstance(error, TimeoutError), error
+        assert isinstance(error, concurrent.futures.TimeoutError)  # also before Python 3.11
         assert "timed out after 0.5s" in str(error)
         assert executor.submit(jobs.add, 2, 2).result(timeout=30) == 4
         # The hung call's worker was replaced, not reused.
@@ -222,7 +223,7 @@ def test_map_raises_the_first_failure_in_order_and_honours_its_timeout(no_leftov
             next(results)
         with pytest.raises(StopIteration):  # the failure ended the map, as it ends a generator
             next(results)
-        with pytest.raises(TimeoutError):
+        with pytest.raises(concurrent.futures.TimeoutError):  # the built-in one from Python 3.11
             list(executor.map(jobs.sleep, [5, 5], timeout=0.3))
         with pytest.raises(ValueError, match="chunksize"):
             executor.map(jobs.add, [1], [2], chunksize=0)
@@ -346,3 +347,24 @@ def test_map_over_a_million_item_generator_keeps_the_coordinator_small(cli: CliR
     early, late, peak = map(float, done.stdout.split())
     assert peak < 200, f"coordinator peak {peak:.0f} MB"
     assert late - early < 20, f"the coordinator grew {late - early:.1f} MB over 80,000 calls"
+
+
+def test_an_unguarded_script_runs_importable_functions_and_refuses_its_own(cli: CliRunner) -> None:
+    done = run_script(cli, """
+        import taskrunner, jobs
+
+        def mine(x):
+            return x
+
+        executor = taskrunner.Executor(2)
+        print(list(executor.map(jobs.add, [1, 2], [3, 4])))  # workers never import this script
+        try:
+            executor.submit(mine, 1)
+        except ValueError as error:
+            print(error)
+        executor.shutdown()
+    """)
+    assert done.returncode == 0, done.stderr
+    first, second = done.stdout.splitlines()
+    assert first == "[4, 6]"
+    assert second.startswith("mine is defined in the script") and '`if __name__ == "__main__":`' in second
