@@ -170,6 +170,9 @@ def executor_workload(reps: int, scratch: str) -> None:
     count = 20_000
     contenders: dict[str, Callable[[], object]] = {}
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([REPO, os.path.dirname(os.path.abspath(__file__))])}
+    # Compiled bytecode, as an installed taskrunner (and every peer) has: with
+    # this set, a source checkout would recompile its modules in every script.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     for name, body in EXECUTOR_SCRIPTS.items():
         if name.startswith("joblib") and importlib.util.find_spec("joblib") is None:
             print("(joblib not installed: pip install joblib)")

@@ -160,7 +160,7 @@ def test_names_and_errors_are_printed_with_control_characters_escaped(cli: CliRu
     assert "evil\\x1b[31m\\rname" in done.stderr and "bad\\x1b[2J" in done.stderr
 
 
-@pytest.mark.parametrize("how", ["command", "script", "bad input"])
+@pytest.mark.parametrize("how", ["command", "script", "bad input", "bad option"])
 def test_when_the_run_returns_no_process_of_it_remains(cli: CliRunner, how: str) -> None:
     """Not even multiprocessing's fork server or resource tracker, for a moment."""
     from conftest import tagged_processes
@@ -173,12 +173,13 @@ def test_when_the_run_returns_no_process_of_it_remains(cli: CliRunner, how: str)
                                 env={**cli.env, "PYTHONPATH": f"{Path(__file__).parent}:{REPO_DIR}"},
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     else:
-        args = ["run", str(jobs)] + (["--results", str(jobs)] if how == "bad input" else [])
+        # (A bad option stops the command before it runs, after the fork server started.)
+        args = ["run", str(jobs)] + {"bad input": ["--results", str(jobs)], "bad option": ["--workers", "zero"]}.get(how, [])
         # No pipes: waiting on them would also wait for whoever inherited them.
         proc = subprocess.Popen(cli.command(*args), cwd=cli.workdir, env=cli.env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     proc.wait(timeout=60)
-    assert proc.returncode == (2 if how == "bad input" else 0)
+    assert proc.returncode == (2 if how.startswith("bad") else 0)
     left = [p.cmdline() for p in tagged_processes(cli.tag)]
     assert not left, f"still running when the run returned: {left}"
 

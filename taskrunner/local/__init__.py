@@ -18,7 +18,21 @@ Around it:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .helpers import start_fork_server, stop_helpers
-from .pool import LocalPool
+
+if TYPE_CHECKING:
+    from .pool import LocalPool
 
 __all__ = ["LocalPool", "start_fork_server", "stop_helpers"]
+
+
+def __getattr__(name: str) -> Any:
+    # The pool (and the worker code it imports) on first use: the command
+    # starts the fork server through ``helpers`` before its heavy imports.
+    if name != "LocalPool":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from .pool import LocalPool
+
+    return LocalPool
