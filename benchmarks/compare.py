@@ -3,7 +3,7 @@
     apt-get install parallel          # GNU parallel (xargs is in findutils)
     pip install joblib                # the Python peer with auto-batching
     pip install '.[dask]'             # for the dask workload
-    python benchmarks/compare.py [--reps 5] [--only shell,python,executor,cpu,scale,dask]
+    python benchmarks/compare.py [--reps 5] [--only shell,python,executor,startup,cpu,scale,dask]
 
 Each workload runs taskrunner and every peer in the same process, alternating,
 ``--reps`` times; it prints the median wall time of each and the ratio
@@ -13,6 +13,7 @@ taskrunner / peer (below 1.0: taskrunner is faster). Start-up is included.
 from __future__ import annotations
 
 import argparse
+import compileall
 import concurrent.futures
 import dataclasses
 import importlib.util
@@ -170,9 +171,6 @@ def executor_workload(reps: int, scratch: str) -> None:
     count = 20_000
     contenders: dict[str, Callable[[], object]] = {}
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([REPO, os.path.dirname(os.path.abspath(__file__))])}
-    # Compiled bytecode, as an installed taskrunner (and every peer) has: with
-    # this set, a source checkout would recompile its modules in every script.
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
     for name, body in EXECUTOR_SCRIPTS.items():
         if name.startswith("joblib") and importlib.util.find_spec("joblib") is None:
             print("(joblib not installed: pip install joblib)")
@@ -182,6 +180,23 @@ def executor_workload(reps: int, scratch: str) -> None:
             handle.write("from bench_tasks import noop\n" + body.replace("COUNT", str(count)))
         contenders[name] = lambda s=script: subprocess.run([sys.executable, s], check=True, env=env, cwd=scratch)
     compare(f"Executor: list(map(noop, range({count}))), 2 workers (whole script)", contenders, reps)
+
+
+def startup_workload(reps: int, scratch: str) -> None:
+    """A one-job run, whole command: what every short invocation pays."""
+    job_file = write_job_file(os.path.join(scratch, "one.yaml"), 1, '{name: one, run: "true"}')
+    contenders: dict[str, Callable[[], object]] = {
+        "taskrunner": lambda: subprocess.run(
+            taskrunner_command("run", job_file, "--no-progress", "--results", os.path.join(scratch, "one.jsonl"),
+                               "--log-dir", os.path.join(scratch, "onelogs")),
+            check=True, capture_output=True, cwd=REPO,
+        ),
+    }
+    if shutil.which("parallel"):
+        contenders["parallel true ::: 1"] = lambda: subprocess.run(
+            ["parallel", "true", ":::", "1"], check=True, capture_output=True
+        )
+    compare("Start-up: a one-job run (whole command)", contenders, reps)
 
 
 def cpu_workload(reps: int, scratch: str) -> None:
@@ -277,6 +292,7 @@ def dask_workload(reps: int, scratch: str) -> None:
 WORKLOADS = {
     "shell": shell_workload, "python": python_workload, "cpu": cpu_workload, "scale": scale_workload,
     "dask": dask_workload, "exec": exec_workload, "critical": critical_workload, "executor": executor_workload,
+    "startup": startup_workload,
 }
 
 
@@ -285,6 +301,11 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--only", default=",".join(WORKLOADS), help="comma-separated: " + ",".join(WORKLOADS))
     args = parser.parse_args()
+    # Compiled bytecode, as an installed taskrunner (and every peer) has: with
+    # PYTHONDONTWRITEBYTECODE set, a source checkout recompiles its modules in
+    # every command it starts (some 0.1 s).
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    compileall.compile_dir(os.path.join(REPO, "taskrunner"), quiet=1)
     print(f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, {args.reps} repetitions (medians)")
     with tempfile.TemporaryDirectory() as scratch:
         for name in args.only.split(","):
