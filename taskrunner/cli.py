@@ -8,7 +8,6 @@ which ``run`` and ``exec`` share).
 from __future__ import annotations
 
 import gc
-import json
 import logging
 import os
 import sys
@@ -25,6 +24,7 @@ from .clirun import (
     RunSettings,
     check_results_is_not,
     describe,
+    echo_json_array,
     echo_lines,
     fail,
     quoted,
@@ -171,7 +171,7 @@ def list_command(job_file: str, as_json: bool, only: tuple[str, ...], tags: tupl
     """
     jobs = dependency_order(_selected(_load(job_file, max_jobs), only, tags))
     if as_json:
-        click.echo(json.dumps([job_as_json(job) for job in jobs], indent=2))
+        echo_json_array(job_as_json(job) for job in jobs)
         return
     echo_lines(describe(job, Freshness(jobs, {}).up_to_date(jobs)) for job in jobs)
 

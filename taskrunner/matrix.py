@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .fields import FIELD
-from .shellvalues import fill_shell
+from .shellvalues import ShellTemplate
 
 __all__ = ["Expansion", "count", "expand", "placeholder_pattern", "render", "replacement", "uses_run_placeholders"]
 
@@ -75,15 +75,35 @@ def _texts(fields: Mapping[str, Any]) -> Iterator[str]:
         how = FIELD[key].placeholders if key in FIELD else "none"
         if how == "none" or how == "names":
             continue
-        stack = [value]
-        while stack:
-            item = stack.pop()
-            if isinstance(item, str):
-                yield item
-            elif isinstance(item, (list, tuple)):
-                stack += item
-            elif isinstance(item, dict):
-                stack += item.values()
+        yield from _strings(value)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, (list, tuple)):
+            stack += item
+        elif isinstance(item, dict):
+            stack += item.values()
+
+
+def changed_fields(template: Mapping[str, Any], names: Sequence[str]) -> frozenset[str]:
+    """The fields of ``template`` that expanding a matrix of ``names`` changes:
+    those with a placeholder, and ``env`` (a shell string's values travel
+    there). The name changes too (see ``expand``).
+
+    >>> sorted(changed_fields({"name": "a", "run": "echo {x}", "cwd": "/tmp"}, ["x"]))
+    ['env', 'name', 'run']
+    """
+    pattern = placeholder_pattern(names)
+    changed = {"name", "env"}
+    for key, value in template.items():
+        if key in FIELD and FIELD[key].placeholders != "none" and any(map(pattern.search, _strings(value))):
+            changed.add(key)
+    return frozenset(changed)
 
 
 def expand(
@@ -96,21 +116,28 @@ def expand(
     """
     names = list(matrix)
     pattern = placeholder_pattern(names)
+    # Shell strings scanned once, filled per combination.
+    shell = {key: ShellTemplate(value, pattern) for key, value in template.items()
+             if key in FIELD and FIELD[key].placeholders == "run" and isinstance(value, str)}
+    # What to fill in, worked out once: (key, how, value) of each field that may
+    # hold placeholders, and whether the name has any.
+    fillable = [(key, FIELD[key].placeholders, value) for key, value in template.items()
+                if key in FIELD and FIELD[key].placeholders != "none"]
+    name = template["name"]
+    name_has_placeholders = bool(pattern.search(name)) or not names
     expansions = []
     for seq, combination in enumerate(itertools.product(*(matrix[n] for n in names)), start=first_seq):
         values = dict(zip(names, combination, strict=True))
         substitute = _Substitution(pattern, values, seq)
         fields = dict(template)
-        name = template["name"]
-        if pattern.search(name) or not values:
+        if name_has_placeholders:
             fields["name"] = substitute.text(name)
         else:
             fields["name"] = f"{name}[{','.join(f'{k}={render(v)}' for k, v in values.items())}]"
         referenced: dict[str, str] = {}
-        for key, value in template.items():
-            how = FIELD[key].placeholders if key in FIELD else "none"
-            if how == "run" and isinstance(value, str):
-                fields[key], referenced = fill_shell(value, pattern, substitute.replacements)
+        for key, how, value in fillable:
+            if key in shell:
+                fields[key], referenced = shell[key].fill(substitute.replacements)
             elif how == "run":
                 fields[key] = tuple(substitute.text(item) for item in value)
             elif how == "data":

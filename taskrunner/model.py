@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import MISSING, dataclass, field
 from enum import Enum
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from .fields import FIELD, PYTHON_FIELDS, InvalidValue
+from .fields import FIELD, PYTHON_FIELDS, Field, InvalidValue
 
 __all__ = ["FAILURES", "SUCCESSES", "Attempt", "Job", "JobResult", "RunReport", "Status"]
 
@@ -113,23 +113,14 @@ class Job:
 
     def __post_init__(self) -> None:
         # The same checks as the job-file reader's, from the one field table.
-        name_check = FIELD["name"].check
-        try:
-            name_check(self.name)
-        except InvalidValue:
-            raise ValueError(f"job name must be a non-empty string, got {self.name!r}") from None
+        _check_name(self.name)
         if (self.run is None) == (self.call is None):
             raise ValueError(f"job {self.name!r}: give exactly one of run= or call=")
         for spec in PYTHON_FIELDS:
             value = getattr(self, spec.name)
             if value is None or value is _UNCHECKED.get(spec.name) or (type(value) is dict and not value):
                 continue  # not given: None, the field's own default, {} (a hot path)
-            try:
-                object.__setattr__(self, spec.name, spec.check_python(value))
-            except InvalidValue as problem:
-                raise ValueError(f"job {self.name!r}: {spec.name} {problem}") from None
-            except TypeError as problem:
-                raise TypeError(f"job {self.name!r}: {spec.name}= {problem}") from None
+            object.__setattr__(self, spec.name, _checked(self.name, spec, value))
         object.__setattr__(self, "kwargs", _frozen_mapping(self.kwargs))
         object.__setattr__(self, "env", _frozen_mapping(self.env))
         if self.call is None and (self.args or self.kwargs):
@@ -160,6 +151,54 @@ def trusted_job(**values: Any) -> Job:
     fields["kwargs"] = _read_only(dict(fields.get("kwargs") or {}))
     fields["env"] = _read_only(dict(fields.get("env") or {}))
     return _built(Job, fields)
+
+
+#: Fields whose filled-in text needs no check again: the name is checked on
+#: its own, a shell string or argv stays one (values go in quoted or as
+#: variables), env values are text; NUL is looked for separately.
+_STAYS_VALID = frozenset({"name", "run", "env"})
+
+
+def field_checks(changed: Collection[str]) -> tuple[Field, ...]:
+    """The checks ``expanded_job`` runs for jobs whose ``changed`` fields were filled in."""
+    return tuple(spec for spec in PYTHON_FIELDS if spec.name in changed and spec.name not in _STAYS_VALID)
+
+
+def expanded_job(checks: tuple[Field, ...], **values: Any) -> Job:
+    """A ``Job`` from a job-file template (which passed the reader's checks)
+    whose fields had matrix values filled in: only the name and the fields of
+    ``checks`` (see ``field_checks``) are checked again, with the errors
+    ``Job()`` raises. (The reader has refused a NUL in any matrix value.) A
+    million-job matrix pays for its placeholders, not for every field of
+    every job.
+
+    >>> expanded_job(field_checks({"name", "run", "cwd"}), name="n", run="true", cwd=7)
+    Traceback (most recent call last):
+    ...
+    ValueError: job 'n': cwd must be a non-empty string, got 7
+    """
+    _check_name(values["name"])
+    for spec in checks:
+        if values.get(spec.name) is not None:
+            values[spec.name] = _checked(values["name"], spec, values[spec.name])
+    return trusted_job(**values)
+
+
+def _check_name(name: Any) -> None:
+    try:
+        FIELD["name"].check(name)
+    except InvalidValue:
+        raise ValueError(f"job name must be a non-empty string, got {name!r}") from None
+
+
+def _checked(name: str, spec: Field, value: Any) -> Any:
+    """``value`` checked and normalized for the field ``spec`` of job ``name``."""
+    try:
+        return spec.check_python(value)
+    except InvalidValue as problem:
+        raise ValueError(f"job {name!r}: {spec.name} {problem}") from None
+    except TypeError as problem:
+        raise TypeError(f"job {name!r}: {spec.name}= {problem}") from None
 
 
 def _check_text(job: Job) -> None:

@@ -32,7 +32,7 @@ import re
 import shlex
 from collections.abc import Mapping
 
-__all__ = ["ENV_PREFIX", "env_name", "fill_shell"]
+__all__ = ["ENV_PREFIX", "ShellTemplate", "env_name", "fill_shell"]
 
 ENV_PREFIX = "TASKRUNNER_MATRIX_"
 #: The variable behind each replacement form (``{x.}`` and so on, see
@@ -63,15 +63,22 @@ _DELIMITER_END = frozenset(" \t\n;&|<>()")
 _HEREDOC_SPECIAL = re.compile(r"[$`\\]")
 
 
-class _Scan:
-    """One pass over a shell string; ``out`` collects the rewritten text."""
+class _Quoted(str):
+    """In a compiled template: the place of a value quoted as one shell word
+    (the str is the placeholder's name)."""
 
-    def __init__(self, text: str, pattern: re.Pattern[str], values: Mapping[str, str]) -> None:
+
+class _Scan:
+    """One pass over a shell string; ``out`` collects the rewritten text, with
+    a ``_Quoted`` where a value goes in as a quoted word, and ``references``
+    the environment variables (and the placeholders whose values they carry)
+    that the text refers to. Nothing here depends on the values."""
+
+    def __init__(self, text: str, pattern: re.Pattern[str]) -> None:
         self.text = text
         self.pattern = pattern
-        self.values = values
         self.out: list[str] = []
-        self.env: dict[str, str] = {}
+        self.references: dict[str, str] = {}
         # Innermost context last: "top", "cmd" (inside $( ), and inside each
         # ( ) nested in it, so that its ) closes the right one), "bq", "dq", "sq".
         self.stack: list[str] = ["top"]
@@ -80,20 +87,20 @@ class _Scan:
     def reference(self, name: str) -> str:
         variable = env_name(name)
         if name not in _RUNTIME:
-            self.env[variable] = self.values[name]
+            self.references[variable] = name
         return "${" + variable + "}"
 
     def placeholder(self, name: str, context: str) -> str:
         if context in ("top", "cmd"):
             # The slot is a number the worker sets: no quoting needed.
-            return self.reference(name) if name in _RUNTIME else shlex.quote(self.values[name])
+            return self.reference(name) if name in _RUNTIME else _Quoted(name)
         if context == "dq":
             return self.reference(name)
         if context == "sq":
             return "'\"" + self.reference(name) + "\"'"
         return '"' + self.reference(name) + '"'  # bq
 
-    def run(self) -> str:
+    def run(self) -> list[str]:
         text, i = self.text, 0
         while i < len(text):
             context = self.stack[-1]
@@ -103,7 +110,7 @@ class _Scan:
                 i = found.end()
                 continue
             i = self.step(i, context)
-        return "".join(self.out)
+        return self.out
 
     def step(self, i: int, context: str) -> int:
         """Copy the syntax at ``i`` (one character or a token), update the
@@ -204,9 +211,29 @@ class _Scan:
         return "".join(parts)
 
 
+class ShellTemplate:
+    """A shell string scanned once, filled for each combination of values:
+    the scan depends only on the text (a million-job matrix scans its
+    command once, not a million times)."""
+
+    def __init__(self, text: str, pattern: re.Pattern[str]) -> None:
+        scan = _Scan(text, pattern)
+        self._parts: list[str] = []
+        for part in scan.run():  # adjacent literal text joined
+            if self._parts and type(part) is str and type(self._parts[-1]) is str:
+                self._parts[-1] += part
+            else:
+                self._parts.append(part)
+        self._references = scan.references
+
+    def fill(self, values: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+        """The text with ``values`` in place, and the environment variables it refers to."""
+        text = "".join(shlex.quote(values[part]) if type(part) is _Quoted else part for part in self._parts)
+        return text, {variable: values[name] for variable, name in self._references.items()}
+
+
 def fill_shell(text: str, pattern: re.Pattern[str], values: Mapping[str, str]) -> tuple[str, dict[str, str]]:
     """``text`` with each placeholder ``pattern`` matches (group 1: the
     variable) replaced for its quoting context, and the environment variables
     the replacements refer to."""
-    scan = _Scan(text, pattern, values)
-    return scan.run(), scan.env
+    return ShellTemplate(text, pattern).fill(values)

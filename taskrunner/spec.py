@@ -29,7 +29,7 @@ from .errors import SpecError, SpecProblem
 from .fields import CHECKS, DEFAULTABLE, JOB_KEYS, InvalidValue, non_empty_string, positive_int, resources_value
 from .freshness import unmade_inputs
 from .inputs import Source, SourceError, resolve
-from .model import Job, trusted_job
+from .model import Job, expanded_job, field_checks, trusted_job
 from .plan import dependency_problems
 from .yamlnodes import (
     SEQ_TAG,
@@ -363,7 +363,7 @@ def _read_job(
                                      "(raise it with --max-jobs)")
             return None
         if reader.may_use_run_placeholders and matrix.uses_run_placeholders(merged):  # {#} or {%}
-            return None, [Job(base_dir=base_dir, **e.fields) for e in matrix.expand(merged, {}, reader.job_count)]
+            return None, _expanded(base_dir, merged, {}, reader.job_count)
         return None, [trusted_job(base_dir=base_dir, **merged)]
     matrix_node = entries["matrix"][1]
     resolved: dict[str, list[Any]] = {}
@@ -390,11 +390,18 @@ def _read_job(
     first_seq = reader.job_count + 1
     reader.job_count = total
     try:
-        expanded = [Job(base_dir=base_dir, **e.fields) for e in matrix.expand(merged, resolved, first_seq)]
+        expanded = _expanded(base_dir, merged, resolved, first_seq)
     except (ValueError, TypeError) as error:  # e.g. a value that makes an empty name
         reader.problem(matrix_node, f"{context}matrix: {error}")
         return None
     return merged["name"], expanded
+
+
+def _expanded(base_dir: str, template: dict[str, Any], values: dict[str, list[Any]], first_seq: int) -> list[Job]:
+    """The template's jobs, one per combination of ``values``; ValueError/TypeError
+    for a combination that makes an invalid job (e.g. an empty name)."""
+    checks = field_checks(matrix.changed_fields(template, list(values)))
+    return [expanded_job(checks, base_dir=base_dir, **e.fields) for e in matrix.expand(template, values, first_seq)]
 
 
 def _env_from_files(
