@@ -118,7 +118,7 @@ def python_workload(reps: int, scratch: str) -> None:
     def ours() -> None:
         report = taskrunner.run(jobs, workers=2, progress=False, results=os.path.join(scratch, "p.jsonl"),
                                 log_dir=os.path.join(scratch, "plogs"))
-        assert report.ok
+        assert report.ok, [(r.name, r.status.value, r.error) for r in report if not r.ok][:3]
 
     def executor() -> None:
         with concurrent.futures.ProcessPoolExecutor(2) as pool:

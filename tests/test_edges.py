@@ -221,3 +221,53 @@ def test_verbose_shows_supervision_events(cli: CliRunner) -> None:
     assert loud.returncode == 1
     assert "taskrunner: taskrunner.local: worker w0-" in loud.stderr and "died (signal SIGKILL)" in loud.stderr
     assert "replacement" in loud.stderr
+
+
+HELD_HELPERS_SCRIPT = """
+import multiprocessing, os, signal, sys, time, warnings
+import taskrunner
+warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads, on purpose
+
+children = []
+
+def fork_a_holder(result):
+    # A long-lived child forked while the helpers run holds copies of their
+    # pipes (as joblib's reusable workers do): they cannot see us let go.
+    pid = os.fork()
+    if pid == 0:
+        time.sleep(60)
+        os._exit(0)
+    children.append(pid)
+
+if __name__ == "__main__":
+    if sys.argv[1] == "theirs":
+        multiprocessing.get_context("forkserver").Pool(1).terminate()  # the program's own helpers
+        server = multiprocessing.forkserver._forkserver._forkserver_pid
+    jobs = [taskrunner.Job(name="a", run="true")]
+    started = time.monotonic()
+    holder = fork_a_holder if sys.argv[1] == "ours" else None
+    taskrunner.run(jobs, workers=1, progress=False, results="r.jsonl", on_result=holder)
+    print(f"{time.monotonic() - started:.2f}")
+    if sys.argv[1] == "theirs":
+        os.kill(server, 0)  # still running: not ours to stop
+        print("their fork server kept")
+    for pid in children:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+"""
+
+
+@pytest.mark.parametrize("whose", ["ours", "theirs"])
+def test_a_run_returns_although_a_forked_child_holds_the_helpers_pipes(cli: CliRunner, whose: str) -> None:
+    """ours: helpers the run started, a child forked meanwhile holds their
+    pipes: the run returns anyway. theirs: helpers the program started
+    before the run are left running."""
+    script = write(cli.workdir / "script.py", HELD_HELPERS_SCRIPT)
+    env = {**cli.env, "PYTHONPATH": f"{Path(__file__).parent}:{REPO_DIR}"}
+    done = subprocess.run([sys.executable, str(script), whose], cwd=cli.workdir, env=env, capture_output=True,
+                          text=True, timeout=30, stdin=subprocess.DEVNULL, check=False)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.split()
+    assert float(lines[0]) < 10, f"the run took {lines[0]} s to return"
+    if whose == "theirs":
+        assert lines[1:] == ["their", "fork", "server", "kept"]

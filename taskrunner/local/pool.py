@@ -44,7 +44,7 @@ from ..model import Attempt, JobResult, Status
 from ..outcomes import coordinator_result
 from ._mp.taskqueue import ResultQueue, TaskQueue
 from .chunks import ChunkSizer
-from .helpers import START_METHOD, kept_for_good, open_pools, start_fork_server, stop_helpers
+from .helpers import START_METHOD, claim_helpers, kept_for_good, open_pools, start_fork_server, stop_helpers
 from .ledger import Ledger
 from .spool import SpoolDir
 from .supervisor import Supervisor
@@ -74,8 +74,8 @@ class LocalPool:
             raise ValueError("workers must be >= 1")
         self.workers = workers
         self._ctx: Any = multiprocessing.get_context(START_METHOD)
-        # Where messages too big for one atomic pipe write wait (see packetpipe).
-        self._spool = SpoolDir()
+        claim_helpers()  # before the queues below start the resource tracker
+        self._spool = SpoolDir()  # where messages too big for a pipe packet wait (see packetpipe)
         self._tasks = TaskQueue(ctx=self._ctx, spool_dir=self._spool.path)
         self._tasks.on_stuck = self._reap_while_stuck
         self._results = ResultQueue(ctx=self._ctx, spool_dir=self._spool.path)
