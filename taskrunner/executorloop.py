@@ -32,6 +32,7 @@ from .calljournal import CallJournal
 from .callvalue import outcome_of
 from .model import FAILURES, Attempt, Job, JobResult
 from .paths import log_file_stem
+from .sendable import unsendable_result
 
 __all__ = ["CallLoop"]
 
@@ -113,11 +114,6 @@ class CallLoop:
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout)
 
-    @property
-    def alive(self) -> bool:
-        """True until the loop's thread has ended."""
-        return self._thread.is_alive()
-
     def _wake(self) -> None:
         # One byte per sleep, not per call (see _main for why none is missed).
         if not self._woken:
@@ -165,6 +161,8 @@ class CallLoop:
                 self._backend.submit(attempt)
             except (pickle.PicklingError, TypeError, AttributeError) as error:
                 # As ProcessPoolExecutor does: the future gets the pickling error.
+                if self._journal is not None:
+                    self._journal.write_all([(call.job, unsendable_result(attempt, error))])
                 call.future.set_exception(error)
                 continue
             self._running[attempt.attempt_id] = call

@@ -246,11 +246,13 @@ def test_results_file_records_every_call(tmp_path: Path, no_leftovers: None) -> 
         list(executor.map(jobs.add, range(5), range(5)))
         executor.submit(jobs.fail, "bad").exception(timeout=30)
         executor.submit(jobs.print_both, "hi").result(timeout=30)
+        assert executor.submit(lambda: 1).exception(timeout=30) is not None  # cannot be sent to a worker
         with pytest.raises(taskrunner.ResultsFileBusy):
             Executor(1, results=str(results))
     lines = [json.loads(line) for line in results.read_text().splitlines()]
     by_name = {line["name"]: line for line in lines}
-    assert len(lines) == 7
+    assert len(lines) == 8
+    assert by_name["<lambda>-8"]["status"] == "failed" and "cannot send job" in by_name["<lambda>-8"]["error"]
     assert [by_name[f"add-{i}"]["value"] for i in range(1, 6)] == [0, 2, 4, 6, 8]
     assert by_name["fail-6"]["status"] == "failed" and "ValueError: bad" in by_name["fail-6"]["error"]
     assert by_name["print_both-7"]["value"] == "hi"
