@@ -169,7 +169,6 @@ class Executor(futures.Executor):
         ``CancelledError``), stop the workers and wait for that."""
         with self._lock:
             self._shut_down = True
-        self._loop.cancel_queued()
         self._loop.cancel_all()
         self._loop.join()
 
@@ -244,7 +243,6 @@ def _end_live_loops() -> None:
     interrupted = isinstance(getattr(sys, "last_value", None), KeyboardInterrupt)
     for loop in list(_live_loops):
         if interrupted:
-            loop.cancel_queued()
             loop.cancel_all()
         else:
             loop.finish()

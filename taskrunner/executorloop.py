@@ -100,7 +100,8 @@ class CallLoop:
         self._wake()
 
     def cancel_all(self) -> None:
-        """Cancel every call, running ones included, then stop (``finish`` at once)."""
+        """Cancel every call, running ones included (the loop cancels the
+        queued ones as it stops), then stop (``finish`` at once)."""
         self._cancelling = self._finishing = True
         self._wake()
 

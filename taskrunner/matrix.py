@@ -91,19 +91,15 @@ def _strings(value: Any) -> Iterator[str]:
 
 
 def changed_fields(template: Mapping[str, Any], names: Sequence[str]) -> frozenset[str]:
-    """The fields of ``template`` that expanding a matrix of ``names`` changes:
-    those with a placeholder, and ``env`` (a shell string's values travel
-    there). The name changes too (see ``expand``).
+    """The fields of ``template`` that hold a placeholder of ``names``. (The
+    name and ``env`` change in every expansion anyway: see ``expand``.)
 
     >>> sorted(changed_fields({"name": "a", "run": "echo {x}", "cwd": "/tmp"}, ["x"]))
-    ['env', 'name', 'run']
+    ['run']
     """
     pattern = placeholder_pattern(names)
-    changed = {"name", "env"}
-    for key, value in template.items():
-        if key in FIELD and FIELD[key].placeholders != "none" and any(map(pattern.search, _strings(value))):
-            changed.add(key)
-    return frozenset(changed)
+    return frozenset(key for key, value in template.items()
+                     if key in FIELD and FIELD[key].placeholders != "none" and any(map(pattern.search, _strings(value))))
 
 
 def expand(

@@ -19,7 +19,7 @@ never interprets it again, so ``$(…)``, backticks, quotes, backslashes, globs
 and newlines in a value all arrive as themselves.
 
     >>> import re
-    >>> fill = lambda text, v: fill_shell(text, re.compile(r"\\{(x)\\}"), {"x": v})
+    >>> fill = lambda text, v: ShellTemplate(text, re.compile(r"\\{(x)\\}")).fill({"x": v})
     >>> fill("echo {x}", "a b")
     ("echo 'a b'", {})
     >>> fill('echo "{x}"', "$(touch PWN)")
@@ -32,7 +32,7 @@ import re
 import shlex
 from collections.abc import Mapping
 
-__all__ = ["ENV_PREFIX", "ShellTemplate", "env_name", "fill_shell"]
+__all__ = ["ENV_PREFIX", "ShellTemplate", "env_name"]
 
 ENV_PREFIX = "TASKRUNNER_MATRIX_"
 #: The variable behind each replacement form (``{x.}`` and so on, see
@@ -231,9 +231,3 @@ class ShellTemplate:
         text = "".join(shlex.quote(values[part]) if type(part) is _Quoted else part for part in self._parts)
         return text, {variable: values[name] for variable, name in self._references.items()}
 
-
-def fill_shell(text: str, pattern: re.Pattern[str], values: Mapping[str, str]) -> tuple[str, dict[str, str]]:
-    """``text`` with each placeholder ``pattern`` matches (group 1: the
-    variable) replaced for its quoting context, and the environment variables
-    the replacements refer to."""
-    return ShellTemplate(text, pattern).fill(values)
