@@ -132,6 +132,9 @@ def execute(
         (status, returncode, value, error), logs, max_rss = _run_call(job, attempt, control, run_env, own_process)
     finished = time.time()
     return JobResult(
+        # The history the coordinator gives a first attempt: it then keeps
+        # this result as it came instead of copying it (see Plan.record).
+        history=((started, finished, worker, status.value),),
         name=job.name,
         status=status,
         returncode=returncode,
@@ -158,19 +161,28 @@ _Outcome = tuple[Status, "int | None", Any, "str | None"]
 _found: dict[str, str | None] = {}
 
 
+#: What ``_export`` last put in the environment (a call that changed one of
+#: these has it put back by ``call_environment``, so this stays true).
+_exported: dict[str, str] = {}
+
+
 def _export(variables: dict[str, str]) -> None:
     # Copying the whole environment for every command costs some 60 µs
     # (decoding it, then encoding it again for exec); two putenv()s cost 2.
+    # Only what changed since the last job is written (os.environ's own
+    # lookups encode and decode each key: a few µs each).
     for key in [key for key in _found if key not in variables]:
         original = _found.pop(key)
+        del _exported[key]
         if original is None:
             os.environ.pop(key, None)
         else:
             os.environ[key] = original
     for key, value in variables.items():
-        _found.setdefault(key, os.environ.get(key))
-        if os.environ.get(key) != value:
-            os.environ[key] = value
+        if key not in _found:
+            _found[key] = os.environ.get(key)
+        if _exported.get(key) != value:
+            os.environ[key] = _exported[key] = value
 
 
 def _failure_tail(status: Status, logs: CommandLogs | CallOutput) -> str | None:

@@ -152,7 +152,8 @@ class Plan:
         self._blockers, self._dependents = dependency_graph(self.jobs, satisfied)
         self._final: list[JobResult | None] = [None] * len(self.jobs)
         self._attempts = [0] * len(self.jobs)
-        self._history: list[list[tuple[float, float, str, str]]] = [[] for _ in self.jobs]
+        #: The attempts that ran, of jobs that were retried (job index -> entries).
+        self._earlier: dict[int, list[tuple[float, float, str, str]]] = {}
         self._running: set[int] = set()
         # Ready first attempts in a heap by (-priority, -critical path, index);
         # retries in a min-heap of (due time, job index). A due retry goes
@@ -269,18 +270,20 @@ class Plan:
             self._blocked = False
         job = self.jobs[index]
         attempt = self._attempts[index]
+        history = tuple(self._earlier.pop(index, ()))
         if outcome.started is not None and outcome.finished is not None:
-            entry = (outcome.started, outcome.finished, outcome.worker or "?", outcome.status.value)
-            self._history[index].append(entry)
+            history += ((outcome.started, outcome.finished, outcome.worker or "?", outcome.status.value),)
         if outcome.status in RETRYABLE and attempt <= job.retries and not self._stopped:
+            self._earlier[index] = list(history)
             delay = job.retry_delay * (2 ** (attempt - 1))
             heapq.heappush(self._retries, (now + delay, index))
             return []
-        # Workers stamp the hash; results the coordinator made (crashed,
-        # cancelled) get it here.
-        final = outcome.evolve(
-            name=job.name, history=tuple(self._history[index]), job_hash=outcome.job_hash or job_hash(job)
-        )
+        final = outcome
+        if outcome.history != history or outcome.name != job.name or outcome.job_hash is None:
+            # Workers stamp the hash and a first attempt's history; results
+            # the coordinator made (crashed, cancelled) and retried jobs
+            # get them here.
+            final = outcome.evolve(name=job.name, history=history, job_hash=outcome.job_hash or job_hash(job))
         self._set_final(index, final)
         if final.ok:
             for dependent in self._dependents[index]:
