@@ -110,7 +110,7 @@ _LONGEST_PLAIN_TEXT = MAX_VALUE_BYTES // 6 - 2
 def _plain(value: Any) -> bool:
     kind = type(value)
     if kind is int:
-        return -_LARGEST_PLAIN_INT < value < _LARGEST_PLAIN_INT
+        return bool(-_LARGEST_PLAIN_INT < value < _LARGEST_PLAIN_INT)
     if kind is str:
         return len(value) <= _LONGEST_PLAIN_TEXT
     if kind is float:
