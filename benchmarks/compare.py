@@ -3,7 +3,7 @@
     apt-get install parallel          # GNU parallel (xargs is in findutils)
     pip install joblib                # the Python peer with auto-batching
     pip install '.[dask]'             # for the dask workload
-    python benchmarks/compare.py [--reps 5] [--only shell,python,executor,startup,cpu,scale,dask]
+    python benchmarks/compare.py [--reps 5] [--only shell,spawn,python,executor,startup,cpu,scale,dask]
 
 Each workload runs taskrunner and every peer in the same process, alternating,
 ``--reps`` times; it prints the median wall time of each and the ratio
@@ -33,6 +33,7 @@ sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from bench_tasks import burn, noop
+from spawn_cost import spawn_workload
 
 import taskrunner
 
@@ -292,7 +293,7 @@ def dask_workload(reps: int, scratch: str) -> None:
 WORKLOADS = {
     "shell": shell_workload, "python": python_workload, "cpu": cpu_workload, "scale": scale_workload,
     "dask": dask_workload, "exec": exec_workload, "critical": critical_workload, "executor": executor_workload,
-    "startup": startup_workload,
+    "startup": startup_workload, "spawn": spawn_workload,
 }
 
 

@@ -83,7 +83,10 @@ class Freshness:
     """
 
     def __init__(self, jobs: Sequence[Job], last: Mapping[str, JobResult], force: bool = False) -> None:
-        self._by_name = {job.name: job for job in jobs}
+        self._jobs = jobs
+        # Made when a job with outputs first looks at its dependencies' outputs:
+        # a large run without outputs never pays for it.
+        self._by_name: dict[str, Job] | None = None
         self._last = last
         self._force = force
 
@@ -125,7 +128,10 @@ class Freshness:
 
     def _inputs_of(self, job: Job) -> Iterable[tuple[tuple[str, ...], str]]:
         yield job.inputs, job_folder(job)
+        if job.depends_on and self._by_name is None:
+            self._by_name = {job.name: job for job in self._jobs}
         for name in job.depends_on:
+            assert self._by_name is not None
             dependency = self._by_name.get(name)
             if dependency is not None and dependency.outputs:
                 yield dependency.outputs, job_folder(dependency)

@@ -24,15 +24,18 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import stat
 from collections.abc import Callable, Iterable
+from json.encoder import encode_basestring
+from typing import Any
 
 from .errors import ResultsFileError, ResultsWriteError
 from .model import JobResult
 from .resultline import parse_result_line
 
-__all__ = ["Journal", "check_replaceable", "check_results_path", "read_results", "replace_results"]
+__all__ = ["Journal", "check_replaceable", "check_results_path", "read_results", "replace_results", "result_line"]
 
 # One encoder for every line: json.dumps() with options builds a new one per call.
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
@@ -45,8 +48,46 @@ _FSYNC_UNSUPPORTED = {errno.EINVAL, errno.EROFS, errno.ENOTSUP}
 def _encoded(results: Iterable[JobResult]) -> bytes:
     # backslashreplace turns a lone surrogate (a str from os.fsdecode of a
     # bad file name) into its JSON escape, so the line stays valid JSON.
-    text = "".join(_ENCODER.encode(result.to_dict()) + "\n" for result in results)
+    text = "".join([result_line(result) for result in results])
     return text.encode("utf-8", "backslashreplace")
+
+
+_FLOAT_TEXT = float.__repr__
+_INT_TEXT = int.__repr__
+
+
+def _json(value: Any) -> str:
+    """``_ENCODER.encode(value)``, written out directly for the scalars a result holds."""
+    if value is None:
+        return "null"
+    kind = type(value)
+    if kind is str:
+        return encode_basestring(value)
+    if kind is int:
+        return _INT_TEXT(value)
+    if kind is float and math.isfinite(value):
+        return _FLOAT_TEXT(value)
+    return _ENCODER.encode(value)
+
+
+def result_line(result: JobResult) -> str:
+    """The results-file line of ``result``: ``_ENCODER.encode(result.to_dict())``
+    and a newline, the same text at half the cost (one is written per job).
+
+    >>> from taskrunner.model import Status
+    >>> result_line(JobResult("a", Status.OK, attempts=1, history=((1.5, 2.0, "w1", "ok"),)))[:65]
+    '{"name": "a", "status": "ok", "returncode": null, "value": null, '
+    """
+    history = ", ".join([f"[{_json(a)}, {_json(b)}, {_json(c)}, {_json(d)}]" for a, b, c, d in result.history])
+    return (
+        f'{{"name": {_json(result.name)}, "status": {_json(result.status.value)}, '
+        f'"returncode": {_json(result.returncode)}, "value": {_json(result.value)}, "error": {_json(result.error)}, '
+        f'"attempts": {_json(result.attempts)}, "started": {_json(result.started)}, '
+        f'"finished": {_json(result.finished)}, "duration": {_json(result.duration)}, '
+        f'"worker": {_json(result.worker)}, "stdout_log": {_json(result.stdout_log)}, '
+        f'"stderr_log": {_json(result.stderr_log)}, "stderr_tail": {_json(result.stderr_tail)}, '
+        f'"history": [{history}], "job_hash": {_json(result.job_hash)}, "max_rss": {_json(result.max_rss)}}}\n'
+    )
 
 
 def _write_whole(fd: int, data: bytes) -> None:

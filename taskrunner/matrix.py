@@ -12,7 +12,7 @@ value's YAML type.
 
     >>> [e.fields["run"] for e in expand({"name": "gz", "run": "gzip {f}"}, {"f": ["a b", "c;d"]})]
     ["gzip 'a b'", "gzip 'c;d'"]
-    >>> expand({"name": "e", "run": 'echo "{f}"'}, {"f": ["$(id)"]})[0].fields["env"]
+    >>> next(expand({"name": "e", "run": 'echo "{f}"'}, {"f": ["$(id)"]})).fields["env"]
     {'TASKRUNNER_MATRIX_f': '$(id)'}
     >>> [e.fields["name"] for e in expand({"name": "t", "run": "x"}, {"n": [1, 2], "py": ["3.11"]})]
     ['t[n=1,py=3.11]', 't[n=2,py=3.11]']
@@ -104,11 +104,12 @@ def changed_fields(template: Mapping[str, Any], names: Sequence[str]) -> frozens
 
 def expand(
     template: Mapping[str, Any], matrix: Mapping[str, Sequence[Any]], first_seq: int = 1
-) -> list[Expansion]:
+) -> Iterator[Expansion]:
     """Every combination of ``matrix`` applied to ``template`` (validated job
     fields); ``first_seq`` is the ``{#}`` of the first one.
 
-    Combinations come in file order, the last variable varying fastest.
+    Combinations come in file order, the last variable varying fastest, one
+    at a time (a million-combination matrix never holds them all).
     """
     names = list(matrix)
     pattern = placeholder_pattern(names)
@@ -121,7 +122,6 @@ def expand(
                 if key in FIELD and FIELD[key].placeholders != "none"]
     name = template["name"]
     name_has_placeholders = bool(pattern.search(name)) or not names
-    expansions = []
     for seq, combination in enumerate(itertools.product(*(matrix[n] for n in names)), start=first_seq):
         values = dict(zip(names, combination, strict=True))
         substitute = _Substitution(pattern, values, seq)
@@ -148,8 +148,7 @@ def expand(
             fields["env"] = {**fields.get("env", {}), **referenced}
         if substitute.slot_used:
             fields["slot_token"] = substitute.slot_token
-        expansions.append(Expansion(fields, values))
-    return expansions
+        yield Expansion(fields, values)
 
 
 def replacement(text: str, form: str) -> str:

@@ -7,10 +7,12 @@ compare exactly in tests.
 from __future__ import annotations
 
 import json
+import sys
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import MISSING, dataclass, field
 from enum import Enum
+from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -54,17 +56,14 @@ def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 def _built(cls: type[_T], values: Mapping[str, Any]) -> _T:
     """An instance of the frozen dataclass ``cls`` with ``values`` for its
-    fields, without running ``__init__``. Fields are set one by one in their
-    declared order, as ``__init__`` does, so instances keep CPython's compact
-    shared-key attribute storage (``__dict__.update`` costs ~70% more memory
-    an object, which shows at 100,000 jobs)."""
+    fields, without running ``__init__``."""
     instance = object.__new__(cls)
     for name in cls.__dataclass_fields__:  # type: ignore[attr-defined]
         object.__setattr__(instance, name, values[name])
     return instance
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Job:
     """One unit of work: a shell command (``run``) or a Python callable (``call``).
 
@@ -136,8 +135,7 @@ class Job:
         # A job crosses a pipe with every attempt: its values in field order,
         # without the field names (a third of the bytes, and faster to load
         # in the worker). MappingProxyType does not pickle: plain dicts.
-        fields = self.__dict__
-        values = [fields[name] for name in _JOB_FIELDS]
+        values = list(_job_values(self))
         values[_KWARGS_POSITION] = dict(self.kwargs)
         values[_ENV_POSITION] = dict(self.env)
         return (_rebuild_job, (tuple(values),))
@@ -221,6 +219,7 @@ _UNCHECKED: dict[str, Any] = {name: value for name, value in _JOB_DEFAULTS.items
 
 
 _JOB_FIELDS = tuple(Job.__dataclass_fields__)
+_job_values = attrgetter(*_JOB_FIELDS)
 _KWARGS_POSITION = _JOB_FIELDS.index("kwargs")
 _ENV_POSITION = _JOB_FIELDS.index("env")
 
@@ -242,7 +241,7 @@ def _read_only(values: dict[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(values) if values else _EMPTY
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Attempt:
     """One try of one job, as sent to a worker.
 
@@ -266,8 +265,16 @@ class Attempt:
     #: reads it (an Executor without a results file), as it costs a few µs.
     measure_memory: bool = True
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # One crosses a pipe for every attempt: positional values (a slotted
+        # dataclass's default pickling looks up its fields every time).
+        return (Attempt, _attempt_values(self))
 
-@dataclass(frozen=True)
+
+_attempt_values = attrgetter(*Attempt.__dataclass_fields__)
+
+
+@dataclass(frozen=True, slots=True)
 class JobResult:
     """The outcome of a job (or of one attempt of it): one results-file line.
 
@@ -310,9 +317,12 @@ class JobResult:
         # Every result crosses a pipe: a values tuple with the status as text
         # pickles to half the bytes of a dataclass's state dict and loads
         # faster (an Enum is rebuilt by calling its class).
-        fields = self.__dict__
-        values = [fields[name] for name in _RESULT_FIELDS]
+        values = list(_result_values(self))
         values[_STATUS_POSITION] = self.status.value
+        if self.history == ((self.started, self.finished, self.worker, values[_STATUS_POSITION]),):
+            # A single attempt's history repeats four other fields: sent as
+            # a mark, rebuilt from them (fewer bytes, and no copies kept).
+            values[_HISTORY_POSITION] = _OWN_HISTORY
         return (_rebuild_result, (tuple(values),))
 
     def evolve(self, **changes: Any) -> JobResult:
@@ -325,7 +335,9 @@ class JobResult:
         unknown = changes.keys() - self.__dataclass_fields__.keys()
         if unknown:
             raise TypeError(f"unknown JobResult fields: {sorted(unknown)}")
-        return _built(JobResult, {**self.__dict__, **changes})
+        values = dict(zip(_RESULT_FIELDS, _result_values(self)))
+        values.update(changes)
+        return _built(JobResult, values)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict with the status as its string value."""
@@ -346,13 +358,25 @@ class JobResult:
 
 
 _RESULT_FIELDS = tuple(JobResult.__dataclass_fields__)
+_result_values = attrgetter(*_RESULT_FIELDS)
 _STATUS_POSITION = _RESULT_FIELDS.index("status")
+_HISTORY_POSITION = _RESULT_FIELDS.index("history")
 _STATUS_BY_VALUE = {status.value: status for status in Status}
+#: Stands for ``((started, finished, worker, status),)`` in a pickled result.
+_OWN_HISTORY = 0
 
 
 def _rebuild_result(values: tuple[Any, ...]) -> JobResult:
     fields = dict(zip(_RESULT_FIELDS, values))
-    fields["status"] = _STATUS_BY_VALUE[fields["status"]]
+    status = fields["status"]
+    fields["status"] = _STATUS_BY_VALUE[status]
+    # A coordinator keeps every result of a run: one copy of the worker's
+    # name for all, and a history made of the result's own values.
+    worker = fields["worker"]
+    if type(worker) is str:
+        fields["worker"] = worker = sys.intern(worker)
+    if fields["history"] == _OWN_HISTORY:
+        fields["history"] = ((fields["started"], fields["finished"], worker, fields["status"].value),)
     return _built(JobResult, fields)
 
 

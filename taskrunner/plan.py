@@ -21,6 +21,7 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from .jobhash import job_hash
 from .model import FAILURES, Job, JobResult, Status
@@ -94,7 +95,10 @@ def dependency_graph(jobs: Sequence[Job], satisfied: Iterable[str] = ()) -> tupl
             if name in index_of:
                 dependents[index_of[name]].append(i)
                 blockers[i] += 1
-    return blockers, dependents
+    # Most jobs have no dependents: they share one empty list, kept for the
+    # whole run (a list each is 56 bytes a job). Nothing appends to it.
+    nobody: list[int] = []
+    return blockers, [found or nobody for found in dependents]
 
 
 def critical_paths(
@@ -160,8 +164,13 @@ class Plan:
         # before jobs not yet started, so a started job finishes (or fails for
         # good) as soon as it can.
         critical = critical_paths(self.jobs, self._blockers, self._dependents, durations or {})
-        self._order = [(-job.priority, -critical[i], i) for i, job in enumerate(self.jobs)]
-        self._fresh: list[tuple[int, float, int]] = [self._order[i] for i in range(len(self.jobs)) if not self._blockers[i]]
+        # When every job has the same priority and critical path (no
+        # dependencies, no durations: the common large run), the order is
+        # file order, and a heap entry is just the job's index (a third of a
+        # key tuple's memory, which shows at a million jobs).
+        uniform = len({job.priority for job in self.jobs}) <= 1 and len(set(critical)) <= 1
+        self._keys = None if uniform else [(-job.priority, -critical[i], i) for i, job in enumerate(self.jobs)]
+        self._fresh: list[Any] = [self._entry(i) for i in range(len(self.jobs)) if not self._blockers[i]]
         heapq.heapify(self._fresh)
         self._retries: list[tuple[float, int]] = []
         # With a resource pool, a job is taken only when its demand fits; the
@@ -173,6 +182,10 @@ class Plan:
         self._final_count = 0
         self._failures = 0
         self._stopped = False
+
+    def _entry(self, index: int) -> Any:
+        """The ready heap's entry for job ``index``: its key, or the index itself."""
+        return index if self._keys is None else self._keys[index]
 
     # -- queries ---------------------------------------------------------
 
@@ -214,7 +227,7 @@ class Plan:
         """
         taken: list[tuple[int, int]] = []
         passed_retries: list[tuple[float, int]] = []
-        passed_fresh: list[tuple[int, float, int]] = []
+        passed_fresh: list[Any] = []
         while not self._stopped and len(taken) < limit:
             if self._retries and self._retries[0][0] <= now:
                 retry = heapq.heappop(self._retries)
@@ -224,7 +237,7 @@ class Plan:
                     continue
             elif self._fresh:
                 entry = heapq.heappop(self._fresh)
-                index = entry[2]
+                index = entry if self._keys is None else entry[2]
                 if not self._reserve(index):
                     passed_fresh.append(entry)
                     if len(passed_fresh) + len(passed_retries) >= BACKFILL_SCAN:
@@ -289,7 +302,7 @@ class Plan:
             for dependent in self._dependents[index]:
                 self._blockers[dependent] -= 1
                 if not self._blockers[dependent] and self._final[dependent] is None:
-                    heapq.heappush(self._fresh, self._order[dependent])
+                    heapq.heappush(self._fresh, self._entry(dependent))
             return [final]
         if final.status in RETRYABLE:
             self._failures += 1

@@ -16,7 +16,7 @@ import logging
 import os
 import pickle
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from .backend import Backend
 from .freshness import Freshness
@@ -47,7 +47,7 @@ class RunLoop:
         journal: Journal,
         signals: SignalGuard,
         *,
-        seqs: dict[str, int],
+        seqs: Sequence[int],
         freshness: Freshness,
         reporter: Reporter,
         log_dir: str,
@@ -97,7 +97,7 @@ class RunLoop:
     def _dispatch(self, index: int, number: int) -> list[JobResult]:
         job = self.plan.jobs[index]
         stem = os.path.join(self._log_dir, self._stems[index])
-        attempt = Attempt(next(self._attempt_ids), job, number, f"{stem}.out", f"{stem}.err", self.seqs[job.name],
+        attempt = Attempt(next(self._attempt_ids), job, number, f"{stem}.out", f"{stem}.err", self.seqs[index],
                           self.plan.gpus_of(index))
         self._attempt_jobs[attempt.attempt_id] = index
         fresh = self.freshness.fresh_result(job, time.time()) if number == 1 else None

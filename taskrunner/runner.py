@@ -270,7 +270,7 @@ class Runner:
                         resources=resources)
             loop = RunLoop(
                 plan, pool, journal, signals,
-                seqs={job.name: seq for seq, job in enumerate(jobs, start=1)},  # {#}: place in the full list
+                seqs=_places(jobs, preview.to_run),
                 freshness=Freshness(jobs, preview.last, options.force),
                 reporter=self._reporter(), log_dir=options.log_dir, on_result=self.on_result,
                 memfree=options.memfree,
@@ -279,12 +279,10 @@ class Runner:
                 yield from loop.results()
             if journal.failed is not None:
                 raise journal.failed
-        finals = {r.name: r for r in plan.results() if r is not None}
-        finals.update(done)
         if signals.received == signal.SIGINT and options.raise_interrupt:
             raise KeyboardInterrupt
         return RunReport(
-            results=tuple(finals[job.name] for job in jobs if job.name in finals),
+            results=_in_job_order(jobs, plan, done),
             wall_time=time.monotonic() - started,
             interrupted_by=signal.Signals(signals.received).name if signals.received else None,
             results_path=options.results_path,
@@ -311,6 +309,24 @@ class Runner:
             return options.backend
         workers = min(options.workers, max(1, len(to_run)))
         return open_backend(options.backend, workers, options.scheduler, import_main=bool(functions_in_main(to_run)))
+
+
+def _places(jobs: Sequence[Job], to_run: Sequence[Job]) -> Sequence[int]:
+    """The 1-based place in ``jobs`` (``{#}``) of each job of ``to_run``."""
+    if len(to_run) == len(jobs):  # all of them, in order: no table needed
+        return range(1, len(jobs) + 1)
+    place = {job.name: seq for seq, job in enumerate(jobs, start=1)}
+    return [place[job.name] for job in to_run]
+
+
+def _in_job_order(jobs: Sequence[Job], plan: Plan, done: Mapping[str, JobResult]) -> tuple[JobResult, ...]:
+    """The final results of the run and those kept from earlier (``done``), in ``jobs`` order."""
+    planned = plan.results()
+    if not done and len(planned) == len(jobs):  # every job was planned, in order
+        return tuple(result for result in planned if result is not None)
+    finals = {result.name: result for result in planned if result is not None}
+    finals.update(done)
+    return tuple(finals[job.name] for job in jobs if job.name in finals)
 
 
 def run(jobs: Sequence[Job], workers: int | None = None, **options: Any) -> RunReport:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from taskrunner.cli import cli
 from taskrunner.errors import ResultsFileError
 from taskrunner.jobhash import job_hash
-from taskrunner.journal import read_results
+from taskrunner.journal import read_results, result_line
 from taskrunner.model import Job, JobResult, Status
 from taskrunner.progress import format_summary
 from taskrunner.retention import retain
@@ -181,3 +181,31 @@ def test_unhashable_values_where_a_status_belongs_are_named(tmp_path: Path, line
     path = results_file(tmp_path, line)
     with pytest.raises(ResultsFileError, match=r":1: '(status|history)' must be"):
         read_results(str(path))
+
+
+_text = st.text(st.characters(blacklist_categories=()), max_size=12)  # lone surrogates, quotes, controls too
+_number = st.one_of(st.integers(min_value=-(1 << 70), max_value=1 << 70), st.floats(allow_nan=True, allow_infinity=True))
+_scalar = st.one_of(st.none(), st.booleans(), _number, _text)
+_json_value = st.recursive(_scalar, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                            st.dictionaries(_text, inner, max_size=3)), max_leaves=6)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=_text, status=st.sampled_from(list(Status)), returncode=st.one_of(st.none(), st.integers(), st.booleans()),
+    value=_json_value, error=st.one_of(st.none(), _text), attempts=st.integers(min_value=0, max_value=9),
+    times=st.tuples(_scalar, _scalar, _scalar), worker=st.one_of(st.none(), _text),
+    logs=st.tuples(st.one_of(st.none(), _text), st.one_of(st.none(), _text), st.one_of(st.none(), _text)),
+    history=st.lists(st.tuples(_number, _number, _text, st.sampled_from([s.value for s in Status])), max_size=3),
+    job_hash=st.one_of(st.none(), _text), max_rss=st.one_of(st.none(), st.integers(min_value=0)),
+)
+def test_a_results_line_is_the_json_encoders_text(
+    name: str, status: Status, returncode: object, value: object, error: str | None, attempts: int,
+    times: tuple[object, object, object], worker: str | None, logs: tuple[str | None, str | None, str | None],
+    history: list[tuple[float, float, str, str]], job_hash: str | None, max_rss: int | None,
+) -> None:
+    # result_line writes the fields out itself, for speed: the text must be
+    # exactly what json's encoder makes of to_dict(), whatever the values.
+    result = JobResult(name, status, returncode, value, error, attempts, *times, worker, *logs,  # type: ignore[arg-type]
+                       history=tuple(history), job_hash=job_hash, max_rss=max_rss)
+    assert result_line(result) == json.JSONEncoder(ensure_ascii=False).encode(result.to_dict()) + "\n"

@@ -4,13 +4,14 @@ worker processes; commands still run for real)."""
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
 import pytest
 
 from taskrunner import Job, Runner
 from taskrunner.inprocess import InProcessBackend
-from taskrunner.model import Status
+from taskrunner.model import JobResult, Status
 
 pytestmark = [pytest.mark.timeout(30), pytest.mark.usefixtures("no_leftovers")]
 
@@ -95,3 +96,21 @@ def test_run_and_iter_results_share_one_iteration_whose_report_comes_at_the_end(
     assert [(r.name, r.status) for r in execution.report] == [("a", Status.OK), ("b", Status.FAILED)]
     report = runner(tmp_path, InProcessBackend()).run(jobs)
     assert [(r.name, r.status) for r in report] == [(r.name, r.status) for r in execution.report]
+
+
+@pytest.mark.parametrize(
+    "history",
+    [
+        ((1.5, 2.5, "w0-7", "ok"),),  # a first attempt's own: sent as a mark, rebuilt
+        ((1.5, 2.5, "w0-7", "failed"),),  # not its own (another status): sent as it is
+        ((0.5, 1.0, "w1-8", "timeout"), (1.5, 2.5, "w0-7", "ok")),
+        (),
+    ],
+)
+def test_a_result_crosses_a_pipe_unchanged(history: tuple[tuple[float, float, str, str], ...]) -> None:
+    result = JobResult("a", Status.OK, 0, [1], None, 1, 1.5, 2.5, 1.0, "w0-7", history=history, job_hash="ab")
+    copy = pickle.loads(pickle.dumps(result))
+    assert copy == result
+    if history and history[-1][3] == "ok" and len(history) == 1:
+        # Rebuilt from the result's own fields: no second copy of them kept.
+        assert copy.history[0][0] is copy.started and copy.history[0][2] is copy.worker
