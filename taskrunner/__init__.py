@@ -41,7 +41,7 @@ _MODULE_OF = {
     "WorkerCrashed": "errors",
     "Job": "model",
     "JobResult": "model",
-    "RunReport": "model",
+    "RunReport": "report",
     "Status": "model",
     "Runner": "runner",
     "run": "runner",
@@ -69,7 +69,8 @@ if TYPE_CHECKING:
         WorkerError,
     )
     from .executor import Executor
-    from .model import Job, JobResult, RunReport, Status
+    from .model import Job, JobResult, Status
+    from .report import RunReport
     from .runner import Runner, run
     from .spec import load_jobs
     from .version import __version__

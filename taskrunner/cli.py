@@ -37,9 +37,10 @@ from .execcmd import exec_command
 from .fields import as_json as job_as_json
 from .freshness import Freshness
 from .journal import read_results
-from .model import Job, RunReport
+from .model import Job
 from .paths import default_paths
 from .progress import format_summary
+from .report import RunReport
 from .selection import dependency_order, select_jobs, unmatched
 from .spec import MAX_JOBS, JobFile, load_job_file
 from .timeline import render_timeline

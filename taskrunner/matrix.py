@@ -25,8 +25,7 @@ import math
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .fields import FIELD
 from .shellvalues import ShellTemplate
@@ -34,9 +33,9 @@ from .shellvalues import ShellTemplate
 __all__ = ["Expansion", "count", "expand", "placeholder_pattern", "render", "replacement", "uses_run_placeholders"]
 
 
-@dataclass(frozen=True)
-class Expansion:
-    """One expanded job: its fields and the variable values that made it."""
+class Expansion(NamedTuple):
+    """One expanded job: its fields and the variable values that made it
+    (a tuple: one is made per combination)."""
 
     fields: dict[str, Any]
     values: dict[str, Any]
@@ -122,9 +121,10 @@ def expand(
                 if key in FIELD and FIELD[key].placeholders != "none"]
     name = template["name"]
     name_has_placeholders = bool(pattern.search(name)) or not names
+    templates: dict[str, _TextTemplate] = {}
     for seq, combination in enumerate(itertools.product(*(matrix[n] for n in names)), start=first_seq):
         values = dict(zip(names, combination, strict=True))
-        substitute = _Substitution(pattern, values, seq)
+        substitute = _Substitution(pattern, values, seq, templates)
         fields = dict(template)
         if name_has_placeholders:
             fields["name"] = substitute.text(name)
@@ -171,14 +171,32 @@ def replacement(text: str, form: str) -> str:
 class _Replacements(Mapping[str, str]):
     """What each placeholder stands for in one expanded job (made on demand)."""
 
-    def __init__(self, rendered: dict[str, str], seq: int, slot: str) -> None:
-        self.rendered, self.seq, self.slot = rendered, str(seq), slot
+    def __init__(self, rendered: dict[str, str], seq: int) -> None:
+        self.rendered, self.seq = rendered, str(seq)
+        self._slot: str | None = None
+
+    @property
+    def slot(self) -> str:
+        """The text standing for ``{%}`` outside shell strings (see ``_Substitution``)."""
+        if self._slot is None:
+            # {%} is known only where the job runs: it becomes a token the
+            # worker replaces, one that no value of this job contains.
+            self._slot = "{%}"
+            taken = "\n".join(self.rendered.values())
+            number = 0
+            while self._slot in taken:
+                number += 1
+                self._slot = "{%" + str(number) + "}"
+        return self._slot
 
     def __getitem__(self, key: str) -> str:
         if key == "#":
             return self.seq
         if key == "%":
             return self.slot
+        plain = self.rendered.get(key)  # {x} itself: most placeholders
+        if plain is not None:
+            return plain
         name = key.rstrip("./")
         return replacement(self.rendered[name], key[len(name):])
 
@@ -189,30 +207,55 @@ class _Replacements(Mapping[str, str]):
         return len(self.rendered)
 
 
+class _TextTemplate:
+    """A text split once at its placeholders (a million-job matrix does not
+    search its name a million times), filled for each combination."""
+
+    def __init__(self, text: str, pattern: re.Pattern[str]) -> None:
+        self.literals: list[str] = []
+        self.keys: list[str] = []
+        last = 0
+        for found in pattern.finditer(text):
+            self.literals.append(text[last:found.start()])
+            self.keys.append(found[1])
+            last = found.end()
+        self.tail = text[last:]
+        self.uses_slot = "%" in self.keys
+
+    def fill(self, replacements: _Replacements) -> str:
+        parts: list[str] = []
+        for literal, key in zip(self.literals, self.keys):
+            parts += (literal, replacements[key])
+        parts.append(self.tail)
+        return "".join(parts)
+
+
 class _Substitution:
-    def __init__(self, pattern: re.Pattern[str], values: dict[str, Any], seq: int) -> None:
+    """The values of one combination, put into the template's texts.
+
+    ``templates``: the texts already split (shared by every combination).
+    """
+
+    def __init__(
+        self, pattern: re.Pattern[str], values: dict[str, Any], seq: int, templates: dict[str, _TextTemplate]
+    ) -> None:
         self.pattern = pattern
         self.values = values
-        rendered = {name: render(value) for name, value in values.items()}
-        # {%} is known only where the job runs: outside shell strings (which
-        # refer to $TASKRUNNER_SLOT) it becomes a token the worker replaces,
-        # one that no value of this job contains.
-        self.slot_token = "{%}"
-        taken = "\n".join(rendered.values())
-        number = 0
-        while self.slot_token in taken:
-            number += 1
-            self.slot_token = "{%" + str(number) + "}"
+        self.templates = templates
+        self.replacements = _Replacements({name: render(value) for name, value in values.items()}, seq)
         self.slot_used = False
-        self.replacements = _Replacements(rendered, seq, self.slot_token)
 
-    def _replace(self, match: re.Match[str]) -> str:
-        if match[1] == "%":
-            self.slot_used = True
-        return self.replacements[match[1]]
+    @property
+    def slot_token(self) -> str:
+        return self.replacements.slot
 
     def text(self, text: str) -> str:
-        return self.pattern.sub(self._replace, text)
+        template = self.templates.get(text)
+        if template is None:
+            template = self.templates[text] = _TextTemplate(text, self.pattern)
+        if template.uses_slot:
+            self.slot_used = True
+        return template.fill(self.replacements)
 
     def data(self, value: Any) -> Any:
         """Arguments: an exact ``"{var}"`` becomes the value itself, with its type."""

@@ -19,6 +19,7 @@ for jobs that depended on it when it did not succeed).
 from __future__ import annotations
 
 import heapq
+from array import array
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -26,6 +27,7 @@ from typing import Any
 from .jobhash import job_hash
 from .model import FAILURES, Job, JobResult, Status
 from .resources import ResourcePool, demand
+from .resultstore import ResultStore
 
 __all__ = ["RETRYABLE", "Plan", "critical_paths", "dependency_graph", "dependency_problems"]
 
@@ -43,6 +45,8 @@ def dependency_problems(jobs: Sequence[Job], known: Iterable[str] = ()) -> list[
     >>> dependency_problems([Job(name="a", run="x", depends_on=["b"]), Job(name="b", run="x", depends_on=["a"])])
     [(0, "job 'a': dependency cycle a -> b -> a")]
     """
+    if not any(job.depends_on for job in jobs):
+        return []  # (a million-job run without dependencies builds no tables)
     index_of = {job.name: i for i, job in enumerate(jobs)}
     known = set(known)
     problems = []
@@ -86,18 +90,20 @@ def dependency_graph(jobs: Sequence[Job], satisfied: Iterable[str] = ()) -> tupl
     >>> dependency_graph([Job(name="a", run="x"), Job(name="b", run="x", depends_on="a")])
     ([0, 1], [[1], []])
     """
+    blockers = [0] * len(jobs)
+    # Most jobs have no dependents: they share one empty list, kept for the
+    # whole run (a list each is 56 bytes a job). Nothing appends to it.
+    nobody: list[int] = []
+    if not any(job.depends_on for job in jobs):
+        return blockers, [nobody] * len(jobs)
     index_of = {job.name: i for i, job in enumerate(jobs)}
     satisfied = set(satisfied)
-    blockers = [0] * len(jobs)
     dependents: list[list[int]] = [[] for _ in jobs]
     for i, job in enumerate(jobs):
         for name in set(job.depends_on) - satisfied:
             if name in index_of:
                 dependents[index_of[name]].append(i)
                 blockers[i] += 1
-    # Most jobs have no dependents: they share one empty list, kept for the
-    # whole run (a list each is 56 bytes a job). Nothing appends to it.
-    nobody: list[int] = []
     return blockers, [found or nobody for found in dependents]
 
 
@@ -112,7 +118,9 @@ def critical_paths(
     """
     known = [durations[job.name] for job in jobs if job.name in durations]
     default = sum(known) / len(known) if known else 1.0
-    weight = [durations.get(job.name, default) for job in jobs]
+    weight = [durations.get(job.name, default) for job in jobs] if known else [default] * len(jobs)
+    if not any(dependents):
+        return weight  # no chains: each job weighs itself
     # Kahn's order (dependencies first), then walk it backwards.
     waiting = list(blockers)
     order = [i for i in range(len(jobs)) if not waiting[i]]
@@ -154,8 +162,9 @@ class Plan:
         self.jobs = list(jobs)
         self.max_failures = max_failures
         self._blockers, self._dependents = dependency_graph(self.jobs, satisfied)
-        self._final: list[JobResult | None] = [None] * len(self.jobs)
-        self._attempts = [0] * len(self.jobs)
+        #: The final results (compact: a run may have a million).
+        self.final = ResultStore(self.jobs)
+        self._attempts = array("I", bytes(4 * len(self.jobs)))  # 4 bytes a job, not 8
         #: The attempts that ran, of jobs that were retried (job index -> entries).
         self._earlier: dict[int, list[tuple[float, float, str, str]]] = {}
         self._running: set[int] = set()
@@ -170,8 +179,15 @@ class Plan:
         # key tuple's memory, which shows at a million jobs).
         uniform = len({job.priority for job in self.jobs}) <= 1 and len(set(critical)) <= 1
         self._keys = None if uniform else [(-job.priority, -critical[i], i) for i, job in enumerate(self.jobs)]
-        self._fresh: list[Any] = [self._entry(i) for i in range(len(self.jobs)) if not self._blockers[i]]
-        heapq.heapify(self._fresh)
+        # Ready first attempts: a heap, and, when every job is ready at once
+        # in file order, a cursor over them instead (no million-entry heap).
+        self._cursor = self._cursor_end = 0
+        if self._keys is None and not any(self._blockers):
+            self._cursor_end = len(self.jobs)
+            self._fresh: list[Any] = []
+        else:
+            self._fresh = [self._entry(i) for i in range(len(self.jobs)) if not self._blockers[i]]
+            heapq.heapify(self._fresh)
         self._retries: list[tuple[float, int]] = []
         # With a resource pool, a job is taken only when its demand fits; the
         # gpus each running job holds are given back with its outcome.
@@ -182,6 +198,16 @@ class Plan:
         self._final_count = 0
         self._failures = 0
         self._stopped = False
+
+    def _has_fresh(self) -> bool:
+        return bool(self._fresh) or self._cursor < self._cursor_end
+
+    def _pop_fresh(self) -> Any:
+        """The first ready job's heap entry (taken from the heap or the cursor)."""
+        if self._cursor < self._cursor_end and (not self._fresh or self._cursor < self._fresh[0]):
+            self._cursor += 1
+            return self._cursor - 1
+        return heapq.heappop(self._fresh)
 
     def _entry(self, index: int) -> Any:
         """The ready heap's entry for job ``index``: its key, or the index itself."""
@@ -208,13 +234,13 @@ class Plan:
         """When the earliest waiting attempt becomes due (None if none waits)."""
         if self._stopped:
             return None
-        if self._fresh and not self._blocked:
+        if self._has_fresh() and not self._blocked:
             return float("-inf")
         return self._retries[0][0] if self._retries else None
 
     def results(self) -> list[JobResult | None]:
         """Final results in job order (None where not final yet)."""
-        return list(self._final)
+        return [self.final.get(index) for index in range(len(self.jobs))]
 
     # -- transitions -----------------------------------------------------
 
@@ -235,8 +261,8 @@ class Plan:
                 if not self._reserve(index):
                     passed_retries.append(retry)
                     continue
-            elif self._fresh:
-                entry = heapq.heappop(self._fresh)
+            elif self._has_fresh():
+                entry = self._pop_fresh()
                 index = entry if self._keys is None else entry[2]
                 if not self._reserve(index):
                     passed_fresh.append(entry)
@@ -301,7 +327,7 @@ class Plan:
         if final.ok:
             for dependent in self._dependents[index]:
                 self._blockers[dependent] -= 1
-                if not self._blockers[dependent] and self._final[dependent] is None:
+                if not self._blockers[dependent] and not self.final.has(dependent):
                     heapq.heappush(self._fresh, self._entry(dependent))
             return [final]
         if final.status in RETRYABLE:
@@ -316,7 +342,7 @@ class Plan:
         while queue:
             cause = queue.popleft()
             for dependent in self._dependents[cause]:
-                if self._final[dependent] is None:
+                if not self.final.has(dependent):
                     result = JobResult(
                         name=self.jobs[dependent].name,
                         status=Status.SKIPPED,
@@ -340,7 +366,7 @@ class Plan:
         """
         cancelled = []
         for index, job in enumerate(self.jobs):
-            if self._final[index] is None and index not in self._running:
+            if not self.final.has(index) and index not in self._running:
                 result = JobResult(
                     name=job.name,
                     status=Status.CANCELLED,
@@ -351,10 +377,11 @@ class Plan:
                 self._set_final(index, result)
                 cancelled.append(result)
         self._fresh.clear()
+        self._cursor = self._cursor_end
         self._retries.clear()
         return cancelled
 
     def _set_final(self, index: int, result: JobResult) -> None:
-        if self._final[index] is None:
+        if not self.final.has(index):
             self._final_count += 1
-        self._final[index] = result
+        self.final.put(index, result)

@@ -12,6 +12,7 @@ bar shows go through tqdm, so the bar never breaks or flickers.
 
 from __future__ import annotations
 
+import heapq
 import os
 import re
 import sys
@@ -19,7 +20,8 @@ import time
 from collections import Counter
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
-from .model import FAILURES, SUCCESSES, JobResult, RunReport, Status
+from .model import FAILURES, SUCCESSES, JobResult, Status
+from .report import RunReport
 
 __all__ = ["Reporter", "SilentReporter", "TerminalReporter", "bar_wanted", "format_summary", "short_reason"]
 
@@ -221,7 +223,20 @@ def format_summary(
     lines += report.notes
     if resumed or report.kept:
         lines.append(f"resumed: kept {report.kept} results, ran {len(report) - report.kept} jobs")
-    problems = [r for r in report if r.status in FAILURES]
+    # One pass, keeping only what is shown: a report may hold a million results.
+    problems: list[JobResult] = []
+    timed: list[tuple[float, int, JobResult]] = []  # the slowest, as a heap
+    timed_count = 0
+    for position, result in enumerate(report):
+        if result.status in FAILURES:
+            problems.append(result)
+        if result.duration is not None and slowest:
+            timed_count += 1
+            entry = (result.duration, -position, result)
+            if len(timed) < slowest:
+                heapq.heappush(timed, entry)
+            elif entry > timed[0]:
+                heapq.heapreplace(timed, entry)
     for result in problems[:max_problems_shown]:
         reason = (result.error or "").strip().splitlines()[-1:] or [result.status.value]
         lines.append(printable(f"{result.status.value.upper()} {result.name}: {reason[0]}"))
@@ -231,9 +246,9 @@ def format_summary(
             lines.append(f"    full log: {result.stderr_log}")
     if len(problems) > max_problems_shown:
         lines.append(f"... and {len(problems) - max_problems_shown} more not ok (see the results file)")
-    timed = sorted((r for r in report if r.duration is not None), key=lambda r: r.duration or 0.0, reverse=True)
-    if len(timed) > 1 and slowest:
-        lines.append("slowest: " + ", ".join(printable(f"{r.name} {r.duration:.1f}s") for r in timed[:slowest]))
+    if timed_count > 1:
+        shown = [result for _, _, result in sorted(timed, reverse=True)]
+        lines.append("slowest: " + ", ".join(printable(f"{r.name} {r.duration:.1f}s") for r in shown))
     if report.results_path:
         lines.append(f"results: {report.results_path}")
     if report.log_dir:

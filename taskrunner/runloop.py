@@ -57,7 +57,6 @@ class RunLoop:
         self.plan, self.pool, self.journal, self.signals = plan, pool, journal, signals
         self.seqs, self.freshness, self.reporter, self.on_result = seqs, freshness, reporter, on_result
         self._log_dir = os.path.abspath(log_dir)
-        self._stems = [log_file_stem(job.name) for job in plan.jobs]
         self._attempt_jobs: dict[int, int] = {}
         self._attempt_ids = itertools.count(1)
         self._memfree = memfree
@@ -96,7 +95,7 @@ class RunLoop:
 
     def _dispatch(self, index: int, number: int) -> list[JobResult]:
         job = self.plan.jobs[index]
-        stem = os.path.join(self._log_dir, self._stems[index])
+        stem = os.path.join(self._log_dir, log_file_stem(job.name))
         attempt = Attempt(next(self._attempt_ids), job, number, f"{stem}.out", f"{stem}.err", self.seqs[index],
                           self.plan.gpus_of(index))
         self._attempt_jobs[attempt.attempt_id] = index

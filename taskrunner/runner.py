@@ -34,13 +34,15 @@ from .journal import (
 )
 from .logfiles import prepare_log_dir
 from .mainmodule import check_guarded, functions_in_main
-from .model import Job, JobResult, RunReport
+from .model import Job, JobResult
 from .options import RunOptions
 from .paths import default_paths, log_file_stem
 from .plan import Plan, dependency_problems
 from .progress import Reporter, SilentReporter, TerminalReporter, bar_wanted
+from .report import RunReport
 from .resources import ResourcePool, capacity, demand
 from .resultslock import ResultsLock
+from .resultstore import ResultsView
 from .resume import RunPreview, preview_run
 from .runloop import RunLoop
 from .sendable import check_jobs
@@ -319,11 +321,11 @@ def _places(jobs: Sequence[Job], to_run: Sequence[Job]) -> Sequence[int]:
     return [place[job.name] for job in to_run]
 
 
-def _in_job_order(jobs: Sequence[Job], plan: Plan, done: Mapping[str, JobResult]) -> tuple[JobResult, ...]:
+def _in_job_order(jobs: Sequence[Job], plan: Plan, done: Mapping[str, JobResult]) -> Sequence[JobResult]:
     """The final results of the run and those kept from earlier (``done``), in ``jobs`` order."""
+    if not done and len(plan.jobs) == len(jobs):  # every job was planned, in order
+        return ResultsView(plan.final)
     planned = plan.results()
-    if not done and len(planned) == len(jobs):  # every job was planned, in order
-        return tuple(result for result in planned if result is not None)
     finals = {result.name: result for result in planned if result is not None}
     finals.update(done)
     return tuple(finals[job.name] for job in jobs if job.name in finals)

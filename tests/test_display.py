@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 
 from conftest import CliRunner, write
+from taskrunner.model import JobResult, Status
+from taskrunner.progress import format_summary
+from taskrunner.report import RunReport
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -138,3 +141,10 @@ def test_the_bar_stays_live_while_no_job_finishes(cli: CliRunner) -> None:
     frames = [frame for frame in done.stderr.split("\r") if "job" in frame and "running=" in frame]
     for second in ("00:01", "00:02", "00:03"):
         assert any(second in frame and "running=1" in frame for frame in frames), (second, frames)
+
+
+def test_the_summary_names_the_slowest_jobs_first_and_earliest_on_ties() -> None:
+    durations = {"a": 1.0, "b": 5.0, "c": 3.0, "d": 5.0, "e": 0.5, "f": 4.0}
+    report = RunReport(tuple(JobResult(name, Status.OK, duration=seconds) for name, seconds in durations.items()))
+    assert "slowest: b 5.0s, d 5.0s, f 4.0s" in format_summary(report)
+    assert "slowest: b 5.0s\n" in format_summary(report, slowest=1) + "\n"

@@ -177,3 +177,27 @@ def test_dependency_problems_unknown_and_cycles() -> None:
 def test_long_chain_has_no_recursion_limit() -> None:
     jobs = [dep("j0")] + [dep(f"j{i}", f"j{i-1}") for i in range(1, 5000)]
     assert dependency_problems(jobs) == []
+
+
+def test_a_job_passed_over_for_resources_goes_before_later_ones() -> None:
+    # Every job ready at once, in file order: the plan walks them with a
+    # cursor; one passed over (it did not fit) must still come before the
+    # jobs after it once it fits.
+    from taskrunner.resources import ResourcePool
+
+    jobs = [job("small"), job("wide", resources={"cpu": 2}), *(job(f"later-{n}") for n in range(3))]
+    plan = Plan(jobs, resources=ResourcePool({"cpu": 2}))
+    assert plan.take_due(now=0, limit=1) == [(0, 1)]  # small holds one cpu: wide does not fit
+    assert [index for index, _ in plan.take_due(now=0, limit=1)] == [2]  # later-0 fills the gap
+    plan.record(0, outcome("small", Status.OK), now=0)
+    plan.record(2, outcome("later-0", Status.OK), now=0)
+    assert [index for index, _ in plan.take_due(now=0, limit=1)] == [1]  # wide, before later-1
+
+
+def test_plan_results_and_the_compact_store_agree() -> None:
+    plan = Plan([job("a"), job("b")])
+    plan.take_due(now=0, limit=2)
+    plan.record(1, outcome("b", Status.FAILED), now=0)
+    first, second = plan.results()
+    assert first is None and second is not None and (second.name, second.status) == ("b", Status.FAILED)
+    assert plan.final.get(1) == second and plan.final.status(1) is Status.FAILED and not plan.finished
