@@ -100,7 +100,7 @@ class RunOptions:
             **rest,
         )
 
-    def apply_to(self, jobs: Sequence[Job]) -> list[Job]:
+    def apply_to(self, jobs: Sequence[Job]) -> Sequence[Job]:
         """The jobs with the run's ``timeout``/``retries`` where they set none.
 
         >>> options = RunOptions.create(1, timeout=5)
@@ -108,6 +108,8 @@ class RunOptions:
         ...                                           Job(name="b", run="true", timeout=1)])]
         [5.0, 1.0]
         """
+        if self.timeout is None and self.retries is None:
+            return jobs  # (no copy: a run may have a million jobs)
         updated = []
         for job in jobs:
             changes: dict[str, Any] = {}

@@ -159,7 +159,7 @@ class Plan:
         durations: Mapping[str, float] | None = None,
         resources: ResourcePool | None = None,
     ) -> None:
-        self.jobs = list(jobs)
+        self.jobs = jobs if isinstance(jobs, (list, tuple)) else list(jobs)
         self.max_failures = max_failures
         self._blockers, self._dependents = dependency_graph(self.jobs, satisfied)
         #: The final results (compact: a run may have a million).

@@ -31,6 +31,9 @@ _CODE = {status: code for code, status in enumerate(_STATUSES, start=1)}
 #: ``returncode``/``max_rss`` None, as a 64-bit integer.
 _NONE = -(1 << 63)
 _HEX_DIGITS = frozenset("0123456789abcdef")
+_SCALARS = frozenset({int, float, str, bool})
+#: How many distinct return values a store keeps one copy of.
+SHARED_VALUES = 4096
 
 
 def _fits_int64(value: Any) -> bool:
@@ -52,6 +55,7 @@ class ResultStore:
         self._hash = bytearray(8 * count)
         self._worker = array("H", bytes(2 * count))
         self._values: list[Any] = [None] * count
+        self._seen: dict[tuple[type, Any], Any] = {}  # see _shared
         self._workers: list[str] = []
         self._worker_index: dict[str, int] = {}
         #: The results kept as they are (job index -> result).
@@ -125,8 +129,24 @@ class ResultStore:
         self._attempts[index] = result.attempts
         self._hash[8 * index : 8 * index + 8] = bytes.fromhex(job_hash)
         self._worker[index] = slot
-        self._values[index] = result.value
+        self._values[index] = self._shared(result.value)
         return True
+
+    def _shared(self, value: Any) -> Any:
+        """One object for values that repeat (a worker's pid, ``True``, ``"done"``):
+        each result's value arrives as its own copy, 28 bytes and more a job.
+        Only scalars, keyed by type (``1``, ``1.0`` and ``True`` stay apart),
+        and only the first SHARED_VALUES distinct ones."""
+        kind = type(value)
+        if kind not in _SCALARS:
+            return value
+        key = (kind, value)
+        known = self._seen.get(key)
+        if known is not None:
+            return known
+        if len(self._seen) < SHARED_VALUES:
+            self._seen[key] = value
+        return value
 
     def get(self, index: int) -> JobResult | None:
         """Job ``index``'s final result, or None while it has none."""

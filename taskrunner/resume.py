@@ -21,7 +21,7 @@ class RunPreview:
     """What a run would do (``Runner.preview``, ``--dry-run``): the jobs it
     would run, and the earlier results it would keep."""
 
-    to_run: list[Job]
+    to_run: Sequence[Job]
     retention: Retention
     notes: tuple[str, ...]
     #: Each job's last line in the results file, when it was read (for the

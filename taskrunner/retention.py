@@ -19,7 +19,7 @@ A run owns the lines of the jobs it runs and nothing else:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from .jobhash import job_hash
@@ -42,8 +42,10 @@ class Retention:
     done: dict[str, JobResult]
     foreign: int
 
-    def to_run(self, jobs: Iterable[Job], select: Collection[str] | None) -> list[Job]:
+    def to_run(self, jobs: Sequence[Job], select: Collection[str] | None) -> Sequence[Job]:
         """The jobs that run: the selected ones without a kept success."""
+        if select is None and not self.done:
+            return jobs  # all of them (no copy: a run may have a million jobs)
         return [job for job in jobs if (select is None or job.name in select) and job.name not in self.done]
 
 

@@ -293,7 +293,7 @@ class Runner:
             notes=preview.notes,
         )
 
-    def _resource_pool(self, to_run: list[Job]) -> ResourcePool | None:
+    def _resource_pool(self, to_run: Sequence[Job]) -> ResourcePool | None:
         """The run's resources, if it counts any; ``ValueError`` for a job that can never fit."""
         options = self.options
         if options.resources is None and not any(job.resources for job in to_run):
@@ -305,7 +305,7 @@ class Runner:
                 raise ValueError(f"job {job.name!r} {why} (give the run more with --resources)")
         return pool
 
-    def _open_backend(self, to_run: list[Job]) -> Backend:
+    def _open_backend(self, to_run: Sequence[Job]) -> Backend:
         options = self.options
         if not isinstance(options.backend, str):
             return options.backend

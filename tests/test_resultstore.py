@@ -134,3 +134,14 @@ if __name__ == "__main__":
     assert out["ok"] is False and out["counts"]["ok"] == 300 and out["counts"]["failed"] == 1
     lines = [json.loads(line) for line in (cli.workdir / "out.jsonl").read_text().splitlines()]
     assert sorted(out["report"], key=lambda r: r["name"]) == sorted(lines, key=lambda r: r["name"])
+
+
+def test_repeated_values_are_kept_once_and_keep_their_type() -> None:
+    jobs = [Job(name=f"j{n}", call="os:getpid") for n in range(5)]
+    store = ResultStore(jobs)
+    values = [int("70001"), int("70001"), 1.0, True, 1]  # two equal ints, separate objects
+    for index, value in enumerate(values):
+        store.put(index, common(f"j{index}", value=value))
+    got = [store.get(index).value for index in range(5)]  # type: ignore[union-attr]
+    assert got[0] is got[1] and got == values
+    assert [type(value) for value in got] == [int, int, float, bool, int]
