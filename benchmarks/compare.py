@@ -3,7 +3,7 @@
     apt-get install parallel          # GNU parallel (xargs is in findutils)
     pip install joblib                # the Python peer with auto-batching
     pip install '.[dask]'             # for the dask workload
-    python benchmarks/compare.py [--reps 5] [--only shell,spawn,python,executor,startup,cpu,scale,dask]
+    python benchmarks/compare.py [--reps 5] [--only shell,spawn,calls,python,executor,startup,cpu,scale,dask]
 
 Each workload runs taskrunner and every peer in the same process, alternating,
 ``--reps`` times; it prints the median wall time of each and the ratio
@@ -166,13 +166,40 @@ if __name__ == "__main__":
 }
 
 
+#: The same, with ``taskrunner.run`` of 20,000 ``Job``s (every result recorded:
+#: a results file, logs, a report).
+RUN_SCRIPTS = {
+    **EXECUTOR_SCRIPTS,
+    "taskrunner": """
+import taskrunner
+if __name__ == "__main__":
+    jobs = [taskrunner.Job(name=f"n{i}", call=noop, args=(i,)) for i in range(COUNT)]
+    assert taskrunner.run(jobs, workers=2, progress=False, results="run.jsonl", log_dir="runlogs").ok
+""",
+}
+
+
 def executor_workload(reps: int, scratch: str) -> None:
     """``Executor.map`` against its peers, each a fresh script (a warm
     joblib, reusing its workers within one process, would not pay start-up)."""
-    count = 20_000
+    script_workload(f"Executor: list(map(noop, range({COUNT}))), 2 workers (whole script)", EXECUTOR_SCRIPTS,
+                    reps, scratch)
+
+
+def calls_workload(reps: int, scratch: str) -> None:
+    """``taskrunner.run`` of trivial call jobs against the same peers, whole scripts."""
+    script_workload(f"Calls: run() of {COUNT} Jobs calling noop, 2 workers (whole script)", RUN_SCRIPTS, reps, scratch)
+
+
+COUNT = 20_000
+
+
+def script_workload(title: str, scripts: dict[str, str], reps: int, scratch: str) -> None:
+    """Each of ``scripts`` (COUNT stands for the number of calls) as a fresh process."""
+    count = COUNT
     contenders: dict[str, Callable[[], object]] = {}
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([REPO, os.path.dirname(os.path.abspath(__file__))])}
-    for name, body in EXECUTOR_SCRIPTS.items():
+    for name, body in scripts.items():
         if name.startswith("joblib") and importlib.util.find_spec("joblib") is None:
             print("(joblib not installed: pip install joblib)")
             continue
@@ -180,7 +207,7 @@ def executor_workload(reps: int, scratch: str) -> None:
         with open(script, "w") as handle:
             handle.write("from bench_tasks import noop\n" + body.replace("COUNT", str(count)))
         contenders[name] = lambda s=script: subprocess.run([sys.executable, s], check=True, env=env, cwd=scratch)
-    compare(f"Executor: list(map(noop, range({count}))), 2 workers (whole script)", contenders, reps)
+    compare(title, contenders, reps)
 
 
 def startup_workload(reps: int, scratch: str) -> None:
@@ -249,16 +276,41 @@ def scale_workload(reps: int, scratch: str) -> None:
             for _ in range(reps)
         )
         print(f"  taskrunner {command[0]}{' --dry-run' if len(command) > 2 else ''}: {seconds:.2f} s")
-    if os.path.exists("/usr/bin/time"):
-        big = write_job_file(os.path.join(scratch, "big100k.yaml"), 100_000, '{name: j{i}, call: "os:getpid"}')
-        done = subprocess.run(
-            ["/usr/bin/time", "-v", *taskrunner_command("run", big, "-w", "2", "--no-progress", "--results",
-                                                        os.path.join(scratch, "b.jsonl"), "--log-dir",
-                                                        os.path.join(scratch, "blogs"))],
-            capture_output=True, text=True, cwd=REPO, check=False,
-        )
-        rss = [line for line in done.stderr.splitlines() if "Maximum resident set size" in line]
-        print(f"  100,000 trivial jobs: coordinator {rss[0].strip() if rss else 'RSS unknown'}")
+    matrix = os.path.join(scratch, "matrix1m.yaml")
+    with open(matrix, "w") as handle:
+        handle.write('jobs:\n  - {name: "j{n}", run: "echo {n}", matrix: {n: {range: [0, 1000000]}}}\n')
+    for command in (["validate", matrix], ["list", "--json", matrix]):
+        seconds, peak = measured(taskrunner_command(*command, "--max-jobs", "1000000"))
+        print(f"  1,000,000-value range matrix, {' '.join(command[:-1])}: {seconds:.1f} s, peak {peak}")
+    runs = {
+        "100,000 call jobs written out in the file": write_job_file(
+            os.path.join(scratch, "big100k.yaml"), 100_000, '{name: j{i}, call: "os:getpid"}'),
+        "100,000 call jobs from a range matrix": call_matrix(os.path.join(scratch, "calls100k.yaml"), 100_000),
+        "1,000,000 call jobs from a range matrix": call_matrix(os.path.join(scratch, "calls1m.yaml"), 1_000_000),
+    }
+    for label, job_file in runs.items():
+        seconds, peak = measured(taskrunner_command(
+            "run", job_file, "-w", "2", "--no-progress", "--max-jobs", "1000000",
+            "--results", os.path.join(scratch, "b.jsonl"), "--log-dir", os.path.join(scratch, "blogs")))
+        os.remove(os.path.join(scratch, "b.jsonl"))
+        print(f"  {label}, run on 2 workers: {seconds:.1f} s, coordinator peak {peak}")
+
+
+def call_matrix(path: str, count: int) -> str:
+    """A job file of one ``call`` job expanded to ``count`` jobs by a range matrix."""
+    with open(path, "w") as handle:
+        handle.write(f'jobs:\n  - {{name: "j{{n}}", call: "os:getpid", matrix: {{n: {{range: [0, {count}]}}}}}}\n')
+    return path
+
+
+def measured(command: list[str]) -> tuple[float, str]:
+    """Wall seconds and peak resident size (GNU time's, of the process itself:
+    workers are far smaller) of ``command``, its output thrown away."""
+    start = time.perf_counter()
+    done = subprocess.run(["/usr/bin/time", "-f", "%M", *command], cwd=REPO, check=True,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    seconds = time.perf_counter() - start
+    return seconds, f"{int(done.stderr.split()[-1]) / 1024:.0f} MB"
 
 
 def dask_workload(reps: int, scratch: str) -> None:
@@ -293,7 +345,7 @@ def dask_workload(reps: int, scratch: str) -> None:
 WORKLOADS = {
     "shell": shell_workload, "python": python_workload, "cpu": cpu_workload, "scale": scale_workload,
     "dask": dask_workload, "exec": exec_workload, "critical": critical_workload, "executor": executor_workload,
-    "startup": startup_workload, "spawn": spawn_workload,
+    "startup": startup_workload, "spawn": spawn_workload, "calls": calls_workload,
 }
 
 
