@@ -48,10 +48,6 @@ SUCCESSES = frozenset({Status.OK, Status.UPTODATE})
 
 _T = TypeVar("_T")
 
-def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    return MappingProxyType(dict(value or {}))
-
-
 #: Per slotted dataclass: each field's slot setter, and a getter of the
 #: field values from a mapping, in field order.
 _BUILDERS: dict[type, tuple[tuple[Callable[[Any, Any], None], ...], Callable[[Mapping[str, Any]], tuple[Any, ...]]]] = {}
@@ -124,13 +120,12 @@ class Job:
         _check_name(self.name)
         if (self.run is None) == (self.call is None):
             raise ValueError(f"job {self.name!r}: give exactly one of run= or call=")
-        for spec in PYTHON_FIELDS:
-            value = getattr(self, spec.name)
-            if value is None or value is _UNCHECKED.get(spec.name) or (type(value) is dict and not value):
+        for spec, value, default in zip(PYTHON_FIELDS, _python_values(self), _PYTHON_DEFAULTS):
+            if value is None or value is default or (type(value) is dict and not value):
                 continue  # not given: None, the field's own default, {} (a hot path)
             object.__setattr__(self, spec.name, _checked(self.name, spec, value))
-        object.__setattr__(self, "kwargs", _frozen_mapping(self.kwargs))
-        object.__setattr__(self, "env", _frozen_mapping(self.env))
+        object.__setattr__(self, "kwargs", _read_only(dict(self.kwargs)) if self.kwargs else _EMPTY)
+        object.__setattr__(self, "env", _read_only(dict(self.env)) if self.env else _EMPTY)
         if self.call is None and (self.args or self.kwargs):
             raise ValueError(f"job {self.name!r}: args=/kwargs= go with call=, not run=")
         _check_text(self)
@@ -223,8 +218,10 @@ def _check_text(job: Job) -> None:
 _JOB_DEFAULTS = {
     name: spec.default for name, spec in Job.__dataclass_fields__.items() if spec.default is not MISSING
 }
-#: Defaults that need no check (the very objects, compared by identity).
-_UNCHECKED: dict[str, Any] = {name: value for name, value in _JOB_DEFAULTS.items() if value is not None}
+#: The fields ``Job()`` checks, their values, and their defaults (which need
+#: no check: the very objects, compared by identity).
+_python_values = attrgetter(*(spec.name for spec in PYTHON_FIELDS))
+_PYTHON_DEFAULTS = tuple(_JOB_DEFAULTS.get(spec.name) for spec in PYTHON_FIELDS)
 
 
 _JOB_FIELDS = tuple(Job.__dataclass_fields__)
