@@ -174,7 +174,8 @@ def list_command(job_file: str, as_json: bool, only: tuple[str, ...], tags: tupl
     if as_json:
         echo_json_array(job_as_json(job) for job in jobs)
         return
-    echo_lines(describe(job, Freshness(jobs, {}).up_to_date(jobs)) for job in jobs)
+    fresh = Freshness(jobs, {}).up_to_date(jobs)  # once: it looks at every job
+    echo_lines(describe(job, fresh) for job in jobs)
 
 
 @cli.command("report")

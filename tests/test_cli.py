@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner as ClickRunner
 
 from conftest import REPO_DIR, CliRunner, write
+from taskrunner.cli import cli as taskrunner_cli
+from taskrunner.freshness import Freshness
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -164,3 +168,15 @@ def test_max_jobs_option(cli: CliRunner) -> None:
     refused = cli.run("validate", str(jobs), "--max-jobs", "5")
     assert refused.returncode == 2 and "6 jobs, more than the limit of 5" in refused.stderr
     assert cli.run("validate", str(jobs), "--max-jobs", "6").stdout.endswith("valid, 6 jobs\n")
+
+
+def test_list_looks_at_freshness_once_for_all_jobs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # It once did so for every job: quadratic, minutes for a 50,000-job file.
+    calls = []
+    real = Freshness.up_to_date
+    monkeypatch.setattr(Freshness, "up_to_date", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    job_file = tmp_path / "jobs.yaml"
+    job_file.write_text("jobs:\n" + "".join(f"  - {{name: j{n}, run: 'true'}}\n" for n in range(50)))
+    done = ClickRunner().invoke(taskrunner_cli, ["list", str(job_file)])
+    assert done.exit_code == 0, done.output
+    assert len(done.output.splitlines()) == 50 and len(calls) == 1
