@@ -276,6 +276,9 @@ def scale_workload(reps: int, scratch: str) -> None:
             for _ in range(reps)
         )
         print(f"  taskrunner {command[0]}{' --dry-run' if len(command) > 2 else ''}: {seconds:.2f} s")
+    if not os.path.exists("/usr/bin/time"):
+        print("  (the rest needs GNU time: apt-get install time)")
+        return
     matrix = os.path.join(scratch, "matrix1m.yaml")
     with open(matrix, "w") as handle:
         handle.write('jobs:\n  - {name: "j{n}", run: "echo {n}", matrix: {n: {range: [0, 1000000]}}}\n')
