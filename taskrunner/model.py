@@ -374,8 +374,7 @@ _OWN_HISTORY = 0
 
 def _rebuild_result(values: tuple[Any, ...]) -> JobResult:
     fields = dict(zip(_RESULT_FIELDS, values))
-    status = fields["status"]
-    fields["status"] = _STATUS_BY_VALUE[status]
+    fields["status"] = _STATUS_BY_VALUE[fields["status"]]
     # A coordinator keeps every result of a run: one copy of the worker's
     # name for all, and a history made of the result's own values.
     worker = fields["worker"]
