@@ -31,7 +31,7 @@ from .backend import Backend
 from .calljournal import CallJournal
 from .callvalue import outcome_of
 from .model import FAILURES, Attempt, Job, JobResult
-from .paths import log_file_stem
+from .paths import log_paths
 from .sendable import unsendable_result
 
 __all__ = ["CallLoop"]
@@ -171,10 +171,7 @@ class CallLoop:
 
     def _attempt(self, call: _Call) -> Attempt:
         job = call.job
-        logs = ("", "")
-        if self._log_dir is not None:
-            stem = os.path.join(self._log_dir, log_file_stem(job.name))
-            logs = (f"{stem}.out", f"{stem}.err")
+        logs = ("", "") if self._log_dir is None else log_paths(self._log_dir, job.name)
         return Attempt(next(self._attempt_ids), job, call.tries, *logs, keep_value=True,
                        measure_memory=self._journal is not None)
 

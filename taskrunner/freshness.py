@@ -25,6 +25,7 @@ that ran has fresh outputs, so its dependents run too. Paths and globs
 from __future__ import annotations
 
 import fnmatch
+import functools
 import glob
 import os
 import re
@@ -84,9 +85,6 @@ class Freshness:
 
     def __init__(self, jobs: Sequence[Job], last: Mapping[str, JobResult], force: bool = False) -> None:
         self._jobs = jobs
-        # Made when a job with outputs first looks at its dependencies' outputs:
-        # a large run without outputs never pays for it.
-        self._by_name: dict[str, Job] | None = None
         self._last = last
         self._force = force
 
@@ -126,12 +124,15 @@ class Freshness:
         folder = job_folder(job)
         return [pattern for pattern in job.outputs if not matches(pattern, folder)]
 
+    @functools.cached_property
+    def _by_name(self) -> dict[str, Job]:
+        # Made when a job with outputs first looks at its dependencies' outputs:
+        # a large run without outputs never pays for it.
+        return {job.name: job for job in self._jobs}
+
     def _inputs_of(self, job: Job) -> Iterable[tuple[tuple[str, ...], str]]:
         yield job.inputs, job_folder(job)
-        if job.depends_on and self._by_name is None:
-            self._by_name = {job.name: job for job in self._jobs}
         for name in job.depends_on:
-            assert self._by_name is not None
             dependency = self._by_name.get(name)
             if dependency is not None and dependency.outputs:
                 yield dependency.outputs, job_folder(dependency)

@@ -147,7 +147,7 @@ def expand(
         if referenced:  # the values a shell string refers to (see shellvalues)
             fields["env"] = {**fields.get("env", {}), **referenced}
         if substitute.slot_used:
-            fields["slot_token"] = substitute.slot_token
+            fields["slot_token"] = substitute.replacements.slot
         yield Expansion(fields, values)
 
 
@@ -244,10 +244,6 @@ class _Substitution:
         self.templates = templates
         self.replacements = _Replacements({name: render(value) for name, value in values.items()}, seq)
         self.slot_used = False
-
-    @property
-    def slot_token(self) -> str:
-        return self.replacements.slot
 
     def text(self, text: str) -> str:
         template = self.templates.get(text)

@@ -124,8 +124,8 @@ class Job:
             if value is None or value is default or (type(value) is dict and not value):
                 continue  # not given: None, the field's own default, {} (a hot path)
             object.__setattr__(self, spec.name, _checked(self.name, spec, value))
-        object.__setattr__(self, "kwargs", _read_only(dict(self.kwargs)) if self.kwargs else _EMPTY)
-        object.__setattr__(self, "env", _read_only(dict(self.env)) if self.env else _EMPTY)
+        object.__setattr__(self, "kwargs", _read_only(dict(self.kwargs)))
+        object.__setattr__(self, "env", _read_only(dict(self.env)))
         if self.call is None and (self.args or self.kwargs):
             raise ValueError(f"job {self.name!r}: args=/kwargs= go with call=, not run=")
         _check_text(self)

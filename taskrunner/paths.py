@@ -10,7 +10,7 @@ import hashlib
 import os
 import re
 
-__all__ = ["STATE_DIR", "default_paths", "log_file_stem"]
+__all__ = ["STATE_DIR", "default_paths", "log_file_stem", "log_paths"]
 
 STATE_DIR = ".taskrunner"
 
@@ -35,3 +35,13 @@ def log_file_stem(name: str) -> str:
         # Keep distinct names distinct after cleaning ("a/b" vs "a_b").
         safe = f"{safe or 'job'}-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
     return safe
+
+
+def log_paths(log_dir: str, name: str) -> tuple[str, str]:
+    """The stdout and stderr log files of job ``name`` in ``log_dir``.
+
+    >>> log_paths("/logs", "../x")
+    ('/logs/x-72e4d01d.out', '/logs/x-72e4d01d.err')
+    """
+    stem = os.path.join(log_dir, log_file_stem(name))
+    return f"{stem}.out", f"{stem}.err"

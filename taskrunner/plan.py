@@ -166,7 +166,7 @@ class Plan:
         self.final = ResultStore(self.jobs)
         self._attempts = array("I", bytes(4 * len(self.jobs)))  # 4 bytes a job, not 8
         #: The attempts that ran, of jobs that were retried (job index -> entries).
-        self._earlier: dict[int, list[tuple[float, float, str, str]]] = {}
+        self._earlier: dict[int, tuple[tuple[float, float, str, str], ...]] = {}
         self._running: set[int] = set()
         # Ready first attempts in a heap by (-priority, -critical path, index);
         # retries in a min-heap of (due time, job index). A due retry goes
@@ -309,11 +309,11 @@ class Plan:
             self._blocked = False
         job = self.jobs[index]
         attempt = self._attempts[index]
-        history = tuple(self._earlier.pop(index, ()))
+        history = self._earlier.pop(index, ())
         if outcome.started is not None and outcome.finished is not None:
             history += ((outcome.started, outcome.finished, outcome.worker or "?", outcome.status.value),)
         if outcome.status in RETRYABLE and attempt <= job.retries and not self._stopped:
-            self._earlier[index] = list(history)
+            self._earlier[index] = history
             delay = job.retry_delay * (2 ** (attempt - 1))
             heapq.heappush(self._retries, (now + delay, index))
             return []

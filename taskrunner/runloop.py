@@ -23,7 +23,7 @@ from .freshness import Freshness
 from .journal import Journal
 from .memwatch import available_memory
 from .model import Attempt, JobResult, Status
-from .paths import log_file_stem
+from .paths import log_paths
 from .plan import Plan
 from .progress import Reporter
 from .sendable import unsendable_result
@@ -95,8 +95,7 @@ class RunLoop:
 
     def _dispatch(self, index: int, number: int) -> list[JobResult]:
         job = self.plan.jobs[index]
-        stem = os.path.join(self._log_dir, log_file_stem(job.name))
-        attempt = Attempt(next(self._attempt_ids), job, number, f"{stem}.out", f"{stem}.err", self.seqs[index],
+        attempt = Attempt(next(self._attempt_ids), job, number, *log_paths(self._log_dir, job.name), self.seqs[index],
                           self.plan.gpus_of(index))
         self._attempt_jobs[attempt.attempt_id] = index
         fresh = self.freshness.fresh_result(job, time.time()) if number == 1 else None

@@ -9,6 +9,7 @@ running (see ``reaper``): ``end_orphans`` ends it.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import multiprocessing
@@ -121,7 +122,8 @@ def stop_helpers() -> None:
         address = getattr(server, "_forkserver_address", None)
         server._forkserver_address = None
         if address and not multiprocessing.util.is_abstract_socket_namespace(address):
-            _unlink(address)
+            with contextlib.suppress(OSError):
+                os.unlink(address)
     tracker = getattr(resource_tracker, "_resource_tracker", None)
     semaphores_alive = any(isinstance(obj, synchronize.SemLock) for obj in gc.get_objects())
     if tracker is not None and hasattr(tracker, "_fd") and not semaphores_alive and "tracker" in _started_here:
@@ -174,9 +176,3 @@ def _reap_abandoned() -> None:
         if done:
             _abandoned.remove(pid)
 
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
