@@ -31,6 +31,7 @@ from .freshness import unmade_inputs
 from .inputs import Source, SourceError, resolve
 from .model import Job, expanded_job, field_checks, trusted_job
 from .plan import dependency_problems
+from .shellvalues import UnsafePlaceholder
 from .yamlnodes import (
     SEQ_TAG,
     STR_TAG,
@@ -363,7 +364,11 @@ def _read_job(
                                      "(raise it with --max-jobs)")
             return None
         if reader.may_use_run_placeholders and matrix.uses_run_placeholders(merged):  # {#} or {%}
-            return None, _expanded(base_dir, merged, {}, reader.job_count)
+            try:
+                return None, _expanded(base_dir, merged, {}, reader.job_count)
+            except UnsafePlaceholder as error:
+                reader.problem(entries["run"][1], f"{context}{error}")
+                return None
         return None, [trusted_job(base_dir=base_dir, **merged)]
     matrix_node = entries["matrix"][1]
     resolved: dict[str, list[Any]] = {}
@@ -391,6 +396,9 @@ def _read_job(
     reader.job_count = total
     try:
         expanded = _expanded(base_dir, merged, resolved, first_seq)
+    except UnsafePlaceholder as error:
+        reader.problem(entries["run"][1], f"{context}{error}")
+        return None
     except (ValueError, TypeError) as error:  # e.g. a value that makes an empty name
         reader.problem(matrix_node, f"{context}matrix: {error}")
         return None

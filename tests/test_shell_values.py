@@ -89,3 +89,75 @@ def test_the_reported_injection_through_the_cli(cli: CliRunner) -> None:
     assert done.returncode == 0, done.stderr
     assert not (cli.workdir / "PWN").exists()
     assert (cli.workdir / "out.txt").read_text() in ("$(touch PWN)\n", "my photo\n")
+
+
+# The cases that once got through (issue 23): each is refused when the file
+# is loaded, or runs with the value as data.
+REFUSED = {
+    "case arm inside $( )": 'n="$(case "{x}" in *.gz) zcat "{x}";; *) cat "{x}";; esac | wc -l)"; echo "$n"',
+    "unquoted case arm inside \"$( )\"": 'echo "$(case a in a) printf %s {x};; esac)"',
+    "comment inside backticks": "echo `echo a #'`{x}'",
+    "comment-like text inside ${ }": "echo ${u:-a #'b'} {x}",
+    "$'...' strings": "echo $'a\\'b' {x}",
+    "here-string": "cat <<<'{x}'",
+    "process substitution": "cat <(echo {x})",
+    "placeholder after $": 'echo "${x}"',
+    "placeholder in arithmetic": "echo $((1+{x}))",
+    "(( ))": "((i=1<<2)); echo {x}",
+    "unclosed quote": "echo '{x}",
+    "here-document inside $( )": 'echo "$(cat <<EOF\n{x}\nEOF\n)"',
+}
+
+
+@pytest.mark.parametrize("why", sorted(REFUSED))
+def test_a_placeholder_the_scanner_cannot_prove_is_refused(why: str) -> None:
+    with pytest.raises(ValueError, match=r'cannot place \{x\} safely in this command; use "\$TASKRUNNER_MATRIX_x"'):
+        list(expand({"name": "j", "run": REFUSED[why]}, {"x": ["v"]}))
+
+
+def test_constructs_after_the_last_placeholder_do_not_matter() -> None:
+    (expansion,) = expand({"name": "j", "run": "echo {x}; echo $'a\\'b'"}, {"x": ["v w"]})
+    assert expansion.fields["run"] == "echo 'v w'; echo $'a\\'b'"
+
+
+@pytest.mark.parametrize(("template", "expected"), [
+    ("printf %s $(echo a)#'\n{x}' > out", lambda v: "a#\n" + v),  # that # is not a comment
+    ("block=$((1<<20))\nprintf %s {x} > out", lambda v: v),  # << in arithmetic is not a here-document
+    ("f() { printf %s {x}; }\nf > out", lambda v: v),
+    ("printf %s {x} \\\n  > out", lambda v: v),
+])
+def test_constructs_once_misread_now_place_the_value_as_data(tmp_path: Path, template: str, expected: object) -> None:
+    for value in ("$(touch PWN)", "*", "a b"):
+        for leftover in ("out", "PWN"):
+            if (tmp_path / leftover).exists():
+                os.unlink(tmp_path / leftover)
+        assert arrives(tmp_path, template, value) == expected(value).encode()  # type: ignore[operator]
+
+
+def test_a_refused_template_stops_validate_run_and_exec_before_anything_runs(cli: CliRunner) -> None:
+    (cli.workdir / "inbox").mkdir()
+    (cli.workdir / "inbox" / "$(touch PWNED).txt").write_text("x\n")
+    jobs = write(cli.workdir / "jobs.yaml", "jobs:\n  - name: count\n    run: 'n=\"$(case \"{f}\" in *.gz) zcat "
+                 "\"{f}\";; *) cat \"{f}\";; esac | wc -l)\"; echo \"$n\"'\n    matrix: {f: {glob: \"inbox/*\"}}\n")
+    message = ("jobs.yaml:3: job 'count': cannot place {f} safely in this command; "
+               'use "$TASKRUNNER_MATRIX_f" or put the command in a script')
+    for command in (["validate"], ["list"], ["run"], ["run", "--dry-run"]):
+        done = cli.run(*command, str(jobs))
+        assert done.returncode == 2 and message in done.stderr, (command, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    done = cli.run("exec", "--", 'n="$(case "{}" in *.gz) zcat "{}";; *) cat "{}";; esac | wc -l)"; echo "$n"',
+                   input="inbox/$(touch PWNED).txt\n")
+    assert done.returncode == 2 and "cannot place {} safely" in done.stderr, done.stderr
+    assert not (cli.workdir / "PWNED").exists() and not (cli.workdir / ".taskrunner").exists()
+
+
+def test_a_value_that_is_a_glob_deletes_only_its_own_file(cli: CliRunner) -> None:
+    box = cli.workdir / "box"
+    box.mkdir()
+    for name in ("*", "keep1", "keep2"):
+        (box / name).write_text("x")
+    jobs = write(cli.workdir / "jobs.yaml", 'jobs:\n  - name: rm\n    cwd: box\n    run: "block=$((1<<20))\\nrm -f -- {f}"\n'
+                 '    matrix: {f: ["*"]}\n')
+    done = cli.run("run", str(jobs))
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in box.iterdir()) == ["keep1", "keep2"]
