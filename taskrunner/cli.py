@@ -153,6 +153,8 @@ def validate_command(job_file: str, max_jobs: int) -> None:
       taskrunner validate jobs.yaml
     """
     spec = _load(job_file, max_jobs)
+    for warning in spec.warnings:
+        click.echo(warning, err=True)
     click.echo(f"{spec.path}: valid, {len(spec.jobs)} jobs")
 
 

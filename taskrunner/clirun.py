@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import shlex
 import sys
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from .progress import TerminalReporter, bar_wanted, format_summary
 from .resources import parse_resources
 from .runner import Runner, RunPreview
 from .selection import dependency_order
+from .showtext import shell_word
 
 __all__ = [
     "EXIT_NOT_OK",
@@ -210,8 +210,8 @@ def check_results_is_not(results: str, job_file: str) -> None:
 
 
 def quoted(parts: Iterable[str]) -> str:
-    """A command line a shell reads back as ``parts``."""
-    return " ".join(shlex.quote(part) for part in parts)
+    """A command line a shell reads back as ``parts`` (unprintable characters escaped, see ``showtext``)."""
+    return " ".join(shell_word(part) for part in parts)
 
 
 def describe(job: Job, fresh: Collection[str] = ()) -> str:

@@ -12,7 +12,9 @@ quoted ``'cmd > {.}.out'`` works); each input value is data, never code
 (see ``shellvalues``). ``:::`` gives values, ``::::`` a file of values (``-``:
 standard input); without either, values are read from standard input, one
 per line. Several sources give every combination, the last varying fastest.
-Without a replacement string the values are appended as the last arguments.
+Without a replacement string the values are appended as the last arguments;
+``{}`` with several sources is each source's value as its own word. No
+input values: nothing runs.
 Each combination is one job named ``<seq> <values>``, run and recorded by
 the same engine as ``taskrunner run``.
 
@@ -22,8 +24,8 @@ the same engine as ``taskrunner run``.
 
 from __future__ import annotations
 
-import itertools
 import os
+import re
 import sys
 from typing import Any
 
@@ -35,9 +37,10 @@ from .errors import TaskrunnerError
 from .inputs import Source, SourceError, resolve
 from .model import Job
 from .paths import default_paths
+from .shellvalues import UnsafePlaceholder
 from .spec import MAX_JOBS
 
-__all__ = ["exec_command", "jobs_for", "split_inputs"]
+__all__ = ["command_template", "exec_command", "jobs_for", "split_inputs"]
 
 _MARKERS = {":::": "values", "::::": "file"}
 
@@ -57,20 +60,19 @@ def split_inputs(words: list[str]) -> tuple[list[str], list[tuple[str, list[str]
 
 
 def _values(sources: list[tuple[str, list[str]]], limit: int) -> list[list[Any]]:
-    """One list of values per input source (a ``::::`` with several files is one source each)."""
+    """One list of values per input source (a ``::::`` with several files is
+    one source each). A source may be empty: then nothing runs, as in parallel."""
     lists: list[list[Any]] = []
     for kind, items in sources:
         if kind == "values":
-            if not items:
-                raise TaskrunnerError("::: needs at least one value after it")
             lists.append(items)
             continue
         if not items:
             raise TaskrunnerError(":::: needs a file (or - for standard input) after it")
         for path in items:
-            lists.append(_read(Source("lines", path), limit))
+            lists.append(_read(Source("lines", path, allow_empty=True), limit))
     if not lists:  # neither: standard input
-        lists.append(_read(Source("lines", "-"), limit))
+        lists.append(_read(Source("lines", "-", allow_empty=True), limit))
     return lists
 
 
@@ -81,30 +83,50 @@ def _read(source: Source, limit: int) -> list[Any]:
         raise TaskrunnerError(f"exec: {error}") from None
 
 
-def jobs_for(command: list[str], values: list[list[Any]], limit: int = MAX_JOBS) -> list[Job]:
-    """One job per combination of ``values`` for ``command`` (words, as typed).
+_FORMS = r"(/\.|//|/|\.)?"
+#: ``{}`` and its forms: with several sources, each source's value as its own word.
+_ALL_VALUES = re.compile(r"\{" + _FORMS + r"\}")
+_NUMBERED = re.compile(r"\{([0-9]+)" + _FORMS + r"\}")
 
-    ``{}`` is the combination's values joined by spaces, ``{1}``, ``{2}`` … each
-    source's value (with the forms ``{1.}`` and so on, see ``matrix``).
+
+def command_template(command: list[str], sources: int) -> str:
+    """The shell string of ``command`` (words, as typed) for ``sources`` input
+    sources, as GNU parallel reads it: ``{}`` (and ``{.}``...) is every
+    source's value, each its own word; without any replacement string the
+    values are appended.
+
+    >>> command_template(["touch", "{}"], 2), command_template(["echo", "{#}"], 1), command_template(["gzip"], 1)
+    ('touch {1} {2}', 'echo {#}', 'gzip {1}')
     """
     if not command:
         raise TaskrunnerError("exec: give a command, e.g. taskrunner exec -- gzip {} ::: a.log b.log")
-    numbers = [str(n) for n in range(1, len(values) + 1)]
     text = " ".join(command)
-    pattern = matrix.placeholder_pattern(["", *numbers])
-    if not any(found[1] not in ("#", "%") for found in pattern.finditer(text)):
-        # As parallel and xargs do: the values become the last arguments.
-        text += " {}" if len(values) == 1 else " " + " ".join("{" + n + "}" for n in numbers)
-    if matrix.count(dict(zip(numbers, values, strict=True))) > limit:
+    for found in _NUMBERED.finditer(text):
+        if not 1 <= int(found[1]) <= sources:
+            raise TaskrunnerError(f"exec: {found[0]} names input source {found[1]}, but there "
+                                  f"{'is 1' if sources == 1 else f'are {sources}'} (one per ::: or :::: file)")
+    numbers = [str(n) for n in range(1, sources + 1)]
+    if not matrix.placeholder_pattern(["", *numbers]).search(text):
+        text += " {}"  # as parallel and xargs do: the values become the last arguments
+    return _ALL_VALUES.sub(lambda found: " ".join("{" + n + (found[1] or "") + "}" for n in numbers), text)
+
+
+def jobs_for(command: list[str], values: list[list[Any]], limit: int = MAX_JOBS) -> list[Job]:
+    """One job per combination of ``values`` for ``command`` (words, as typed),
+    named ``<seq> <values>``; see ``command_template``."""
+    text = command_template(command, len(values))
+    numbers = [str(n) for n in range(1, len(values) + 1)]
+    variables = dict(zip(numbers, values, strict=True))
+    if matrix.count(variables) > limit:
         raise TaskrunnerError(f"exec: the inputs make more than the limit of {limit:,} jobs (raise it with --max-jobs)")
-    template = {"name": "{#} {}", "run": text}
-    jobs = []
-    for seq, combination in enumerate(itertools.product(*values), start=1):
-        variables = {"": [" ".join(matrix.render(value) for value in combination)]}
-        variables.update({number: [value] for number, value in zip(numbers, combination, strict=True)})
-        (expansion,) = matrix.expand(template, variables, first_seq=seq)
-        jobs.append(Job(base_dir=os.getcwd(), **expansion.fields))
-    return jobs
+    template = {"name": "{#} " + " ".join("{" + n + "}" for n in numbers), "run": text}
+    try:
+        return [Job(base_dir=os.getcwd(), **expansion.fields) for expansion in matrix.expand(template, variables)]
+    except UnsafePlaceholder as error:
+        message = str(error)
+        if error.placeholder == "1" and "{1}" not in " ".join(command):
+            message = message.replace("{1}", "{}", 1)  # the user wrote {}
+        raise TaskrunnerError(f"exec: {message}") from None
 
 
 @click.command("exec", context_settings={"allow_interspersed_args": False})

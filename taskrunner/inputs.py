@@ -26,7 +26,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
 __all__ = ["Source", "SourceError", "parse_source", "resolve"]
 
@@ -72,7 +72,7 @@ def parse_source(name: str, value: dict[str, Any]) -> Source:
     return Source(kind, argument, allow_empty)
 
 
-def resolve(source: Source, base_dir: str, limit: int, stdin: Callable[[], TextIO] = lambda: sys.stdin) -> list[Any]:
+def resolve(source: Source, base_dir: str, limit: int, stdin: Callable[[], BinaryIO] = lambda: sys.stdin.buffer) -> list[Any]:
     """The values of ``source``; raise ``SourceError`` if there are none
     (where that is an error) or more than ``limit``."""
     if source.kind == "range":
@@ -91,27 +91,30 @@ def resolve(source: Source, base_dir: str, limit: int, stdin: Callable[[], TextI
         return _lines(source, stdin(), limit)
     path = os.path.join(base_dir, source.argument)
     try:
-        with open(path, encoding="utf-8", errors="surrogateescape") as handle:
+        with open(path, "rb") as handle:
             return _lines(source, handle, limit)
     except OSError as error:
         raise SourceError(f"{source}: cannot read {path}: {error.strerror}") from None
 
 
-def _lines(source: Source, handle: TextIO, limit: int) -> list[str]:
+def _lines(source: Source, handle: BinaryIO, limit: int) -> list[str]:
+    """The non-blank lines of ``handle``. Only a newline ends a line (as for
+    GNU parallel: a carriage return is part of the value); bytes that are not
+    UTF-8 are kept as they are (surrogate escapes, as for file names)."""
     values: list[str] = []
     while True:
         line = handle.readline(MAX_LINE + 1)
         if not line:
             break
         if len(line) > MAX_LINE:
-            raise SourceError(f"{source}: a line is longer than {MAX_LINE:,} characters")
-        if "\0" in line:
+            raise SourceError(f"{source}: a line is longer than {MAX_LINE:,} bytes")
+        if b"\0" in line:
             raise SourceError(f"{source}: contains a NUL character")
-        value = line.rstrip("\r\n")
+        value = line[:-1] if line.endswith(b"\n") else line
         if value.strip():
-            values.append(value)
+            values.append(value.decode("utf-8", "surrogateescape"))
             _check_count(source, len(values), limit)
-    if not values:
+    if not values and not source.allow_empty:
         raise SourceError(f"{source} gives no values (no non-blank line)")
     return values
 

@@ -47,4 +47,4 @@ def job_hash(job: Job) -> str:
     }
     if job.success_codes != (0,):  # only then, so that older hashes stay valid
         definition["success_codes"] = list(job.success_codes)
-    return hashlib.sha256(_ENCODER.encode(definition).encode()).hexdigest()[:16]
+    return hashlib.sha256(_ENCODER.encode(definition).encode("utf-8", "surrogateescape")).hexdigest()[:16]

@@ -30,7 +30,8 @@ from typing import Any, NamedTuple
 from .fields import FIELD
 from .shellvalues import ShellTemplate
 
-__all__ = ["Expansion", "count", "expand", "placeholder_pattern", "render", "replacement", "uses_run_placeholders"]
+__all__ = ["Expansion", "Written", "count", "expand", "placeholder_pattern", "plain", "render", "replacement",
+           "uses_run_placeholders"]
 
 
 class Expansion(NamedTuple):
@@ -41,11 +42,46 @@ class Expansion(NamedTuple):
     values: dict[str, Any]
 
 
+class Written:
+    """A typed matrix value and its text as written in the job file, where
+    the two differ (``0755``, ``3.10``, ``1e3``, ``True``): in any text the
+    value is what was written, where a typed value is kept (an argument that
+    is exactly ``"{var}"``) it is ``value``.
+
+    >>> render(Written(3.1, "3.10")), plain(Written(3.1, "3.10"))
+    ('3.10', 3.1)
+    """
+
+    __slots__ = ("text", "value")
+
+    def __init__(self, value: Any, text: str) -> None:
+        self.value, self.text = value, text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Written) and (self.value, self.text) == (other.value, other.text)
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+
 def render(value: Any) -> str:
-    """A matrix value as text, spelled as in YAML (``true``, not ``True``)."""
+    """A matrix value as text: as written in the file, else spelled as YAML
+    spells it (``true``, not ``True``)."""
+    if type(value) is str:
+        return value
+    if type(value) is Written:
+        return value.text
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def plain(value: Any) -> Any:
+    """A matrix value as its typed value."""
+    return value.value if type(value) is Written else value
 
 
 def count(matrix: Mapping[str, Sequence[Any]]) -> int:
@@ -258,7 +294,7 @@ class _Substitution:
         if isinstance(value, str):
             exact = self.pattern.fullmatch(value)
             if exact and exact[1] in self.values:
-                return self.values[exact[1]]
+                return plain(self.values[exact[1]])
             return self.text(value)
         if isinstance(value, (list, tuple)):
             return type(value)(self.data(item) for item in value)

@@ -33,7 +33,7 @@ def log_file_stem(name: str) -> str:
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._")[:80]
     if safe != name:
         # Keep distinct names distinct after cleaning ("a/b" vs "a_b").
-        safe = f"{safe or 'job'}-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
+        safe = f"{safe or 'job'}-{hashlib.sha1(os.fsencode(name)).hexdigest()[:8]}"
     return safe
 
 

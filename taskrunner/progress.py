@@ -22,6 +22,7 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from .model import FAILURES, SUCCESSES, JobResult, Status
 from .report import RunReport
+from .showtext import shown
 
 __all__ = ["Reporter", "SilentReporter", "TerminalReporter", "bar_wanted", "format_summary", "short_reason"]
 
@@ -158,7 +159,7 @@ class TerminalReporter:
         if self._show_output:
             self._print_output(result)
         if result.status in FAILURES:
-            line = printable(f"{self._mark} {result.name} ({short_reason(result)})")
+            line = f"{self._mark} {shown(result.name)} ({printable(short_reason(result))})"
             self._write(f"{_RED}{line}{_RESET}" if self._color else line, self._stream)
         if self._bar is not None:
             if time.monotonic() - self._postfix_at >= REDRAW_INTERVAL:
@@ -180,24 +181,39 @@ class TerminalReporter:
             )
 
     def _write(self, text: str, stream: IO[str]) -> None:
+        self._write_bytes(text.encode(stream.encoding or "utf-8", "backslashreplace"), stream)
+
+    def _write_bytes(self, data: bytes, stream: IO[str]) -> None:
+        """``data`` and a newline, as bytes where the stream has a buffer (a
+        job's output passes through as it was written, as parallel passes it)."""
         if self._bar is not None:
             with type(self._bar).external_write_mode(file=self._stream):
-                stream.write(text + "\n")
-                stream.flush()
+                _put(data + b"\n", stream)
         else:
-            stream.write(text + "\n")
-            stream.flush()
+            _put(data + b"\n", stream)
 
     def _print_output(self, result: JobResult) -> None:
         for path, stream in ((result.stdout_log, self._output), (result.stderr_log, self._stream)):
             if not path or not os.path.exists(path) or os.path.getsize(path) == 0:
                 continue
-            with open(path, encoding="utf-8", errors="replace") as log:
+            with open(path, "rb") as log:
                 if self._prefix:
-                    text = "".join(f"{result.name}: {line}" for line in log)
+                    name = shown(result.name).encode("utf-8", "surrogateescape")
+                    data = b"".join(name + b": " + line for line in log)
                 else:
-                    text = log.read()
-            self._write(text.rstrip("\n"), stream)
+                    data = log.read()
+            self._write_bytes(data.rstrip(b"\n"), stream)
+
+
+def _put(data: bytes, stream: IO[str]) -> None:
+    stream.flush()
+    buffer = getattr(stream, "buffer", None)
+    if buffer is not None:
+        buffer.write(data)
+        buffer.flush()
+    else:  # a text-only stream (a test's StringIO)
+        stream.write(data.decode("utf-8", "replace"))
+        stream.flush()
 
 
 def _indent(text: str, prefix: str = "    | ") -> str:
@@ -239,7 +255,7 @@ def format_summary(
                 heapq.heapreplace(timed, entry)
     for result in problems[:max_problems_shown]:
         reason = (result.error or "").strip().splitlines()[-1:] or [result.status.value]
-        lines.append(printable(f"{result.status.value.upper()} {result.name}: {reason[0]}"))
+        lines.append(f"{result.status.value.upper()} {shown(result.name)}: {printable(reason[0])}")
         if result.stderr_tail:
             lines.append(_indent(result.stderr_tail))
         if result.stderr_log:
@@ -247,8 +263,8 @@ def format_summary(
     if len(problems) > max_problems_shown:
         lines.append(f"... and {len(problems) - max_problems_shown} more not ok (see the results file)")
     if timed_count > 1:
-        shown = [result for _, _, result in sorted(timed, reverse=True)]
-        lines.append("slowest: " + ", ".join(printable(f"{r.name} {r.duration:.1f}s") for r in shown))
+        slow = [result for _, _, result in sorted(timed, reverse=True)]
+        lines.append("slowest: " + ", ".join(f"{shown(r.name)} {r.duration:.1f}s" for r in slow))
     if report.results_path:
         lines.append(f"results: {report.results_path}")
     if report.log_dir:

@@ -72,7 +72,7 @@ class ShellTemplate:
         for part in parts:  # adjacent literal text joined
             if self._parts and type(part) is str and type(self._parts[-1]) is str:
                 self._parts[-1] += part
-            elif part:
+            elif part or type(part) is Quoted:  # an empty literal is left out; Quoted("") is {}
                 self._parts.append(part)
 
     def fill(self, values: Mapping[str, str]) -> tuple[str, dict[str, str]]:

@@ -38,6 +38,7 @@ from .yamlnodes import (
     AliasBomb,
     Loader,
     expanded_size,
+    first_plain_scalar,
     holds_nul,
     mapping_pairs,
 )
@@ -56,6 +57,8 @@ class JobFile:
     workers: int | None = None
     #: The file's top-level ``resources`` (the run's capacity), if given.
     resources: dict[str, float] | None = None
+    #: Lines for ``validate`` to show: things that are valid but may not mean what was meant.
+    warnings: tuple[str, ...] = ()
 
 
 #: Default cap on the number of jobs a file may expand to (``--max-jobs``).
@@ -206,6 +209,8 @@ def load_job_file(path: str | os.PathLike[str], *, max_jobs: int = MAX_JOBS) -> 
         # input, against the current one.
         base_dir = os.getcwd() if from_stdin else os.path.dirname(os.path.abspath(path))
         job_file = _read_root(reader, root, base_dir)
+        if job_file is not None and loader.yaml11_spelling is not None:
+            job_file = dataclasses.replace(job_file, warnings=(_yaml11_warning(path, root, loader.yaml11_spelling),))
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -227,6 +232,19 @@ def load_job_file(path: str | os.PathLike[str], *, max_jobs: int = MAX_JOBS) -> 
         raise SpecError(reader.problems)
     assert job_file is not None
     return job_file
+
+
+def _yaml11_warning(path: str, root: yaml.Node, spelling: str) -> str:
+    """The one warning about a plain scalar that YAML 1.1 reads otherwise."""
+    node = first_plain_scalar(root, spelling)
+    where = f"{path}:{node.start_mark.line + 1}" if node is not None else path
+
+    def meaning(value: Any) -> str:
+        return f'the string "{value}"' if isinstance(value, str) else yaml.safe_dump(value).split("\n")[0]
+
+    now, before = yaml.load(spelling, Loader), yaml.safe_load(spelling)
+    return (f"{where}: warning: {spelling} is {meaning(now)} here (YAML 1.2), not {meaning(before)} as in "
+            f"YAML 1.1; quote it to be plain about it (the first such value; there may be more)")
 
 
 def _one_line(text: str) -> str:
@@ -371,6 +389,7 @@ def _read_job(
                 return None
         return None, [trusted_job(base_dir=base_dir, **merged)]
     matrix_node = entries["matrix"][1]
+    _keep_as_written(reader.loader, matrix_node, matrix_values)
     resolved: dict[str, list[Any]] = {}
     for variable, given in matrix_values.items():
         if not isinstance(given, Source):
@@ -403,6 +422,20 @@ def _read_job(
         reader.problem(matrix_node, f"{context}matrix: {error}")
         return None
     return merged["name"], expanded
+
+
+def _keep_as_written(loader: Any, node: yaml.Node, variables: dict[str, Any]) -> None:
+    """Each typed value of ``variables`` whose text as written differs from
+    how it would be rendered (``3.10``, ``0755``) becomes a ``Written``."""
+    if not isinstance(node, yaml.MappingNode):
+        return
+    for key_node, value_node, _ in mapping_pairs(loader, node):
+        values = variables.get(key_node.value)
+        if not isinstance(values, list) or not isinstance(value_node, yaml.SequenceNode):
+            continue
+        for index, (value, item) in enumerate(zip(values, value_node.value)):
+            if type(value) is not str and isinstance(item, yaml.ScalarNode) and matrix.render(value) != item.value:
+                values[index] = matrix.Written(value, item.value)
 
 
 def _expanded(base_dir: str, template: dict[str, Any], values: dict[str, list[Any]], first_seq: int) -> list[Job]:

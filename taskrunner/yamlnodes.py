@@ -12,10 +12,17 @@ keys, and the guards a loader needs against hostile files.
   prints or serialises it.
 - ``holds_nul``: a NUL character anywhere in a value (YAML's ``"\\0"``);
   no command line, environment or path can carry one.
+
+Plain scalars are typed as YAML 1.2's core schema types them: booleans are
+only ``true``/``false`` (any case of the first letter, or all capitals),
+``0755`` is 755, ``NO``, ``on`` and ``2024-01-01`` are strings. A plain
+scalar that YAML 1.1 (PyYAML's default) would read otherwise is remembered
+(``Loader.yaml11_spelling``), so that ``validate`` can say so once.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -25,15 +32,30 @@ try:  # The C loader is several times faster on large files.
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
 
-__all__ = ["MERGE_TAG", "SEQ_TAG", "STR_TAG", "AliasBomb", "Loader", "expanded_size", "holds_nul", "mapping_pairs"]
+__all__ = ["MERGE_TAG", "SEQ_TAG", "STR_TAG", "AliasBomb", "Loader", "expanded_size", "first_plain_scalar",
+           "holds_nul", "mapping_pairs"]
 
 STR_TAG = "tag:yaml.org,2002:str"
 SEQ_TAG = "tag:yaml.org,2002:seq"
 MERGE_TAG = "tag:yaml.org,2002:merge"
+INT_TAG = "tag:yaml.org,2002:int"
+
+#: YAML 1.2 core schema: tag, pattern, the first characters it can start with
+#: ("" stands for the empty scalar, a null).
+_CORE_SCHEMA = [
+    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", list("tTfF")),
+    (INT_TAG, r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", list("-+0123456789")),
+    ("tag:yaml.org,2002:float", (r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+                                 r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"), list("-+.0123456789")),
+    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", [*"~nN", ""]),
+    (MERGE_TAG, r"^(?:<<)$", ["<"]),
+]
+#: How YAML 1.1 (PyYAML's stock safe loader) types plain scalars.
+_YAML11 = yaml.SafeLoader.yaml_implicit_resolvers
 
 
 class Loader(_BaseLoader):
-    """The safe loader with shortcuts for resolving tags.
+    """The safe loader with YAML 1.2 core typing and shortcuts for resolving tags.
 
     Even the C loader asks this Python method for every node's tag, and the
     stock resolver runs regular expressions each time. Here a quoted scalar,
@@ -47,19 +69,44 @@ class Loader(_BaseLoader):
     def __init__(self, stream: Any) -> None:
         super().__init__(stream)
         self._scalar_tags: dict[tuple[str, bool], str] = {}
+        #: The first plain scalar YAML 1.1 would have read otherwise (``yes``, ``0755``...), if any.
+        self.yaml11_spelling: str | None = None
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
         if kind is yaml.SequenceNode:
             return self.DEFAULT_SEQUENCE_TAG
         if kind is yaml.MappingNode:
             return self.DEFAULT_MAPPING_TAG
-        if value and (not implicit[0] or value[0] not in self.yaml_implicit_resolvers):
+        if value and (not implicit[0] or (value[0] not in self.yaml_implicit_resolvers and value[0] not in _YAML11)):
             return STR_TAG
         key = (value, implicit[0])
         tag = self._scalar_tags.get(key)
         if tag is None:
             tag = self._scalar_tags[key] = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+            if implicit[0] and self.yaml11_spelling is None and _read_otherwise_by_yaml11(value, tag):
+                self.yaml11_spelling = value
         return tag
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        """YAML 1.2 integers: decimal (leading zeros allowed), ``0o`` octal, ``0x`` hexadecimal."""
+        text = str(node.value)
+        if text.startswith(("0o", "0x")):
+            return int(text[2:], 8 if text[1] == "o" else 16)
+        return int(text)
+
+
+# Its own table (YAML 1.2's), not a copy of the one the safe loader has.
+Loader.yaml_implicit_resolvers = {}
+for _tag, _pattern, _first in _CORE_SCHEMA:
+    Loader.add_implicit_resolver(_tag, re.compile(_pattern), _first)
+Loader.add_constructor(INT_TAG, Loader.construct_yaml_int)
+
+
+def _read_otherwise_by_yaml11(value: str, tag: str) -> bool:
+    old_tag = next((old for old, pattern in _YAML11.get(value[:1], []) if pattern.match(value)), STR_TAG)
+    digits = value.lstrip("+-")
+    # Both read 0755 as a number: 1.1 as octal (493), 1.2 as 755.
+    return old_tag != tag or (tag == INT_TAG and digits[:1] == "0" and digits[1:2].isdigit())
 
 
 class AliasBomb(Exception):
@@ -113,3 +160,22 @@ def holds_nul(value: Any) -> bool:
     if isinstance(value, dict):
         return any(holds_nul(key) or holds_nul(item) for key, item in value.items())
     return False
+
+
+def first_plain_scalar(root: yaml.Node, value: str) -> yaml.ScalarNode | None:
+    """The first plain (unquoted) scalar node reading ``value``, in file order."""
+    stack = [root]
+    seen: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            if not node.style and node.value == value:  # plain: None, or "" from the C loader
+                return node
+        elif isinstance(node, yaml.SequenceNode):
+            stack += reversed(node.value)
+        else:
+            stack += reversed([child for pair in node.value for child in pair])
+    return None

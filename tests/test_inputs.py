@@ -188,7 +188,7 @@ def test_exec_resume_runs_only_what_did_not_finish_ok(cli: CliRunner) -> None:
 
 
 def test_exec_bad_input_is_one_line_and_exit_2(cli: CliRunner) -> None:
-    for args, message in [((":::", "a"), "give a command"), (("echo", ":::"), "::: needs at least one value"),
+    for args, message in [((":::", "a"), "give a command"), (("echo", "{3}", ":::", "a", ":::", "x"), "exec: {3} names input source 3, but there are 2"),
                           (("echo", "::::", "missing.txt"), "cannot read"),
                           (("--timeout", "soon", "echo", ":::", "a"), "is not a duration")]:
         done = cli.run("exec", *args)
