@@ -181,7 +181,7 @@ class TerminalReporter:
             )
 
     def _write(self, text: str, stream: IO[str]) -> None:
-        self._write_bytes(text.encode(stream.encoding or "utf-8", "backslashreplace"), stream)
+        self._write_bytes(text.encode(getattr(stream, "encoding", None) or "utf-8", "backslashreplace"), stream)
 
     def _write_bytes(self, data: bytes, stream: IO[str]) -> None:
         """``data`` and a newline, as bytes where the stream has a buffer (a

@@ -86,9 +86,8 @@ class _Scan:
         raise _Stop
 
     def reference(self, name: str, context: str) -> str:
-        """The value of ``name`` as an expansion of its environment variable,
-        written for ``context`` ("dq": inside double quotes or a here-document,
-        "sq": inside single quotes, "bq": inside backticks)."""
+        """``name``'s variable expanded, written for ``context``: "dq" (in "…" or
+        a here-document), "sq" (in '…'), "bq" (in backticks)."""
         variable = self.env_name(name)
         if name != "%":  # the slot's variable is set by the worker
             self.references[variable] = name
@@ -227,12 +226,10 @@ class _Scan:
         if self.pattern.match(text, i + 1):
             self.unsure(i, "a placeholder right after $")
         if text.startswith("$((", i):
-            arithmetic = _ARITHMETIC.match(text, i)
-            body = arithmetic[0][3:-2] if arithmetic else ""
-            if not arithmetic or not _balanced(body):
+            end = _arithmetic_end(text, i)
+            if end is None:
                 self.unsure(i, "an arithmetic $(( )) with quotes, commands or placeholders")
-            assert arithmetic is not None
-            return self.copy(i, arithmetic.end(), False)
+            return self.copy(i, end or i, False)
         if after == "(":
             self.stack.append(("cmd", i))
             return self.copy(i, i + 2, True)
@@ -295,8 +292,8 @@ class _Scan:
         return i
 
     def heredoc_body(self, body: str, quoted: bool, operator: int, start: int) -> None:
-        found = list(self.pattern.finditer(body))
-        if not found:
+        places = list(self.pattern.finditer(body))
+        if not places:
             self.out.append(body)
             return
         if quoted:
@@ -305,20 +302,35 @@ class _Scan:
             # end the here-document early).
             written = self.out[operator]
             self.out[operator] = written[:2] + re.sub(r"['\"\\]", "", written[2:])
-            special = _HEREDOC_SPECIAL
         else:
-            if "`" in body or "$(" in body or "$[" in body or re.search(r"\\\n|\$\{[^}]*\{", body):
-                self.unsure(start, "a here-document holding commands or ${ } around placeholders")
-            if any(place.start() > 0 and body[place.start() - 1] in "$\\" for place in found):
-                self.unsure(start, "a placeholder right after $ or \\ in a here-document")
-            special = None
+            why = _unprovable_heredoc(body, places)
+            if why:
+                self.unsure(start, why)
         at = 0
-        for place in found:
-            literal = body[at : place.start()]
-            self.out += [special.sub(r"\\\g<0>", literal) if special else literal, self.reference(place[1], "dq")]
+        for place in places:
+            self.out += [_heredoc_text(body[at : place.start()], quoted), self.reference(place[1], "dq")]
             at = place.end()
-        tail = body[at:]
-        self.out.append(special.sub(r"\\\g<0>", tail) if special else tail)
+        self.out.append(_heredoc_text(body[at:], quoted))
+
+
+def _unprovable_heredoc(body: str, places: list[re.Match[str]]) -> str | None:
+    """Why placeholders in an unquoted here-document cannot be proven, or None."""
+    if "`" in body or "$(" in body or "$[" in body or re.search(r"\\\n|\$\{[^}]*\{", body):
+        return "a here-document holding commands or ${ } around placeholders"
+    if any(place.start() > 0 and body[place.start() - 1] in "$\\" for place in places):
+        return "a placeholder right after $ or \\ in a here-document"
+    return None
+
+
+def _heredoc_text(text: str, quoted: bool) -> str:
+    """Text of a here-document body, escaped if the here-document was quoted (now it is not)."""
+    return _HEREDOC_SPECIAL.sub(r"\\\g<0>", text) if quoted else text
+
+
+def _arithmetic_end(text: str, i: int) -> int | None:
+    """Where the ``$((…))`` at ``i`` ends, if it is arithmetic as understood."""
+    found = _ARITHMETIC.match(text, i)
+    return found.end() if found and _balanced(found[0][3:-2]) else None
 
 
 def _balanced(body: str) -> bool:

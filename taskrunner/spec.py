@@ -38,9 +38,10 @@ from .yamlnodes import (
     AliasBomb,
     Loader,
     expanded_size,
-    first_plain_scalar,
     holds_nul,
     mapping_pairs,
+    scalars_as_written,
+    yaml11_warning,
 )
 
 __all__ = ["JobFile", "load_job_file", "load_jobs"]
@@ -210,7 +211,7 @@ def load_job_file(path: str | os.PathLike[str], *, max_jobs: int = MAX_JOBS) -> 
         base_dir = os.getcwd() if from_stdin else os.path.dirname(os.path.abspath(path))
         job_file = _read_root(reader, root, base_dir)
         if job_file is not None and loader.yaml11_spelling is not None:
-            job_file = dataclasses.replace(job_file, warnings=(_yaml11_warning(path, root, loader.yaml11_spelling),))
+            job_file = dataclasses.replace(job_file, warnings=(yaml11_warning(path, root, loader.yaml11_spelling),))
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -232,19 +233,6 @@ def load_job_file(path: str | os.PathLike[str], *, max_jobs: int = MAX_JOBS) -> 
         raise SpecError(reader.problems)
     assert job_file is not None
     return job_file
-
-
-def _yaml11_warning(path: str, root: yaml.Node, spelling: str) -> str:
-    """The one warning about a plain scalar that YAML 1.1 reads otherwise."""
-    node = first_plain_scalar(root, spelling)
-    where = f"{path}:{node.start_mark.line + 1}" if node is not None else path
-
-    def meaning(value: Any) -> str:
-        return f'the string "{value}"' if isinstance(value, str) else yaml.safe_dump(value).split("\n")[0]
-
-    now, before = yaml.load(spelling, Loader), yaml.safe_load(spelling)
-    return (f"{where}: warning: {spelling} is {meaning(now)} here (YAML 1.2), not {meaning(before)} as in "
-            f"YAML 1.1; quote it to be plain about it (the first such value; there may be more)")
 
 
 def _one_line(text: str) -> str:
@@ -427,15 +415,11 @@ def _read_job(
 def _keep_as_written(loader: Any, node: yaml.Node, variables: dict[str, Any]) -> None:
     """Each typed value of ``variables`` whose text as written differs from
     how it would be rendered (``3.10``, ``0755``) becomes a ``Written``."""
-    if not isinstance(node, yaml.MappingNode):
-        return
-    for key_node, value_node, _ in mapping_pairs(loader, node):
-        values = variables.get(key_node.value)
-        if not isinstance(values, list) or not isinstance(value_node, yaml.SequenceNode):
-            continue
-        for index, (value, item) in enumerate(zip(values, value_node.value)):
-            if type(value) is not str and isinstance(item, yaml.ScalarNode) and matrix.render(value) != item.value:
-                values[index] = matrix.Written(value, item.value)
+    for name, index, text in scalars_as_written(loader, node):
+        values = variables.get(name)
+        if isinstance(values, list) and index < len(values) and type(values[index]) is not str \
+                and matrix.render(values[index]) != text:
+            values[index] = matrix.Written(values[index], text)
 
 
 def _expanded(base_dir: str, template: dict[str, Any], values: dict[str, list[Any]], first_seq: int) -> list[Job]:

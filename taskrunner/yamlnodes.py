@@ -33,7 +33,7 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
 
 __all__ = ["MERGE_TAG", "SEQ_TAG", "STR_TAG", "AliasBomb", "Loader", "expanded_size", "first_plain_scalar",
-           "holds_nul", "mapping_pairs"]
+           "holds_nul", "mapping_pairs", "scalars_as_written", "yaml11_warning"]
 
 STR_TAG = "tag:yaml.org,2002:str"
 SEQ_TAG = "tag:yaml.org,2002:seq"
@@ -179,3 +179,26 @@ def first_plain_scalar(root: yaml.Node, value: str) -> yaml.ScalarNode | None:
         else:
             stack += reversed([child for pair in node.value for child in pair])
     return None
+
+
+def yaml11_warning(path: str, root: yaml.Node, spelling: str) -> str:
+    """The one warning about a plain scalar (``spelling``) that YAML 1.1 reads otherwise."""
+    node = first_plain_scalar(root, spelling)
+    where = f"{path}:{node.start_mark.line + 1}" if node is not None else path
+
+    def meaning(value: Any) -> str:
+        return f'the string "{value}"' if isinstance(value, str) else yaml.safe_dump(value).split("\n")[0]
+
+    now, before = yaml.load(spelling, Loader), yaml.safe_load(spelling)  # Loader is a safe loader
+    return (f"{where}: warning: {spelling} is {meaning(now)} here (YAML 1.2), not {meaning(before)} as in "
+            f"YAML 1.1; quote it to be plain about it (the first such value; there may be more)")
+
+
+def scalars_as_written(loader: Any, node: yaml.Node) -> list[tuple[str, int, str]]:
+    """``(key, index, text)`` of each scalar item of each list in the mapping
+    ``node``, as written in the file."""
+    if not isinstance(node, yaml.MappingNode):
+        return []
+    return [(key.value, index, item.value) for key, value, _ in mapping_pairs(loader, node)
+            if isinstance(value, yaml.SequenceNode) for index, item in enumerate(value.value)
+            if isinstance(item, yaml.ScalarNode)]

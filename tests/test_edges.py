@@ -157,7 +157,7 @@ def test_names_and_errors_are_printed_with_control_characters_escaped(cli: CliRu
     done = cli.run("run", str(jobs))
     assert done.returncode == 1
     assert "\x1b" not in done.stderr and "\r" not in done.stderr, repr(done.stderr)
-    assert "evil\\x1b[31m\\rname" in done.stderr and "bad\\x1b[2J" in done.stderr
+    assert "$'evil\\e[31m\\rname'" in done.stderr and "bad\\x1b[2J" in done.stderr
 
 
 @pytest.mark.parametrize("how", ["command", "script", "bad input", "bad option"])

@@ -70,8 +70,8 @@ def test_matrix_values_are_the_scalars_as_written(cli: CliRunner) -> None:
     checked = cli.run("validate", "jobs.yaml")
     assert checked.returncode == 0
     warnings = [line for line in checked.stderr.splitlines() if "warning" in line]
-    assert warnings == ['jobs.yaml:5: warning: NO is the string "NO" here (YAML 1.2), not false as in YAML 1.1; '
-                        "quote it to be plain about it (the first such value; there may be more)"], checked.stderr
+    assert warnings == [('jobs.yaml:5: warning: NO is the string "NO" here (YAML 1.2), not false as in YAML 1.1; '
+                        "quote it to be plain about it (the first such value; there may be more)")], checked.stderr
     listed = cli.run("list", str(jobs))
     assert "deploy-NO-3.10\t" in listed.stdout and "deploy-SE-3.10\t" in listed.stdout
     done = cli.run("run", str(jobs), "-w", "1")
