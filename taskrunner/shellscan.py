@@ -112,6 +112,8 @@ class _Scan:
         found = self.pattern.match(self.text, i)
         if found:
             return self.placeholder(found, context)
+        if self.heredocs and context != "top" and self.text[i] == "\n":
+            self.unsure(i, "a line break inside quotes or $( ) while a here-document waits for its body")
         if context == "sq":
             if self.text[i] == "'":
                 self.stack.pop()
@@ -127,6 +129,8 @@ class _Scan:
             self.out.append(self.reference(name, "sq"))
         elif context == "dq" or name == "%":  # the slot: a number the worker sets
             self.out.append(self.reference(name, "dq"))
+        elif found.start() > 0 and self.text[found.start() - 1] == "~":  # ~{x}: no tilde expansion of the value
+            self.out.append(self.reference(name, "bq"))
         else:
             self.out.append(Quoted(name))
         self.word_start = False

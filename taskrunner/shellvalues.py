@@ -6,7 +6,7 @@ fails closed: a placeholder whose context it cannot prove is refused with
 ``UnsafePlaceholder`` when the file is loaded):
 
 - unquoted (also inside ``$(…)``): the value as one single-quoted word
-  (``shlex.quote``; a plain value such as ``data.log`` stays as it is, so the
+  (``quote``; a plain value such as ``data.log`` stays as it is, so the
   command may still run without a shell);
 - inside ``"…"`` or an unquoted heredoc body: ``${TASKRUNNER_MATRIX_x}``;
 - inside ``'…'``: ``'"${TASKRUNNER_MATRIX_x}"'`` (close, expand quoted, reopen);
@@ -31,7 +31,6 @@ and newlines in a value all arrive as themselves.
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Mapping
 
 from .shellscan import Quoted, UnsafePlaceholder, scan
@@ -61,6 +60,24 @@ def env_name(key: str) -> str:
     name = key.rstrip("./")
     return _FORM_PREFIX[key[len(name):]] + name
 
+#: Values left unquoted: no character here means anything to sh or bash in a
+#: word (``shlex.quote``'s set without ``,`` and ``=``: bash's brace expansion
+#: splits ``{a,{x}}`` at a comma; ``A=1`` first on a line is an assignment).
+_PLAIN_WORD = re.compile(r"[A-Za-z0-9_@%+:./-]+")
+
+
+def quote(value: str) -> str:
+    """``value`` as one shell word (as it is when nothing in it is special).
+
+    >>> print(quote("data.log"), quote("a,b"), quote("it's"))
+    data.log 'a,b' 'it'"'"'s'
+
+    """
+    if _PLAIN_WORD.fullmatch(value):
+        return value
+    return "'" + value.replace("'", "'\"'\"'") + "'"
+
+
 class ShellTemplate:
     """A shell string scanned once, filled for each combination of values:
     the scan depends only on the text (a million-job matrix scans its
@@ -77,6 +94,6 @@ class ShellTemplate:
 
     def fill(self, values: Mapping[str, str]) -> tuple[str, dict[str, str]]:
         """The text with ``values`` in place, and the environment variables it refers to."""
-        text = "".join(shlex.quote(values[part]) if type(part) is Quoted else part for part in self._parts)
+        text = "".join(quote(values[part]) if type(part) is Quoted else part for part in self._parts)
         return text, {variable: values[name] for variable, name in self._references.items()}
 

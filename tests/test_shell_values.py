@@ -4,6 +4,7 @@ expanded command and the bytes that arrive are compared (hypothesis)."""
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -106,6 +107,7 @@ REFUSED = {
     "(( ))": "((i=1<<2)); echo {x}",
     "unclosed quote": "echo '{x}",
     "here-document inside $( )": 'echo "$(cat <<EOF\n{x}\nEOF\n)"',
+    "line break in quotes before a here-document's body": 'cat <<EOF; echo "a\n{x}"\nbody\nEOF',
 }
 
 
@@ -161,3 +163,18 @@ def test_a_value_that_is_a_glob_deletes_only_its_own_file(cli: CliRunner) -> Non
     done = cli.run("run", str(jobs))
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in box.iterdir()) == ["keep1", "keep2"]
+
+
+def test_a_value_is_not_expanded_by_bash_braces_or_a_tilde(tmp_path: Path) -> None:
+    """Under bash as sh: ``{a,{x}}`` must not split a value at its comma, and
+    ``~{x}`` must not make the value a user name to expand."""
+    cases = [("printf '[%s]' {a,{x}}", "b,c", {"[a][b,c]", "[{a,b,c}]"}),  # bash; dash has no braces
+             ("printf '[%s]' ~{x}", "root", {"[~root]"}),
+             ("printf '[%s]' {x}", "A=1", {"[A=1]"})]
+    for template, value, allowed in cases:
+        (expansion,) = expand({"name": "j", "run": template}, {"x": [value]})
+        env = {**os.environ, **expansion.fields.get("env", {})}
+        for shell in ("/bin/bash", "/bin/dash"):
+            printed = subprocess.run(["sh", "-c", expansion.fields["run"]], executable=shell, env=env,
+                                     capture_output=True, text=True, timeout=10, check=True).stdout
+            assert printed in allowed, (shell, template, expansion.fields["run"], printed)
