@@ -69,8 +69,7 @@ class _Scan:
         self.out: list[str] = []
         #: environment variable -> the placeholder whose value it carries
         self.references: dict[str, str] = {}
-        # Innermost context last, with where it opened: "top"; "cmd" for $( and
-        # each ( inside it; "dq"; "sq".
+        # Innermost last, with where it opened: "top"; "cmd" ($( and each ( in it); "dq"; "sq".
         self.stack: list[tuple[str, int]] = [("top", 0)]
         self.word_start = True  # outside quotes: a '#' here starts a comment
         self.word_begin = 0
@@ -91,10 +90,7 @@ class _Scan:
         variable = self.env_name(name)
         if name != "%":  # the slot's variable is set by the worker
             self.references[variable] = name
-        expansion = "${" + variable + "}"
-        if context == "sq":
-            return "'\"" + expansion + "\"'"
-        return '"' + expansion + '"' if context == "bq" else expansion
+        return _expansion(variable, context)
 
     def run(self) -> list[str]:
         try:
@@ -117,8 +113,7 @@ class _Scan:
         if context == "sq":
             if self.text[i] == "'":
                 self.stack.pop()
-            self.out.append(self.text[i])
-            return i + 1
+            return self.copy(i, i + 1, False)
         if context == "dq":
             return self.double_quoted(i)
         return self.unquoted(i, context)
@@ -335,6 +330,14 @@ def _arithmetic_end(text: str, i: int) -> int | None:
     """Where the ``$((…))`` at ``i`` ends, if it is arithmetic as understood."""
     found = _ARITHMETIC.match(text, i)
     return found.end() if found and _balanced(found[0][3:-2]) else None
+
+
+def _expansion(variable: str, context: str) -> str:
+    """``${variable}`` written to be one word in ``context`` (see ``_Scan.reference``)."""
+    expansion = "${" + variable + "}"
+    if context == "sq":
+        return "'\"" + expansion + "\"'"
+    return '"' + expansion + '"' if context == "bq" else expansion
 
 
 def _balanced(body: str) -> bool:
