@@ -7,6 +7,8 @@ file; 129, 130, 143 interrupted by SIGHUP, SIGINT, SIGTERM.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
 import json
 import os
@@ -46,7 +48,9 @@ __all__ = [
 ]
 
 EXIT_OK, EXIT_NOT_OK, EXIT_USAGE = 0, 1, 2
-EXIT_SIGNAL = {"SIGHUP": 129, "SIGINT": 130, "SIGTERM": 143}
+#: A run stopped by a signal exits 128 + its number, as a shell reports it;
+#: SIGPIPE is also how a run stops when the reader of its output left.
+EXIT_SIGNAL = {"SIGHUP": 129, "SIGINT": 130, "SIGPIPE": 141, "SIGTERM": 143}
 
 
 def fail(error: Exception) -> NoReturn:
@@ -195,12 +199,30 @@ def run_jobs(
         sys.exit(EXIT_NOT_OK)
     except (TaskrunnerError, ValueError, TypeError) as error:
         fail(error)
-    click.echo(format_summary(report, resume_command=resume_command, resumed=settings.resume), err=True)
+    lost = [say(format_summary(report, resume_command=resume_command, resumed=settings.resume), err=True)]
     if settings.as_json:
-        click.echo(report.to_json())
+        lost.append(say(report.to_json()))
     if report.interrupted_by:
         sys.exit(EXIT_SIGNAL.get(report.interrupted_by, EXIT_NOT_OK))
-    sys.exit(EXIT_OK if report.ok else EXIT_NOT_OK)
+    if any(error is not None and error.errno == errno.EPIPE for error in lost):
+        sys.exit(EXIT_SIGNAL["SIGPIPE"])
+    sys.exit(EXIT_OK if report.ok and not report.output_lost and not any(lost) else EXIT_NOT_OK)
+
+
+def say(text: str, err: bool = False) -> OSError | None:
+    """Print ``text``: output is best effort, so a closed pipe or a full disk
+    is returned, not raised. (After a broken pipe the stream is pointed at
+    /dev/null, so that Python's own flush at exit does not fail again.)"""
+    try:
+        click.echo(text, err=err)
+    except OSError as error:
+        stream = sys.stderr if err else sys.stdout
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+            os.close(devnull)
+        return error
+    return None
 
 
 def check_results_is_not(results: str, job_file: str) -> None:

@@ -358,12 +358,14 @@ class Plan:
         """Dispatch nothing more (running attempts may still be recorded)."""
         self._stopped = True
 
-    def cancel_waiting(self) -> list[JobResult]:
-        """Final ``cancelled`` results for every job neither running nor final.
+    def cancel_waiting(self, why: str = "") -> list[JobResult]:
+        """Final ``cancelled`` results for every job neither running nor final
+        (``why``, if given, is added to their error).
 
         Call after ``stop()``; a job whose earlier attempt failed keeps its
         attempt count.
         """
+        error = f"cancelled before it started: {why}" if why else "cancelled before it started"
         cancelled = []
         for index, job in enumerate(self.jobs):
             if not self.final.has(index) and index not in self._running:
@@ -371,7 +373,7 @@ class Plan:
                     name=job.name,
                     status=Status.CANCELLED,
                     attempts=self._attempts[index],
-                    error="cancelled before it started",
+                    error=error,
                     job_hash=job_hash(job),
                 )
                 self._set_final(index, result)

@@ -24,7 +24,8 @@ from .model import FAILURES, SUCCESSES, JobResult, Status
 from .report import RunReport
 from .showtext import shown
 
-__all__ = ["Reporter", "SilentReporter", "TerminalReporter", "bar_wanted", "format_summary", "short_reason"]
+__all__ = ["GuardedReporter", "Reporter", "SilentReporter", "TerminalReporter", "bar_wanted", "format_summary",
+           "short_reason"]
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -100,6 +101,39 @@ def bar_wanted(progress: bool | None, stream: IO[str] | None = None) -> bool:
 
 def _use_color(stream: IO[str]) -> bool:
     return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
+
+
+class GuardedReporter:
+    """A reporter whose failure to print never reaches the run: records are
+    sacred, output is best effort. The first ``OSError`` (a closed pipe, a
+    full disk, a terminal gone) is kept in ``error`` and nothing more is
+    printed; the run decides what it means (see ``RunLoop``)."""
+
+    def __init__(self, inner: Reporter) -> None:
+        self.inner = inner
+        self.error: OSError | None = None
+
+    def _call(self, method: Any, *args: Any) -> None:
+        if self.error is None:
+            try:
+                method(*args)
+            except OSError as error:
+                self.error = error
+
+    def start(self, total: int) -> None:
+        self._call(self.inner.start, total)
+
+    def running(self, count: int) -> None:
+        self._call(self.inner.running, count)
+
+    def result(self, result: JobResult) -> None:
+        self._call(self.inner.result, result)
+
+    def close(self) -> None:
+        try:  # even after an error: a bar's resources are freed
+            self.inner.close()
+        except OSError as error:
+            self.error = self.error or error
 
 
 class TerminalReporter:
@@ -237,6 +271,8 @@ def format_summary(
     if report.interrupted_by:
         lines[0] += f" (interrupted by {report.interrupted_by})"
     lines += report.notes
+    if report.output_lost:
+        lines.append(report.output_lost)
     if resumed or report.kept:
         lines.append(f"resumed: kept {report.kept} results, ran {len(report) - report.kept} jobs")
     # One pass, keeping only what is shown: a report may hold a million results.

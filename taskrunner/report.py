@@ -34,6 +34,8 @@ class RunReport:
     log_dir: str | None = None
     kept: int = 0
     notes: tuple[str, ...] = ()
+    #: Why printing stopped during the run, if it did (the records are whole).
+    output_lost: str | None = None
 
     def __iter__(self) -> Iterator[JobResult]:
         return iter(self.results)
@@ -75,6 +77,7 @@ class RunReport:
                 "log_dir": self.log_dir,
                 "kept": self.kept,
                 "notes": list(self.notes),
+                "output_lost": self.output_lost,
                 "results": [r.to_dict() for r in self.results],
             }
         )

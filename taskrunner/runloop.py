@@ -11,10 +11,12 @@ before the backend shuts down.
 
 from __future__ import annotations
 
+import errno
 import itertools
 import logging
 import os
 import pickle
+import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
 
@@ -25,7 +27,7 @@ from .memwatch import available_memory
 from .model import Attempt, JobResult, Status
 from .paths import log_paths
 from .plan import Plan
-from .progress import Reporter
+from .progress import GuardedReporter, Reporter
 from .sendable import unsendable_result
 from .signals import SignalGuard, signal_name
 
@@ -55,7 +57,10 @@ class RunLoop:
         memfree: float | None = None,
     ) -> None:
         self.plan, self.pool, self.journal, self.signals = plan, pool, journal, signals
-        self.seqs, self.freshness, self.reporter, self.on_result = seqs, freshness, reporter, on_result
+        self.seqs, self.freshness, self.on_result = seqs, freshness, on_result
+        self.reporter = GuardedReporter(reporter)
+        #: Why printing stopped during the run (a line for the summary), if it did.
+        self.output_lost: str | None = None
         self._log_dir = os.path.abspath(log_dir)
         self._attempt_jobs: dict[int, int] = {}
         self._attempt_ids = itertools.count(1)
@@ -67,6 +72,8 @@ class RunLoop:
         self.reporter.start(len(plan.jobs))
         try:
             while not plan.finished:
+                if self.reporter.error is not None and self.output_lost is None:
+                    self._output_failed(self.reporter.error)
                 if self.signals.received is not None:
                     # The exact time lets a test (and a user) check that no
                     # job started after it.
@@ -85,9 +92,24 @@ class RunLoop:
         finally:
             if not plan.finished:
                 plan.stop()
-                self._record(pool.cancel())
-                self._publish(plan.cancel_waiting())
+                # When no terminal is left to say why, the records say it.
+                why = self.output_lost or ""
+                self._record([(attempt_id, outcome.evolve(error=f"{outcome.error}: {why}") if why and
+                               outcome.status is Status.CANCELLED else outcome) for attempt_id, outcome in pool.cancel()])
+                self._publish(plan.cancel_waiting(why))
             self.reporter.close()
+            if self.reporter.error is not None and self.output_lost is None:
+                self._output_failed(self.reporter.error)
+
+    def _output_failed(self, error: OSError) -> None:
+        """A reader that left (EPIPE) stops the run, as it would stop ``head``'s
+        writer; any other error stops only the printing."""
+        if error.errno == errno.EPIPE:
+            self.output_lost = f"standard output or error was closed ({error.strerror}): the run stopped"
+            self.signals.stop(signal.SIGPIPE)
+        else:
+            self.output_lost = f"output stopped ({error.strerror or error}); the run went on"
+        log.warning("%s", self.output_lost)
 
     def _memory_allows(self) -> bool:
         """``--memfree``: start nothing while the machine's available memory is below it."""

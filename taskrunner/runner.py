@@ -291,6 +291,7 @@ class Runner:
             log_dir=options.log_dir,
             kept=len(done),
             notes=preview.notes,
+            output_lost=loop.output_lost,
         )
 
     def _resource_pool(self, to_run: Sequence[Job]) -> ResourcePool | None:

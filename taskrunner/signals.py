@@ -71,10 +71,16 @@ class SignalGuard:
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self.received is None:
-            self.received, self.received_at = signum, time.time()
-            self.on_first()
+            self.stop(signum)
         else:
             self.on_second()
+
+    def stop(self, signum: int) -> None:
+        """Stop the run as the first ``signum`` would (the run's own reason to
+        stop, e.g. SIGPIPE for a closed output pipe); nothing if it stops already."""
+        if self.received is None:
+            self.received, self.received_at = signum, time.time()
+            self.on_first()
 
     def __enter__(self) -> SignalGuard:
         # Signal handlers can only be set from the main thread; elsewhere
