@@ -38,7 +38,7 @@ from .fields import as_json as job_as_json
 from .freshness import Freshness
 from .journal import read_results
 from .model import Job
-from .paths import default_paths
+from .paths import default_paths, logs_for
 from .progress import format_summary
 from .report import RunReport
 from .selection import dependency_order, select_jobs, unmatched
@@ -130,14 +130,13 @@ def run_command(
     start_helpers(settings)
     spec = _load(job_file, max_jobs)
     select = {job.name for job in _selected(spec, only, tags)} if only or tags else None
-    default_results, default_logs = default_paths(job_file)
-    results = settings.results_path or default_results
+    results = settings.results_path or default_paths(job_file)[0]
     if job_file != "-":
         check_results_is_not(results, job_file)
     resume = ["taskrunner", "run", job_file, "--resume"]
     resume += ["--results", settings.results_path] if settings.results_path else []
     resume += ["--log-dir", settings.log_dir] if settings.log_dir else []
-    run_jobs(spec.jobs, select, settings, results=results, log_dir=settings.log_dir or default_logs,
+    run_jobs(spec.jobs, select, settings, results=results, log_dir=settings.log_dir or logs_for(results),
              source=spec.path, resume_command=quoted(resume), workers=spec.workers, resources=spec.resources)
 
 

@@ -36,7 +36,7 @@ from .clirun import RunSettings, fail, quoted, run_jobs, run_options, start_help
 from .errors import TaskrunnerError
 from .inputs import Source, SourceError, resolve
 from .model import Job
-from .paths import default_paths
+from .paths import exec_results, logs_for
 from .shellvalues import UnsafePlaceholder
 from .spec import MAX_JOBS
 
@@ -157,9 +157,9 @@ def exec_command(words: tuple[str, ...], settings: RunSettings, max_jobs: int) -
         jobs = jobs_for(command, _values(sources, max_jobs), max_jobs)
     except (TaskrunnerError, ValueError) as error:
         fail(error)
-    default_results, default_logs = default_paths("exec")
-    run_jobs(jobs, None, settings, results=settings.results_path or default_results,
-             log_dir=settings.log_dir or default_logs, source="exec", resume_command=_resume_command())
+    results = settings.results_path or exec_results(command)
+    run_jobs(jobs, None, settings, results=results, log_dir=settings.log_dir or logs_for(results), source="exec",
+             resume_command=_resume_command())
 
 
 def _resume_command() -> str:

@@ -9,18 +9,23 @@
   with ``O_EXCL | O_NOFOLLOW`` (so the link's target is untouched).
 - ``drop_if_empty`` is how every path that ends an attempt (a worker's, or the
   coordinator's for a worker that died) leaves no empty log file behind.
+- ``remove_stale_logs``: in the log folder derived from its results file (see
+  ``paths.logs_for``; never one given elsewhere), a full run removes the logs
+  of jobs no longer in its file (``*.out``/``*.err``, nothing else).
 """
 
 from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 
 from .errors import TaskrunnerError
 
-__all__ = ["drop_if_empty", "open_log", "prepare_log_dir"]
+__all__ = ["drop_if_empty", "open_log", "prepare_log_dir", "remove_stale_logs"]
 
 _CREATE = os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_LOG_SUFFIXES = (".out", ".err")
 
 
 def prepare_log_dir(path: str) -> None:
@@ -71,3 +76,23 @@ def drop_if_empty(path: str | None) -> str | None:
             pass
         return None
     return path
+
+
+def remove_stale_logs(path: str, stems: Callable[[], set[str]]) -> int:
+    """Remove the ``*.out``/``*.err`` files of ``path`` whose stem is not in
+    ``stems()`` (called only if there is any such file); return how many."""
+    with os.scandir(path) as entries:
+        logs = [entry for entry in entries if entry.name.endswith(_LOG_SUFFIXES)
+                and not entry.is_dir(follow_symlinks=False)]
+    if not logs:
+        return 0
+    wanted = stems()
+    removed = 0
+    for entry in logs:
+        if entry.name[:-4] not in wanted:
+            try:
+                os.unlink(entry.path)
+                removed += 1
+            except OSError:
+                pass
+    return removed

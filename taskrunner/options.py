@@ -2,7 +2,7 @@
 
     >>> options = RunOptions.create(2, results="/tmp/r.jsonl", fail_fast=True)
     >>> options.workers, options.max_failures, options.log_dir
-    (2, 1, '.taskrunner/jobs.logs')
+    (2, 1, '/tmp/r.logs')
     >>> RunOptions.create(0)
     Traceback (most recent call last):
     ...
@@ -19,7 +19,7 @@ from typing import Any
 
 from .backend import Backend, check_backend
 from .model import Job
-from .paths import default_paths
+from .paths import logs_for, script_results
 from .resources import parse_amount
 
 __all__ = ["RunOptions"]
@@ -85,11 +85,11 @@ class RunOptions:
                 amounts = {name: parse_amount(amount) for name, amount in resources.items()}
             except ValueError as error:
                 raise ValueError(f"resources: {error}") from None
-        default_results, default_logs = default_paths("jobs")
+        results = results or script_results()
         return cls(
             workers=workers or os.cpu_count() or 1,
-            results_path=results or default_results,
-            log_dir=log_dir or default_logs,
+            results_path=results,
+            log_dir=log_dir or logs_for(results),
             max_failures=1 if fail_fast else max_failures,
             timeout=timeout,
             retries=retries,

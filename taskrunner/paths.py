@@ -1,7 +1,18 @@
 """Where a run keeps its files by default, and safe log file names.
 
+Each front door has its own default results file, so that none meets
+another's: a job file's CLI run ``.taskrunner/<file>.results.jsonl``, an
+``exec`` run one per command (``exec-<hash>``), a Python script one named
+after the script, under ``.taskrunner/python/`` (no job file's name can
+reach there). A run's log folder is derived from its results file, so two
+runs with different results files never share a log file.
+
     >>> default_paths("jobs.yaml")
     ('.taskrunner/jobs.results.jsonl', '.taskrunner/jobs.logs')
+    >>> logs_for("out/r.jsonl"), logs_for("r"), logs_for(".taskrunner/jobs.results.jsonl")
+    ('out/r.logs', 'r.logs', '.taskrunner/jobs.logs')
+    >>> exec_results(["gzip", "-k", "{}"])
+    '.taskrunner/exec-f2962bca.results.jsonl'
 """
 
 from __future__ import annotations
@@ -9,8 +20,10 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import sys
+from collections.abc import Sequence
 
-__all__ = ["STATE_DIR", "default_paths", "log_file_stem", "log_paths"]
+__all__ = ["STATE_DIR", "default_paths", "exec_results", "log_file_stem", "log_paths", "logs_for", "script_results"]
 
 STATE_DIR = ".taskrunner"
 
@@ -18,10 +31,31 @@ STATE_DIR = ".taskrunner"
 def default_paths(job_file: str) -> tuple[str, str]:
     """Default (results path, log folder) for a job file: under ./.taskrunner/."""
     stem = "stdin" if job_file == "-" else os.path.splitext(os.path.basename(job_file))[0] or "jobs"
-    return (
-        os.path.join(STATE_DIR, f"{stem}.results.jsonl"),
-        os.path.join(STATE_DIR, f"{stem}.logs"),
-    )
+    results = os.path.join(STATE_DIR, f"{stem}.results.jsonl")
+    return results, logs_for(results)
+
+
+def logs_for(results: str) -> str:
+    """The log folder of a run recording into ``results``: beside it, named after it."""
+    for suffix in (".results.jsonl", ".jsonl", ".json"):
+        if results.endswith(suffix) and len(results) > len(suffix):
+            return results[: -len(suffix)] + ".logs"
+    return results + ".logs"
+
+
+def exec_results(command: Sequence[str]) -> str:
+    """``exec``'s default results file: one per command (a short hash of its words)."""
+    digest = hashlib.sha1(os.fsencode("\0".join(command))).hexdigest()[:8]
+    return os.path.join(STATE_DIR, f"exec-{digest}.results.jsonl")
+
+
+def script_results() -> str:
+    """The Python API's default results file: named after the running script
+    (``interactive`` for a notebook or a prompt), under ``.taskrunner/python/``."""
+    main = sys.modules.get("__main__")
+    script = getattr(main, "__file__", None)
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", os.path.basename(script)) if script else "interactive"
+    return os.path.join(STATE_DIR, "python", f"{stem}.results.jsonl")
 
 
 def log_file_stem(name: str) -> str:

@@ -28,9 +28,11 @@ class ResultsLock:
     """Holds the lock of the results file ``path`` while entered (``shown``:
     the path as the user gave it, for messages)."""
 
-    def __init__(self, path: str, shown: str | None = None) -> None:
+    def __init__(self, path: str, shown: str | None = None, what: str = "results file") -> None:
         self.lock_path = os.path.realpath(path) + ".lock"
         self.shown = shown or path
+        #: What the path is, for messages (a run also locks its log folder).
+        self.what = what
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -41,7 +43,7 @@ class ResultsLock:
                 os.makedirs(folder, exist_ok=True)
                 fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
             except OSError as error:
-                raise ResultsFileError(f"cannot lock results file {self.shown}: {error.strerror}") from None
+                raise ResultsFileError(f"cannot lock {self.what} {self.shown}: {error.strerror}") from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -49,8 +51,8 @@ class ResultsLock:
                 os.close(fd)
                 holder = f"pid {pid}" if pid else "pid unknown"
                 raise ResultsFileBusy(
-                    f"results file {self.shown} is in use by another run ({holder}); "
-                    "wait for it to finish or give another --results",
+                    f"{self.what} {self.shown} is in use by another run ({holder}); "
+                    f"wait for it to finish or give another {'--results' if self.what == 'results file' else '--log-dir'}",
                     pid,
                 ) from None
             # The holder before us may have removed the file between our open
@@ -61,7 +63,7 @@ class ResultsLock:
                 self._fd = fd
                 return
             os.close(fd)
-        raise ResultsFileError(f"cannot lock results file {self.shown}: its lock file keeps changing")
+        raise ResultsFileError(f"cannot lock {self.what} {self.shown}: its lock file keeps changing")
 
     def release(self) -> None:
         """Remove the lock file and drop the lock (in that order, so nobody

@@ -32,11 +32,11 @@ from .journal import (
     check_results_path,
     replace_results,
 )
-from .logfiles import prepare_log_dir
+from .logfiles import prepare_log_dir, remove_stale_logs
 from .mainmodule import check_guarded, functions_in_main
 from .model import Job, JobResult
 from .options import RunOptions
-from .paths import default_paths, log_file_stem
+from .paths import default_paths, log_file_stem, logs_for
 from .plan import Plan, dependency_problems
 from .progress import Reporter, SilentReporter, TerminalReporter, bar_wanted
 from .report import RunReport
@@ -253,7 +253,8 @@ class Runner:
         signals = SignalGuard()
         check_results_path(options.results_path)
         real_path = os.path.realpath(options.results_path)
-        with signals, ResultsLock(real_path, options.results_path):
+        log_lock = ResultsLock(options.log_dir, options.log_dir, what="log folder")
+        with signals, ResultsLock(real_path, options.results_path), log_lock:
             # (The path was checked before the lock.)
             preview = self._preview(jobs, select)
             done = preview.retention.done
@@ -261,6 +262,8 @@ class Runner:
             if dependency_errors:
                 raise ValueError(dependency_errors[0][1])
             prepare_log_dir(options.log_dir)
+            if select is None and not options.resume and _is_derived(options.log_dir, options.results_path):
+                remove_stale_logs(options.log_dir, lambda: {log_file_stem(job.name) for job in jobs})
             # Nothing has changed yet; from here on the file is ours.
             replace_results(real_path, preview.retention.lines, options.results_path)
             journal = Journal(real_path, options.results_path)
@@ -312,6 +315,11 @@ class Runner:
             return options.backend
         workers = min(options.workers, max(1, len(to_run)))
         return open_backend(options.backend, workers, options.scheduler, import_main=bool(functions_in_main(to_run)))
+
+
+def _is_derived(log_dir: str, results: str) -> bool:
+    """Whether ``log_dir`` is the folder named after ``results`` (the run's own; never one given elsewhere)."""
+    return os.path.abspath(log_dir) == os.path.abspath(logs_for(results))
 
 
 def _places(jobs: Sequence[Job], to_run: Sequence[Job]) -> Sequence[int]:

@@ -192,14 +192,15 @@ def test_disk_full_stops_the_run_with_whole_lines_then_resume_finishes(cli: CliR
     filler = small_filesystem / "filler"
     filler.write_bytes(b"\0" * (256 * 1024 - 20 * 1024))  # about 8 results lines of room left
     results = small_filesystem / "results.jsonl"
-    done = cli.run("run", str(jobs), "-w", "2", "--results", str(results))
+    logs = str(cli.workdir / "logs")  # (by default they would be beside the results, on the small disk)
+    done = cli.run("run", str(jobs), "-w", "2", "--results", str(results), "--log-dir", logs)
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
     assert f"cannot write results file {results}: No space left on device" in done.stderr
     written = by_name(results)  # whole lines only
     assert 0 < len(written) < 60
     filler.unlink()
-    resumed = cli.run("run", str(jobs), "-w", "2", "--results", str(results), "--resume")
+    resumed = cli.run("run", str(jobs), "-w", "2", "--results", str(results), "--resume", "--log-dir", logs)
     assert resumed.returncode == 0, resumed.stderr
     assert len(by_name(results)) == 60
 
