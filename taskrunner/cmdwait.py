@@ -38,6 +38,8 @@ class Waited:
 
 #: How often a command with a memory_limit has its group's memory measured.
 MEMORY_CHECK = 0.1
+#: The longest single wait for a command with a timeout (seconds).
+WAIT_SLICE = 3600.0
 
 
 def wait_for(proc: subprocess.Popen[bytes], job: Job, control: Any) -> Waited:
@@ -58,8 +60,9 @@ def wait_for(proc: subprocess.Popen[bytes], job: Job, control: Any) -> Waited:
                 break
             remaining = MEMORY_CHECK if remaining is None else min(remaining, MEMORY_CHECK)
         # Without a timeout this blocks in wait4 at no polling cost; a cancel
-        # arrives as a signal whose handler SIGTERMs the group.
-        if _reap(proc, remaining, waited):
+        # arrives as a signal whose handler SIGTERMs the group. A long timeout
+        # is waited for in slices (poll() takes at most about 24.8 days).
+        if _reap(proc, None if remaining is None else min(remaining, WAIT_SLICE), waited):
             if control.cancelled_at is not None:
                 # The leader died of the cancel's SIGTERM; what else of its group
                 # still runs gets the rest of the grace period, then SIGKILL.

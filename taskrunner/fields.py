@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -51,7 +52,9 @@ class InvalidValue(Exception):
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite number a float can hold (a 400-digit integer cannot: it would
+    overflow wherever it became one)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) <= sys.float_info.max
 
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|s|m|h|d)")
@@ -80,17 +83,28 @@ def parse_duration(value: Any) -> float | None:
     return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
 
 
+#: The longest duration accepted anywhere (a timeout, a retry delay): ten years.
+#: Anything shorter is waited for in slices, never passed whole to a system call.
+MAX_SECONDS = 10 * 365 * 86400.0
+
+
 def positive_number(value: Any) -> float:
     seconds = parse_duration(value)
     if seconds is None or seconds <= 0:
         raise InvalidValue(f"must be a number of seconds > 0 or a duration such as 90s, 5m, 1h30m, got {value!r}")
-    return seconds
+    return _at_most_max(seconds, value)
 
 
 def non_negative_number(value: Any) -> float:
     seconds = parse_duration(value)
     if seconds is None or seconds < 0:
         raise InvalidValue(f"must be a number of seconds >= 0 or a duration such as 90s, 5m, 250ms, got {value!r}")
+    return _at_most_max(seconds, value)
+
+
+def _at_most_max(seconds: float, value: Any) -> float:
+    if seconds > MAX_SECONDS:
+        raise InvalidValue(f"must be at most 10 years ({MAX_SECONDS:.0f} s), got {value!r}")
     return seconds
 
 

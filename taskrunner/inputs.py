@@ -4,7 +4,8 @@ A variable's value in the job file is a list (the values) or a mapping
 naming one source:
 
 - ``{glob: "data/**/*.log"}``: the matching paths, sorted, relative to the
-  job file's folder (``**`` recursive); matching nothing is an error unless
+  job file's folder (``**`` recursive, never through a link to a folder:
+  see ``globwalk``); matching nothing is an error unless
   ``allow_empty: true`` stands next to it;
 - ``{lines: inputs.txt}``: one value per line of the file (relative to the
   job file's folder; ``-`` is standard input), blank lines left out;
@@ -21,12 +22,13 @@ before a single value is made).
 
 from __future__ import annotations
 
-import glob
 import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
+
+from .globwalk import GlobTooBig, walk_glob
 
 __all__ = ["Source", "SourceError", "parse_source", "resolve"]
 
@@ -77,13 +79,17 @@ def resolve(source: Source, base_dir: str, limit: int, stdin: Callable[[], Binar
     (where that is an error) or more than ``limit``."""
     if source.kind == "range":
         numbers = range(*source.argument)
-        _check_count(source, len(numbers), limit)
+        # (len() of a range longer than sys.maxsize raises OverflowError.)
+        start, stop, step = numbers.start, numbers.stop, numbers.step
+        _check_count(source, max(0, (stop - start + step - (1 if step > 0 else -1)) // step), limit)
         if not numbers:
             raise SourceError(f"{source} gives no values")
         return list(numbers)
     if source.kind == "glob":
-        found = glob.glob(source.argument, root_dir=base_dir, recursive=True)
-        _check_count(source, len(found), limit)
+        try:
+            found = walk_glob(source.argument, base_dir, limit)
+        except GlobTooBig:
+            _check_count(source, limit + 1, limit)
         if not found and not source.allow_empty:
             raise SourceError(f"{source} matches nothing in {base_dir} (add allow_empty: true to allow that)")
         return sorted(found)

@@ -59,6 +59,14 @@ def process_rss(pid: int) -> int:
         return 0
 
 
+def total_memory() -> int | None:
+    """The machine's memory in bytes, if known."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (OSError, ValueError):
+        return None
+
+
 def available_memory() -> int:
     """The kernel's estimate of memory available to new work, in bytes."""
     try:

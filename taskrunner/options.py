@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .backend import Backend, check_backend
+from .fields import InvalidValue, positive_number
+from .memwatch import format_size, total_memory
 from .model import Job
 from .paths import logs_for, script_results
 from .resources import parse_amount
@@ -73,8 +75,11 @@ class RunOptions:
             raise ValueError("workers must be >= 1")
         if max_failures is not None and max_failures < 1:
             raise ValueError("max_failures must be >= 1")
-        if timeout is not None and not timeout > 0:
-            raise ValueError("timeout must be > 0")
+        if timeout is not None:
+            try:
+                timeout = positive_number(timeout)
+            except InvalidValue as invalid:
+                raise ValueError(f"timeout {invalid}") from None
         if retries is not None and retries < 0:
             raise ValueError("retries must be >= 0")
         if isinstance(backend, str):
@@ -96,7 +101,7 @@ class RunOptions:
             backend=backend,
             scheduler=scheduler,
             resources=amounts,
-            memfree=None if memfree is None else _size(memfree, "memfree"),
+            memfree=None if memfree is None else _memfree(memfree),
             **rest,
         )
 
@@ -119,6 +124,16 @@ class RunOptions:
                 changes["retries"] = self.retries
             updated.append(dataclasses.replace(job, **changes) if changes else job)
         return updated
+
+
+def _memfree(value: float | str) -> float:
+    """``memfree``: a size this machine can ever have free (more would hold every job back for ever)."""
+    size = _size(value, "memfree")
+    total = total_memory()
+    if total is not None and size > total:
+        raise ValueError(f"memfree {value} is more than this machine's memory ({format_size(total)}): "
+                         "no job could ever start")
+    return size
 
 
 def _size(value: float | str, name: str) -> float:

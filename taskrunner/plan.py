@@ -359,12 +359,8 @@ class Plan:
         self._stopped = True
 
     def cancel_waiting(self, why: str = "") -> list[JobResult]:
-        """Final ``cancelled`` results for every job neither running nor final
-        (``why``, if given, is added to their error).
-
-        Call after ``stop()``; a job whose earlier attempt failed keeps its
-        attempt count.
-        """
+        """Final ``cancelled`` results (``why`` added to their error) for every job neither
+        running nor final. Call after ``stop()``; a job keeps its attempt count."""
         error = f"cancelled before it started: {why}" if why else "cancelled before it started"
         cancelled = []
         for index, job in enumerate(self.jobs):

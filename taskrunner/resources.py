@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import sys
 from collections.abc import Mapping
 
 __all__ = ["ResourcePool", "capacity", "demand", "parse_amount", "parse_resources"]
@@ -32,13 +33,17 @@ def parse_amount(value: object) -> float:
     >>> parse_amount("4G"), parse_amount(2), parse_amount("512mb")
     (4294967296.0, 2.0, 536870912.0)
     """
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0:
-        return float(value)
-    if isinstance(value, str):
+    amount = None
+    # (abs() <= max: a float can hold it; a 400-digit integer would overflow later.)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= sys.float_info.max:
+        amount = float(value)
+    elif isinstance(value, str):
         found = _SIZE.fullmatch(value.strip())
         if found:
-            return float(found[1]) * _UNITS[found[2].lower()]
-    raise ValueError(f"must be a number >= 0 or a size such as 4G or 512M, got {value!r}")
+            amount = float(found[1]) * _UNITS[found[2].lower()]
+    if amount is None or not math.isfinite(amount):
+        raise ValueError(f"must be a number >= 0 or a size such as 4G or 512M, got {value!r}")
+    return amount
 
 
 def parse_resources(text: str) -> dict[str, float]:

@@ -11,7 +11,7 @@ files stay readable).
     >>> parse_result_line('{"name": "a", "status": "ok", "started": "x"}')
     Traceback (most recent call last):
     ...
-    ValueError: 'started' must be a number or null
+    ValueError: 'started' must be a time (seconds since 1970, up to the year 9999) or null
 """
 
 from __future__ import annotations
@@ -46,6 +46,19 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+#: Bounds a number must keep to be stored and shown (a time: up to the year 9999).
+_MAX_TIME = 253402300799.0
+_INT64 = 1 << 63
+
+
+def _time(value: Any) -> bool:
+    return _number(value) and 0 <= value <= _MAX_TIME
+
+
+def _whole(low: int, high: int) -> Callable[[Any], bool]:
+    return lambda value: isinstance(value, int) and not isinstance(value, bool) and low <= value < high
+
+
 def _optional(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
     return lambda value: value is None or check(value)
 
@@ -62,8 +75,8 @@ def _history(value: Any) -> bool:
     return isinstance(value, list) and all(
         isinstance(entry, list)
         and len(entry) == 4
-        and _number(entry[0])
-        and _number(entry[1])
+        and _time(entry[0])
+        and _time(entry[1])
         and _text(entry[2])
         and _status(entry[3])
         for entry in value
@@ -74,20 +87,20 @@ def _history(value: Any) -> bool:
 _FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "name": (lambda v: isinstance(v, str) and bool(v), "a non-empty string"),
     "status": (_status, f"one of {', '.join(_STATUSES)}"),
-    "returncode": (_optional(lambda v: isinstance(v, int) and not isinstance(v, bool)), "a whole number or null"),
+    "returncode": (_optional(_whole(-_INT64, _INT64)), "a whole number (64 bits) or null"),
     "error": (_optional(_text), "a string or null"),
-    "attempts": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "a whole number >= 0"),
-    "started": (_optional(_number), "a number or null"),
-    "finished": (_optional(_number), "a number or null"),
-    "duration": (_optional(_number), "a number or null"),
+    "attempts": (_whole(0, 1 << 32), "a whole number from 0 to 2**32 - 1"),
+    "started": (_optional(_time), "a time (seconds since 1970, up to the year 9999) or null"),
+    "finished": (_optional(_time), "a time (seconds since 1970, up to the year 9999) or null"),
+    # (Wall-clock times: a clock stepped back makes a duration negative.)
+    "duration": (_optional(lambda v: _number(v) and abs(v) <= _MAX_TIME), "a number of seconds or null"),
     "worker": (_optional(_text), "a string or null"),
     "stdout_log": (_optional(_text), "a string or null"),
     "stderr_log": (_optional(_text), "a string or null"),
     "stderr_tail": (_optional(_text), "a string or null"),
     "history": (_history, "a list of [started, finished, worker, status]"),
     "job_hash": (_optional(_text), "a string or null"),
-    "max_rss": (_optional(lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0),
-                "a whole number >= 0 or null"),
+    "max_rss": (_optional(_whole(0, _INT64)), "a whole number >= 0 (64 bits) or null"),
 }
 _REQUIRED = ("name", "status")
 

@@ -289,8 +289,8 @@ def _read_root(reader: _Reader, root: yaml.Node, base_dir: str) -> JobFile | Non
         if read is None:
             continue
         template_name, expanded = read
-        if template_name is not None:
-            templates[template_name] = [job.name for job in expanded]
+        if template_name is not None:  # (two templates may share a name: depends_on means both)
+            templates.setdefault(template_name, []).extend(job.name for job in expanded)
         for job in expanded:
             if job.name in first_line:
                 reader.problem(

@@ -194,7 +194,7 @@ def test_exec_bad_input_is_one_line_and_exit_2(cli: CliRunner) -> None:
         done = cli.run("exec", *args)
         assert done.returncode == 2 and message in done.stderr, (args, done.stderr)
         assert "Traceback" not in done.stderr
-    assert not (cli.workdir / ".taskrunner" / "exec.results.jsonl").exists()
+    assert not list((cli.workdir / ".taskrunner").glob("exec-*.results.jsonl"))
 
 
 # -- the job file's other new keys --------------------------------------------

@@ -95,3 +95,20 @@ def test_each_exec_command_keeps_its_own_records_and_both_can_run_at_once(cli: C
     again = cli.run("exec", "--resume", "--", "sleep 1; echo", ":::", "a", "b")
     assert again.returncode == 0 and "kept 2 results, ran 0 jobs" in again.stderr, again.stderr
     assert len(list((cli.workdir / ".taskrunner").glob("exec-*.logs"))) == 2
+
+
+def test_depends_on_a_name_written_by_two_templates_waits_for_every_expansion(cli: CliRunner) -> None:
+    jobs = write(cli.workdir / "jobs.yaml", """jobs:
+  - name: part-{n}
+    run: sleep 1; touch done-{n}
+    matrix: {n: [1, 2]}
+  - name: part-{n}
+    run: touch done-{n}
+    matrix: {n: [3]}
+  - name: all
+    run: ls done-1 done-2 done-3
+    depends_on: "part-{n}"
+""")
+    done = cli.run("run", str(jobs), "-w", "4")
+    assert done.returncode == 0, done.stderr
+    assert lines(cli.workdir / ".taskrunner" / "jobs.results.jsonl")[-1]["name"] == "all"

@@ -263,7 +263,9 @@ def test_memfree_holds_new_jobs_back(cli: CliRunner) -> None:
     (cli.workdir / "ran-a").unlink()
     results = cli.workdir / ".taskrunner/jobs.results.jsonl"
     results.unlink()
-    proc = cli.start("run", "jobs.yaml", "--memfree", "1P", start_new_session=True)
+    # All of the machine's memory: never available, but not more than it has (that is refused).
+    everything = str(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    proc = cli.start("run", "jobs.yaml", "--memfree", everything, start_new_session=True)
     deadline = time.monotonic() + 30
     while not results.exists() and time.monotonic() < deadline:  # the run has begun (its file is made)
         time.sleep(0.05)
