@@ -14,7 +14,7 @@ import pickle
 
 from .callvalue import recordable
 from .jobhash import job_hash
-from .journal import Journal, check_results_path, replace_results
+from .journal import Journal, check_replaceable, check_results_path, replace_results
 from .model import Job, JobResult, Status
 from .resultslock import ResultsLock
 
@@ -34,6 +34,7 @@ class CallJournal:
         self._lock = ResultsLock(real_path, path)
         self._lock.acquire()
         try:
+            check_replaceable(path)  # notes given as results= are never replaced
             replace_results(real_path, [], path)
             self._journal = Journal(real_path, path)
         except BaseException:

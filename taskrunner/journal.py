@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import math
 import os
 import stat
@@ -34,6 +35,8 @@ from typing import Any
 from .errors import ResultsFileError, ResultsWriteError
 from .model import JobResult
 from .resultline import parse_result_line
+
+log = logging.getLogger("taskrunner.results")
 
 __all__ = ["Journal", "check_replaceable", "check_results_path", "read_results", "replace_results", "result_line"]
 
@@ -235,6 +238,8 @@ def read_results(path: str, on_warning: Callable[[str], None] | None = None) -> 
 def replace_results(path: str, results: list[JobResult], shown: str | None = None) -> None:
     """Atomically make ``path`` hold exactly ``results`` (creating its folder):
     a temporary file beside it, fsynced, then renamed over it."""
+    # (The moment a test kills the run at, to prove a kill here loses nothing.)
+    log.debug("rewriting results file %s: %d lines, through a temporary file", shown or path, len(results))
     folder = os.path.dirname(os.path.abspath(path))
     temporary = os.path.join(folder, f".{os.path.basename(path)}.tmp-{os.getpid()}")
     try:
