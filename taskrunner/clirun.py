@@ -21,7 +21,7 @@ import click
 
 from .backend import BACKENDS
 from .errors import ResultsWriteError, TaskrunnerError, WorkerError
-from .fields import InvalidValue, positive_number
+from .fields import MAX_SECONDS, parse_duration
 from .freshness import Freshness
 from .model import Job
 from .progress import TerminalReporter, bar_wanted, format_summary
@@ -65,10 +65,12 @@ class Duration(click.ParamType):  # type: ignore[type-arg,unused-ignore]
     name = "duration"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
-        try:
-            return positive_number(value)
-        except InvalidValue as invalid:
-            self.fail(f"{value!r} {invalid}", param, ctx)
+        seconds = parse_duration(value)
+        if seconds is None or seconds <= 0:
+            self.fail(f"{value!r} is not a duration > 0 (seconds, or such as 90s, 5m, 1h30m, 250ms)", param, ctx)
+        if seconds > MAX_SECONDS:
+            self.fail(f"{value!r} is more than 10 years ({MAX_SECONDS:.0f} s)", param, ctx)
+        return seconds
 
 
 class ResourceList(click.ParamType):  # type: ignore[type-arg,unused-ignore]

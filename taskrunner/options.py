@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .backend import Backend, check_backend
-from .fields import InvalidValue, positive_number
+from .fields import MAX_SECONDS
 from .memwatch import format_size, total_memory
 from .model import Job
 from .paths import logs_for, script_results
@@ -75,11 +75,10 @@ class RunOptions:
             raise ValueError("workers must be >= 1")
         if max_failures is not None and max_failures < 1:
             raise ValueError("max_failures must be >= 1")
-        if timeout is not None:
-            try:
-                timeout = positive_number(timeout)
-            except InvalidValue as invalid:
-                raise ValueError(f"timeout {invalid}") from None
+        if timeout is not None and not timeout > 0:
+            raise ValueError("timeout must be > 0")
+        if timeout is not None and timeout > MAX_SECONDS:
+            raise ValueError(f"timeout must be at most 10 years ({MAX_SECONDS:.0f} s), got {timeout!r}")
         if retries is not None and retries < 0:
             raise ValueError("retries must be >= 0")
         if isinstance(backend, str):
