@@ -34,10 +34,11 @@ import click
 from . import matrix
 from .clirun import RunSettings, fail, quoted, run_jobs, run_options, start_helpers
 from .errors import TaskrunnerError
-from .inputs import Source, SourceError, resolve
+from .inputs import resolve
 from .model import Job
 from .paths import exec_results, logs_for
 from .shellvalues import UnsafePlaceholder
+from .sources import Source, SourceError
 from .spec import MAX_JOBS
 
 __all__ = ["command_template", "exec_command", "jobs_for", "split_inputs"]

@@ -24,8 +24,8 @@ from datetime import timedelta
 from operator import attrgetter
 from typing import Any, Literal
 
-from .inputs import Source, parse_source
 from .resources import parse_amount
+from .sources import Source, parse_source
 
 __all__ = [
     "CHECKS",

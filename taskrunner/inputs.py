@@ -12,11 +12,11 @@ naming one source:
 - ``{range: [start, stop]}`` / ``{range: [start, stop, step]}``: integers,
   as Python's ``range``.
 
-``parse_source`` checks the mapping (no I/O); ``resolve`` reads it, never
+``sources.parse_source`` checks the mapping (no I/O); ``resolve`` reads it, never
 producing more than ``limit`` values (a huge range is refused by its length,
 before a single value is made).
 
-    >>> resolve(parse_source("n", {"range": [1, 7, 2]}), ".", limit=10)
+    >>> resolve(Source("range", [1, 7, 2]), ".", limit=10)
     [1, 3, 5]
 """
 
@@ -25,53 +25,15 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from .globwalk import GlobTooBig, walk_glob
+from .sources import Source, SourceError
 
-__all__ = ["Source", "SourceError", "parse_source", "resolve"]
+__all__ = ["resolve"]
 
 #: The longest line ``lines`` accepts (a binary file given by mistake).
 MAX_LINE = 1 << 20
-
-
-class SourceError(ValueError):
-    """A source that cannot be read or gives no usable values."""
-
-
-@dataclass(frozen=True)
-class Source:
-    """One matrix variable's value source (see the module docstring)."""
-
-    kind: str  # "glob", "lines" or "range"
-    argument: Any
-    allow_empty: bool = False
-
-    def __str__(self) -> str:
-        return f"{self.kind}: {self.argument!r}"
-
-
-def parse_source(name: str, value: dict[str, Any]) -> Source:
-    """Check a source mapping; raise ``ValueError`` naming what is wrong."""
-    kinds = [kind for kind in ("glob", "lines", "range") if kind in value]
-    extra = set(value) - {"glob", "lines", "range", "allow_empty"}
-    if len(kinds) != 1 or extra:
-        raise ValueError(f"variable {name!r} must be a list of values or one of {{glob: PATTERN}}, "
-                         f"{{lines: FILE}}, {{range: [START, STOP]}}, got {value!r}")
-    kind = kinds[0]
-    argument = value[kind]
-    allow_empty = value.get("allow_empty", False)
-    if not isinstance(allow_empty, bool) or ("allow_empty" in value and kind != "glob"):
-        raise ValueError(f"variable {name!r}: 'allow_empty' (true or false) goes with 'glob' only")
-    if kind in ("glob", "lines") and (not isinstance(argument, str) or not argument.strip()):
-        raise ValueError(f"variable {name!r}: {kind!r} must be a non-empty string, got {argument!r}")
-    whole_numbers = isinstance(argument, list) and all(
-        isinstance(n, int) and not isinstance(n, bool) for n in argument)
-    if kind == "range" and (not whole_numbers or len(argument) not in (2, 3) or argument[2:] == [0]):
-        raise ValueError(f"variable {name!r}: 'range' must be [start, stop] or [start, stop, step] "
-                         f"(whole numbers, step not 0), got {argument!r}")
-    return Source(kind, argument, allow_empty)
 
 
 def resolve(source: Source, base_dir: str, limit: int, stdin: Callable[[], BinaryIO] = lambda: sys.stdin.buffer) -> list[Any]:

@@ -28,10 +28,11 @@ from .envfile import read_env_file
 from .errors import SpecError, SpecProblem
 from .fields import CHECKS, DEFAULTABLE, JOB_KEYS, InvalidValue, non_empty_string, positive_int, resources_value
 from .freshness import unmade_inputs
-from .inputs import Source, SourceError, resolve
+from .inputs import resolve
 from .model import Job, expanded_job, field_checks, trusted_job
 from .plan import dependency_problems
 from .shellvalues import UnsafePlaceholder
+from .sources import Source, SourceError
 from .yamlnodes import (
     SEQ_TAG,
     STR_TAG,

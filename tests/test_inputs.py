@@ -12,7 +12,8 @@ from conftest import CliRunner, write
 from taskrunner.envfile import parse_env_text
 from taskrunner.execcmd import jobs_for, split_inputs
 from taskrunner.fields import parse_duration
-from taskrunner.inputs import Source, SourceError, resolve
+from taskrunner.inputs import resolve
+from taskrunner.sources import Source, SourceError
 
 pytestmark = pytest.mark.timeout(120)
 
