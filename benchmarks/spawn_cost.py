@@ -19,8 +19,8 @@ import subprocess
 import time
 from collections.abc import Callable
 
-from taskrunner.capture import CommandLogs
-from taskrunner.execute import execute
+from taskrunner.execution.capture import CommandLogs
+from taskrunner.execution.execute import execute
 from taskrunner.model import Attempt, Job
 
 #: Commands per round.

@@ -36,15 +36,15 @@ __all__ = [
 ]
 
 _MODULE_OF = {
-    "Executor": "executor",
+    "Executor": "executor.executor",
     "JobFailed": "errors",
     "WorkerCrashed": "errors",
     "Job": "model",
     "JobResult": "model",
-    "RunReport": "report",
+    "RunReport": "results.report",
     "Status": "model",
-    "Runner": "runner",
-    "run": "runner",
+    "Runner": "engine.runner",
+    "run": "engine.runner",
     "ResultsFileBusy": "errors",
     "ResultsFileError": "errors",
     "ResultsWriteError": "errors",
@@ -52,11 +52,12 @@ _MODULE_OF = {
     "SpecProblem": "errors",
     "TaskrunnerError": "errors",
     "WorkerError": "errors",
-    "load_jobs": "spec",
+    "load_jobs": "jobfile.spec",
     "__version__": "version",
 }
 
 if TYPE_CHECKING:
+    from .engine.runner import Runner, run
     from .errors import (
         JobFailed,
         ResultsFileBusy,
@@ -68,11 +69,10 @@ if TYPE_CHECKING:
         WorkerCrashed,
         WorkerError,
     )
-    from .executor import Executor
+    from .executor.executor import Executor
+    from .jobfile.spec import load_jobs
     from .model import Job, JobResult, Status
-    from .report import RunReport
-    from .runner import Runner, run
-    from .spec import load_jobs
+    from .results.report import RunReport
     from .version import __version__
 
 

@@ -1,5 +1,5 @@
 """``python -m taskrunner``: the same as the ``taskrunner`` command."""
 
-from .entry import main
+from .cli.entry import main
 
 main()

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner as ClickRunner
 
 from conftest import REPO_DIR, CliRunner, write
-from taskrunner.cli import cli as taskrunner_cli
-from taskrunner.freshness import Freshness
+from taskrunner.cli.commands import cli as taskrunner_cli
+from taskrunner.engine.freshness import Freshness
 
 pytestmark = pytest.mark.timeout(120)
 

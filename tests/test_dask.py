@@ -190,7 +190,7 @@ def test_losing_the_scheduler_is_a_clear_error_and_keeps_finished_results(cli: C
 def test_without_the_extra_the_dask_backend_is_a_one_line_error(cli: CliRunner) -> None:
     jobs = write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: a, run: 'true'}\n")
     # Run the command with `distributed` made unimportable, as without the extra.
-    code = "import sys; sys.modules['distributed'] = None; from taskrunner.entry import main; main()"
+    code = "import sys; sys.modules['distributed'] = None; from taskrunner.cli.entry import main; main()"
     done = subprocess.run(
         [sys.executable, "-c", code, "run", str(jobs), "--backend", "dask"],
         cwd=cli.workdir, env=cli.env, capture_output=True, text=True, timeout=60, check=False,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from taskrunner.direct import direct_argv
-from taskrunner.execute import execute
+from taskrunner.execution.direct import direct_argv
+from taskrunner.execution.execute import execute
 from taskrunner.model import Attempt, Job, Status
 
 pytestmark = [pytest.mark.timeout(30), pytest.mark.usefixtures("no_leftovers")]

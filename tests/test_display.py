@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from conftest import CliRunner, write
+from taskrunner.display.progress import format_summary
 from taskrunner.model import JobResult, Status
-from taskrunner.progress import format_summary
-from taskrunner.report import RunReport
+from taskrunner.results.report import RunReport
 
 pytestmark = pytest.mark.timeout(120)
 

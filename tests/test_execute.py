@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from conftest import ignored_signals_mask
-from taskrunner.capture import read_tail
-from taskrunner.execute import execute
+from taskrunner.execution.capture import read_tail
+from taskrunner.execution.execute import execute
 from taskrunner.model import Attempt, Job, Status
 
 pytestmark = [pytest.mark.timeout(30), pytest.mark.usefixtures("no_leftovers")]

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from conftest import CliRunner, write
-from taskrunner.envfile import parse_env_text
-from taskrunner.execcmd import jobs_for, split_inputs
+from taskrunner.cli.execcmd import jobs_for, split_inputs
 from taskrunner.fields import parse_duration
-from taskrunner.inputs import resolve
+from taskrunner.jobfile.envfile import parse_env_text
+from taskrunner.jobfile.inputs import resolve
 from taskrunner.sources import Source, SourceError
 
 pytestmark = pytest.mark.timeout(120)

@@ -1,5 +1,6 @@
 """The house rules that keep the code readable: no import circles (lazy
-imports inside functions count too)."""
+imports inside functions count too), and the wings of the package import
+downwards only (the README's map)."""
 
 from __future__ import annotations
 
@@ -83,3 +84,60 @@ def test_no_module_over_450_lines_and_no_class_over_250() -> None:
             if isinstance(node, ast.ClassDef) and (node.end_lineno or 0) - node.lineno + 1 > 250:
                 too_big.append(f"{path.name}: class {node.name}")
     assert not too_big, too_big
+
+
+#: The wings, highest first: each may import only those after it (and the ground).
+WINGS = ["cli", "executor", "jobfile", "engine", "display", "backends", "execution", "results"]
+
+
+def node_of(module: str) -> str:
+    """A module's node in the wing graph: its wing, or itself for the ground."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "taskrunner"
+
+
+def wing_graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        source = node_of(module_name(path))
+        if source in ("taskrunner", "__main__"):  # the lazy public facade; python -m taskrunner
+            continue
+        graph.setdefault(source, set()).update(
+            node_of(target) for target in imports_of(path) if node_of(target) != source)
+    return graph
+
+
+def test_the_top_holds_the_ground_and_at_least_five_wings() -> None:
+    top = sorted(p.name for p in PACKAGE.glob("*.py") if p.name not in ("__init__.py", "__main__.py"))
+    assert len(top) <= 12, top
+    wings = sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists())
+    assert wings == sorted(WINGS), wings
+    for wing in wings:
+        assert (PACKAGE / wing / "__init__.py").read_text().startswith('"""'), wing
+
+
+def test_wings_import_downwards_only() -> None:
+    rank = {wing: place for place, wing in enumerate(WINGS)}
+    upward = sorted((source, target) for source, targets in wing_graph().items() for target in targets
+                    if target in rank and (source not in rank or rank[target] <= rank[source]))
+    assert not upward, upward
+
+
+def test_no_circle_between_wings_and_ground_modules() -> None:
+    graph = wing_graph()
+    circles = []
+    state: dict[str, int] = {}
+
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = 1
+        for target in sorted(graph.get(node, ())):
+            if state.get(target) == 1:
+                circles.append(trail[trail.index(target):] + [target])
+            elif not state.get(target):
+                visit(target, [*trail, target])
+        state[node] = 2
+
+    for node in sorted(graph):
+        if not state.get(node):
+            visit(node, [node])
+    assert not circles, circles

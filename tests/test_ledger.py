@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from taskrunner.local.ledger import Ledger
+from taskrunner.backends.local.ledger import Ledger
 from taskrunner.model import Attempt, Job
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from taskrunner.local._mp.packetpipe import PACKET_SIZE, PacketConnection, packet_pipe
+from taskrunner.backends.local._mp.packetpipe import PACKET_SIZE, PacketConnection, packet_pipe
 
 pytestmark = [pytest.mark.timeout(30), pytest.mark.usefixtures("no_leftovers")]
 

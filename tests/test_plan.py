@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from taskrunner.engine.plan import Plan, dependency_problems
 from taskrunner.model import Job, JobResult, Status
-from taskrunner.plan import Plan, dependency_problems
 
 
 def job(name: str, **fields: object) -> Job:

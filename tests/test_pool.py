@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from taskrunner.local import LocalPool
+from taskrunner.backends.local import LocalPool
 from taskrunner.model import Attempt, Job, JobResult, Status
 
 pytestmark = [pytest.mark.timeout(90), pytest.mark.usefixtures("no_leftovers")]

@@ -12,14 +12,14 @@ from click.testing import CliRunner as ClickRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from taskrunner.cli import cli
+from taskrunner.cli.commands import cli
+from taskrunner.display.progress import format_summary
+from taskrunner.display.timeline import render_timeline
 from taskrunner.errors import ResultsFileError
 from taskrunner.jobhash import job_hash
-from taskrunner.journal import read_results, result_line
 from taskrunner.model import Job, JobResult, Status
-from taskrunner.progress import format_summary
-from taskrunner.retention import retain
-from taskrunner.timeline import render_timeline
+from taskrunner.results.journal import read_results, result_line
+from taskrunner.results.retention import retain
 
 GOOD = {"name": "a", "status": "ok", "returncode": 0, "value": None, "error": None, "attempts": 1,
         "started": 1.0, "finished": 2.0, "duration": 1.0, "worker": "w0-1", "stdout_log": None,

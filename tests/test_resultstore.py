@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import CliRunner
+from taskrunner.display.progress import format_summary
 from taskrunner.model import Job, JobResult, Status
-from taskrunner.progress import format_summary
-from taskrunner.report import RunReport
-from taskrunner.resultstore import ResultStore, ResultsView
+from taskrunner.results.report import RunReport
+from taskrunner.results.resultstore import ResultStore, ResultsView
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -115,7 +115,7 @@ def test_a_runs_report_is_compact_and_matches_the_results_file(cli: CliRunner) -
     # would quietly need 500 bytes more a job.
     script = '''
 import json, taskrunner
-from taskrunner.resultstore import ResultsView
+from taskrunner.results.resultstore import ResultsView
 
 if __name__ == "__main__":
     jobs = [taskrunner.Job(name=f"n{n}", call="os:getpid") for n in range(300)]

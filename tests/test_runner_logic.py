@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from taskrunner import Job, Runner
-from taskrunner.inprocess import InProcessBackend
+from taskrunner.backends.inprocess import InProcessBackend
 from taskrunner.model import JobResult, Status
 
 pytestmark = [pytest.mark.timeout(30), pytest.mark.usefixtures("no_leftovers")]

@@ -12,9 +12,9 @@ import pytest
 
 from conftest import CliRunner, write
 from taskrunner import Job, JobResult, Runner
-from taskrunner.inprocess import InProcessBackend
+from taskrunner.backends.inprocess import InProcessBackend
+from taskrunner.engine.plan import Plan
 from taskrunner.model import Status
-from taskrunner.plan import Plan
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -147,7 +147,7 @@ def test_the_runner_dispatches_in_that_order_and_records_uptodate_as_success(tmp
 
 
 def test_the_timeline_shows_uptodate_jobs() -> None:
-    from taskrunner.timeline import render_timeline
+    from taskrunner.display.timeline import render_timeline
 
     page = render_timeline([JobResult("ran", Status.OK, history=((0.0, 1.0, "w0-1", "ok"),)),
                             JobResult("skipped-work", Status.UPTODATE, started=0.5, finished=0.5)])

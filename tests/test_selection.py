@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from taskrunner.engine.selection import dependency_order, select_jobs, unmatched
 from taskrunner.model import Job
-from taskrunner.selection import dependency_order, select_jobs, unmatched
 
 
 def job(name: str, *deps: str, tags: tuple[str, ...] = ()) -> Job:

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from shellgrammar import Grammar, expected
 
-from taskrunner.matrix import placeholder_pattern
-from taskrunner.shellvalues import ShellTemplate, UnsafePlaceholder
+from taskrunner.jobfile.matrix import placeholder_pattern
+from taskrunner.jobfile.shellvalues import ShellTemplate, UnsafePlaceholder
 
 SEED = 20261204
 ROUNDS = int(os.environ.get("SHELL_ROUNDS", "250"))

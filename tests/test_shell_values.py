@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import CliRunner, write
-from taskrunner.execute import execute
-from taskrunner.matrix import expand
+from taskrunner.execution.execute import execute
+from taskrunner.jobfile.matrix import expand
 from taskrunner.model import Attempt, Job
 
 #: (run template, how the value arrives in the file ``out``). Each template

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from taskrunner.errors import SpecError
+from taskrunner.jobfile.spec import load_job_file, load_jobs
 from taskrunner.model import Job
-from taskrunner.spec import load_job_file, load_jobs
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from conftest import CliRunner, write
 from taskrunner.errors import SpecError
-from taskrunner.spec import JobFile, load_job_file
+from taskrunner.jobfile.spec import JobFile, load_job_file
 
 JOB_KEYS = ["name", "run", "call", "args", "kwargs", "env", "cwd", "timeout", "retries",
             "retry_delay", "tags", "depends_on", "matrix"]

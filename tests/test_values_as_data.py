@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import CliRunner, write
-from taskrunner.showtext import shell_word
+from taskrunner.display.showtext import shell_word
 
 LATIN1_NAME = os.fsdecode(b"z\xe9.log")  # a file name that is not UTF-8
 

@@ -1,0 +1,350 @@
+"""The Dask backend: the same attempts, run by a Dask cluster.
+
+Each attempt becomes one Dask task (sent with ``client.map(..., pure=False)``
+in batches, so identical jobs never collapse into one key) that calls the same ``execute``
+as a local worker, on the Dask worker: a command gets its own process group,
+its timeout kills the whole tree, and its output goes to the log paths —
+paths on the *worker's* file system. Planning, retries, skipping, the
+results file and the display stay in the runner, which does not know which
+backend runs.
+
+- A Dask worker that dies while running an attempt gives a ``crashed``
+  outcome (Dask's ``KilledWorker``). The embedded cluster lets Dask retry a
+  task 0 times, so the job's own ``retries`` decide, as on the local backend;
+  an external scheduler applies its own ``allowed-failures``.
+- Cancelling (Ctrl-C, ``--max-failures``) stops running commands through
+  ``client.run`` on every worker (SIGTERM to the group, then SIGKILL), and
+  cancels the futures. A ``call`` job runs in a worker thread, which cannot be
+  interrupted: it runs to its end, and its ``timeout`` is not enforced.
+- Losing the scheduler raises ``WorkerError``; results recorded so far stay
+  in the results file.
+
+Workers must be able to import ``taskrunner`` (and the modules ``call`` jobs
+name); use one thread per worker (``dask worker --nthreads 1``) when jobs are
+``call`` jobs, because a call's output is caught at the process's fds 1 and 2.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import pickle
+import queue
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from ..errors import BackendUnavailable, WorkerError
+from ..execution.execute import AttemptControl, execute
+from ..model import Attempt, JobResult, Status
+from .outcomes import coordinator_result
+
+try:
+    import dask
+    import distributed
+    from distributed.scheduler import KilledWorker
+except ImportError:  # pragma: no cover - exercised when the extra is missing
+    distributed = None  # type: ignore[assignment]
+
+__all__ = ["DaskBackend"]
+
+#: Upper bound on one wait, so signals are seen promptly (as the local pool does).
+MAX_WAIT = 0.2
+#: How long to wait for a scheduler to answer when connecting, and to close.
+CONNECT_TIMEOUT = 10
+CLOSE_TIMEOUT = 3
+#: The embedded cluster's settings. A worker whose job kills it is replaced
+#: (by its nanny). The scheduler hands a worker one task per thread (tasks
+#: queued on a worker that dies would be "crashed" along with the culprit);
+#: a task that kills its worker is ``crashed`` after one more try elsewhere.
+EMBEDDED_CONFIG = {
+    "distributed.scheduler.allowed-failures": 1,
+    "distributed.scheduler.worker-saturation": 1.0,
+}
+#: Attempts kept submitted to Dask at a time (at least four per worker thread).
+QUEUED_TASKS = 1000
+#: How often to ask the scheduler how many worker threads there are.
+CAPACITY_REFRESH = 1.0
+
+
+
+def _quiet_dask_logs() -> dict[str, int]:
+    """Silence Dask's loggers (each has its own level); return the old levels."""
+    names = ["distributed", *(n for n in logging.root.manager.loggerDict if n.startswith("distributed."))]
+    levels = {name: logging.getLogger(name).level for name in names}
+    for name in names:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    return levels
+
+
+# -- on the Dask worker ------------------------------------------------------
+
+# Attempts running in this worker process, so a cancel can reach them.
+_running: dict[int, AttemptControl] = {}
+_log_dirs: set[str] = set()
+
+
+def run_attempt(payload: bytes) -> JobResult:
+    """The Dask task: run one pickled attempt on this worker (named by its address)."""
+    attempt: Attempt = pickle.loads(payload)
+    log_dir = os.path.dirname(attempt.stdout_log)
+    if log_dir and log_dir not in _log_dirs:  # the coordinator made it on its own machine only
+        os.makedirs(log_dir, exist_ok=True)
+        _log_dirs.add(log_dir)
+    control = AttemptControl()
+    _running[attempt.attempt_id] = control
+    try:
+        worker = distributed.get_worker()
+        # {%}: an embedded cluster names its workers 0, 1, ...; others count as slot 1.
+        slot = worker.name + 1 if isinstance(worker.name, int) else 1
+        return execute(attempt, worker=worker.address, control=control, slot=slot)
+    finally:
+        _running.pop(attempt.attempt_id, None)
+
+
+def stop_attempts(kill: bool = False) -> int:
+    """Run on every worker by ``client.run``: stop the attempts running there."""
+    for control in list(_running.values()):
+        if kill:
+            control.kill()
+        else:
+            control.cancel()
+    return len(_running)
+
+
+if distributed is not None:
+
+    class StopJobsOnClose(distributed.WorkerPlugin):
+        """Kill the commands a worker runs when the worker closes: they run in
+        their own sessions, and would outlive it otherwise."""
+
+        idempotent = True
+        name = "taskrunner-stop-jobs-on-close"
+
+        def teardown(self, worker: Any) -> None:
+            stop_attempts(kill=True)
+
+
+# -- on the coordinator -----------------------------------------------------
+
+
+def require_dask() -> None:
+    """Raise ``BackendUnavailable`` (one clear line) unless Dask is installed."""
+    if distributed is None:
+        raise BackendUnavailable("the dask backend needs Dask: pip install 'dask[distributed]'")
+
+
+class DaskBackend:
+    """Runs attempts on a Dask cluster: the one at ``scheduler``, or an embedded
+    ``LocalCluster`` of ``workers`` single-threaded worker processes."""
+
+    def __init__(self, workers: int, scheduler: str | None = None) -> None:
+        require_dask()
+        self.workers = workers
+        self.scheduler = scheduler
+        self._cluster: Any = None
+        self._client: Any = None
+        self._futures: dict[int, Any] = {}  # attempt id -> future
+        self._unsent: list[tuple[int, bytes]] = []  # (attempt id, pickled attempt)
+        # Attempt ids whose futures are done, put there by Dask's callbacks
+        # (distributed.wait would need a default client, which is the user's).
+        self._done: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._attempts: dict[int, Attempt] = {}
+        self._cancelling = False
+        self._threads = workers
+        self._threads_checked = 0.0
+        self._log_levels: dict[str, int] = {}
+
+    def __enter__(self) -> DaskBackend:
+        # Dask logs connection failures with tracebacks; we report them
+        # ourselves, in one line.
+        self._log_levels = _quiet_dask_logs()
+        try:
+            if self.scheduler is None:
+                with dask.config.set(EMBEDDED_CONFIG):
+                    self._cluster = distributed.LocalCluster(
+                        n_workers=self.workers, threads_per_worker=1, processes=True,
+                        dashboard_address=None, silence_logs=logging.CRITICAL,
+                    )
+                self._client = distributed.Client(self._cluster, set_as_default=False)
+            else:
+                self._client = distributed.Client(self.scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
+            self._client.register_plugin(StopJobsOnClose())
+        except (OSError, TimeoutError) as error:
+            self._shutdown()
+            where = self.scheduler or "an embedded cluster"
+            raise WorkerError(f"cannot reach the Dask scheduler at {where}: {error}") from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        if self._client is not None and self._cluster is not None and self._connected():
+            # Closing the cluster kills worker processes, not the commands
+            # they started in their own sessions: stop those first.
+            self._stop_running(kill=True)
+        for closable in (self._client, self._cluster):
+            if closable is not None:
+                with contextlib.suppress(Exception):  # best effort while shutting down
+                    closable.close(timeout=CLOSE_TIMEOUT)
+        self._client = self._cluster = None
+        for name, level in self._log_levels.items():
+            logging.getLogger(name).setLevel(level)
+
+    # -- the Backend interface ------------------------------------------------
+
+    def capacity(self) -> int:
+        if time.monotonic() - self._threads_checked > CAPACITY_REFRESH and self._connected():
+            with self._talking_to_scheduler():
+                self._threads = max(1, sum(self._client.nthreads().values()))
+            self._threads_checked = time.monotonic()
+        # Dask queues tasks on its scheduler (see EMBEDDED_CONFIG) and hands
+        # them to workers as threads free up: keep it well fed, since each
+        # round-trip through us costs milliseconds. (Many more than the threads
+        # also makes Dask treat the tasks as "root-ish", which is what queues them.)
+        return max(0, max(4 * self._threads, QUEUED_TASKS) - len(self._futures) - len(self._unsent))
+
+    def submit(self, attempt: Attempt) -> None:
+        # Pickled here, as the local pool does, so an attempt that cannot
+        # travel fails now, alone; Dask then sends the bytes as they are.
+        # Collected and sent with one client.map at the next poll(): one
+        # message to the scheduler rather than one per attempt.
+        payload = pickle.dumps(attempt, protocol=pickle.HIGHEST_PROTOCOL)
+        self._attempts[attempt.attempt_id] = attempt
+        self._unsent.append((attempt.attempt_id, payload))
+
+    def _send(self) -> None:
+        if not self._unsent:
+            return
+        self._ensure_connected()
+        batch, self._unsent = self._unsent, []
+        # On an external cluster a job's `resources` are Dask worker resources
+        # (start workers with --resources "gpu=2"): Dask places it on a worker
+        # that has them. The embedded cluster declares none, so there the
+        # run's own accounting (taskrunner.resources) is all that applies.
+        placed = [] if self.scheduler is None else [item for item in batch if self._attempts[item[0]].job.resources]
+        plain = [item for item in batch if item not in placed]
+        with self._talking_to_scheduler():
+            futures = self._client.map(run_attempt, [payload for _, payload in plain], pure=False) if plain else []
+            futures += [
+                self._client.submit(run_attempt, payload, pure=False, resources=dict(self._attempts[attempt_id].job.resources))
+                for attempt_id, payload in placed
+            ]
+        for (attempt_id, _), future in zip(plain + placed, futures):
+            self._futures[attempt_id] = future
+            self._watch(attempt_id, future)
+
+    def _watch(self, attempt_id: int, future: Any) -> None:
+        future.add_done_callback(lambda _: self._done.put(attempt_id))
+
+    def running_count(self) -> int:
+        # Asking Dask what is processing costs a round-trip: estimate it as
+        # the outstanding tasks, at most one per worker thread.
+        return min(len(self._futures), self._threads)
+
+    def poll(self, timeout: float | None) -> list[tuple[int, JobResult]]:
+        timeout = MAX_WAIT if timeout is None else max(0.0, min(timeout, MAX_WAIT))
+        self._send()
+        if not self._futures:
+            time.sleep(timeout)
+            return []
+        try:
+            done = [self._done.get(timeout=timeout)]
+        except queue.Empty:
+            self._ensure_connected()
+            return []
+        while not self._done.empty():
+            done.append(self._done.get())
+        ready = []
+        for attempt_id in done:
+            future = self._futures.get(attempt_id)
+            if future is None:
+                continue
+            if not future.done():
+                # Its result was lost with a worker that died before we
+                # fetched it; Dask computes it again. Wait for that.
+                self._watch(attempt_id, future)
+                continue
+            del self._futures[attempt_id]
+            ready.append((attempt_id, future))
+        # One gather for every finished result (a result() each is a round-trip each).
+        finished = [future for _, future in ready if future.status == "finished"]
+        values: dict[str, JobResult] = {}
+        if finished:
+            with self._talking_to_scheduler():
+                values = dict(zip((f.key for f in finished), self._client.gather(finished, errors="skip")))
+        return [
+            (attempt_id, self._outcome(self._attempts.pop(attempt_id), future, values.get(future.key)))
+            for attempt_id, future in ready
+        ]
+
+    def cancel(self) -> list[tuple[int, JobResult]]:
+        """Cancel every future (queued ones never start), then SIGTERM the
+        commands running on the workers (each escalates to SIGKILL there after
+        the grace period, as locally). Everything outstanding is recorded
+        ``cancelled``: Dask cannot say which had started."""
+        self._cancelling = True
+        self._unsent.clear()
+        if self._futures and self._connected():
+            self._client.cancel(list(self._futures.values()))
+            self._stop_running(kill=False)
+        outcomes = [(attempt_id, _cancelled(attempt)) for attempt_id, attempt in self._attempts.items()]
+        self._attempts.clear()
+        self._futures.clear()
+        return outcomes
+
+    def stop_starting(self) -> None:
+        # Dask has no flag a worker checks before each task: what is queued
+        # there is cancelled by cancel(), right after.
+        pass
+
+    def kill_now(self) -> None:
+        self._cancelling = True
+        if self._connected():
+            with contextlib.suppress(Exception):  # called from a signal handler
+                self._stop_running(kill=True)
+
+    # -- helpers --------------------------------------------------------------
+
+    def _connected(self) -> bool:
+        return self._client is not None and self._client.status == "running"
+
+    def _ensure_connected(self) -> None:
+        if not self._connected():
+            raise self._lost_scheduler()
+
+    def _lost_scheduler(self) -> WorkerError:
+        return WorkerError(f"lost the Dask scheduler at {self.scheduler or 'the embedded cluster'}")
+
+    @contextmanager
+    def _talking_to_scheduler(self) -> Iterator[None]:
+        """A call to the scheduler may find it gone half-way (Dask raises its
+        ``CommClosedError``, an ``OSError``): that is a lost scheduler too."""
+        try:
+            yield
+        except OSError:
+            raise self._lost_scheduler() from None
+
+    def _stop_running(self, kill: bool) -> None:
+        with contextlib.suppress(Exception):  # a worker may be gone meanwhile
+            self._client.run(stop_attempts, kill=kill, wait=True)
+
+    def _outcome(self, attempt: Attempt, future: Any, result: JobResult | None) -> JobResult:
+        if result is not None:
+            return result if result.attempts == attempt.number else result.evolve(attempts=attempt.number)
+        if future.status == "error":
+            error = future.exception()
+            if isinstance(error, KilledWorker):
+                return coordinator_result(attempt, Status.CRASHED, f"the Dask worker died while running this job ({error})")
+            return coordinator_result(attempt, Status.FAILED, f"Dask could not run this job: {type(error).__name__}: {error}")
+        if self._cancelling:
+            return _cancelled(attempt)
+        self._ensure_connected()
+        return coordinator_result(attempt, Status.CRASHED, f"Dask lost this job ({future.status})")
+
+
+def _cancelled(attempt: Attempt) -> JobResult:
+    return coordinator_result(attempt, Status.CANCELLED, "cancelled")

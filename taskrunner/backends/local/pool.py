@@ -1,0 +1,310 @@
+"""The local backend: a JoinableQueue of attempts and N supervised worker processes.
+
+Data flow (the design card's shape)::
+
+    coordinator ──put (item, [attempts])──▶ tasks: JoinableQueue ──get()──▶ worker 0..N-1
+         ▲                                                                     │ execute each
+         └────────── results: SimpleQueue ◀──put (id, JobResult) per attempt──┘ task_done() per item
+
+    end of run:  tasks.join()  then one ``None`` sentinel per worker
+
+An item holds one attempt, or a chunk of several when jobs are tiny
+(``ChunkSizer``); see ``Supervisor.rebalance`` for how a chunk stuck behind a
+slow job is shared out.
+
+Supervision: ``poll()`` waits on the result pipe *and* every worker's process
+sentinel (as CPython's ProcessPoolExecutor does), so a dead worker is noticed
+at once. The coordinator reads the dead worker's slot (``WorkerSlots``) to
+learn which attempt it held, records it ``crashed``, calls ``task_done()`` on
+its behalf, kills what the job left running, repairs any queue lock the dead
+process held, and starts a replacement in the same slot. Both queues carry
+their messages as packets (``packetpipe``), so a worker killed half-way
+through reading or writing one cannot tear the stream for the others.
+
+Start method: ``forkserver``. ``fork`` is cheaper (about 2 ms a worker
+against 6 ms here) but the coordinator has threads (each Queue's feeder) by
+the time it replaces a dead worker, and forking a threaded process is unsafe
+and deprecated from Python 3.12; ``spawn`` costs about 40 ms a worker. The
+fork server preloads ``taskrunner.local.forkserver_setup`` so each worker starts
+warm and the server survives signals sent to the coordinator's group.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import multiprocessing
+import pickle
+import select
+import time
+from typing import Any
+
+from ...execution.execute import KILL_GRACE
+from ...model import Attempt, JobResult, Status
+from ..outcomes import coordinator_result
+from ._mp.taskqueue import ResultQueue, TaskQueue
+from .chunks import ChunkSizer
+from .helpers import START_METHOD, claim_helpers, kept_for_good, open_pools, start_fork_server, stop_helpers
+from .ledger import Ledger
+from .spool import SpoolDir
+from .supervisor import Supervisor
+from .workers import Workers
+
+#: Supervision events: worker deaths and replacements, repaired locks, lost
+#: items queued again, leftover processes ended. No handler is configured
+#: here; ``taskrunner -v`` shows them.
+log = logging.getLogger("taskrunner.local")
+
+__all__ = ["LocalPool"]
+
+#: Upper bound on one wait, so signals and call-job deadlines are seen promptly.
+MAX_WAIT = 0.2
+
+
+class LocalPool:
+    """Runs attempts on ``workers`` local processes; see the module docstring.
+
+    >>> with LocalPool(workers=2) as pool:          # doctest: +SKIP
+    ...     pool.submit(attempt)
+    ...     outcomes = pool.poll(timeout=1.0)       # [(attempt_id, JobResult)]
+    """
+
+    def __init__(self, workers: int, import_main: bool = False) -> None:
+        if workers < 1:
+            raise ValueError("workers must be >= 1")
+        self.workers = workers
+        self._ctx: Any = multiprocessing.get_context(START_METHOD)
+        claim_helpers()  # before the queues below start the resource tracker
+        self._spool = SpoolDir()  # where messages too big for a pipe packet wait (see packetpipe)
+        self._tasks = TaskQueue(ctx=self._ctx, spool_dir=self._spool.path)
+        self._tasks.on_stuck = self._reap_while_stuck
+        self._results = ResultQueue(ctx=self._ctx, spool_dir=self._spool.path)
+        # A long-lived poll object (multiprocessing.connection.wait builds a
+        # selector per call, which cost more than a tiny job) for the result
+        # pipe and every worker's sentinel.
+        self._poller = select.poll()
+        self._poller.register(self._results.fileno(), select.POLLIN)
+        self._workers = Workers(
+            self._ctx, workers, self._tasks, self._results, self._spool.path, self._poller, import_main
+        )
+        self._slots = self._workers.slots
+        # What is in flight: attempts, the chunk being filled, queue items.
+        self._ledger = Ledger()
+        self._chunks = ChunkSizer()
+        self._supervisor = Supervisor(
+            self._workers, self._ledger, self._tasks, self._results, drain=self._drain
+        )
+        self._closed = False
+        self._pending: list[tuple[int, JobResult]] = []
+        #: Queue items put so far (each carries a chunk of one or more attempts).
+        self.items_sent = 0
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def __enter__(self) -> LocalPool:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Start the fork server (if needed) and every worker."""
+        open_pools.add(self)
+        start_fork_server()
+        for slot in range(self.workers):
+            self._workers.spawn(slot)
+
+    # -- submitting and collecting ------------------------------------------
+
+    def capacity(self) -> int:
+        """How many more attempts to submit now: two chunks a worker, so the
+        queue stays short but never runs dry."""
+        return max(0, 2 * self.workers * self._chunks.size - len(self._ledger.outstanding))
+
+    def submit(self, attempt: Attempt) -> None:
+        """Queue ``attempt`` (in the chunk being filled; ``poll()`` sends a partial
+        one). Raises ``pickle.PicklingError``/``TypeError`` if it cannot be sent."""
+        payload = pickle.dumps(attempt, protocol=pickle.HIGHEST_PROTOCOL)
+        self._ledger.add(attempt, payload)
+        if len(self._ledger.batch) >= self._chunks.size:
+            self._put_batch()
+
+    def _put_batch(self) -> None:
+        if not self._ledger.batch:
+            return
+        self._tasks.put(self._ledger.seal_batch(time.time()))
+        self.items_sent += 1
+
+    def _resubmit(self, attempt_ids: list[int]) -> None:
+        for attempt_id in attempt_ids:
+            if not self._supervisor.cancelling:  # else cancel() records them as never started
+                self.submit(self._ledger.outstanding[attempt_id])
+        self._put_batch()
+
+    @property
+    def crashes(self) -> int:
+        """Workers that died while running an attempt."""
+        return self._supervisor.crashes
+
+    @property
+    def spool_path(self) -> str:
+        """Where messages too big for a pipe packet (and kept pids) are put."""
+        return self._spool.path
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the live workers, by slot."""
+        return self._workers.pids()
+
+    def watch(self, fd: int) -> None:
+        """Also end a ``poll()`` wait when ``fd`` is readable (an Executor's wake-up pipe)."""
+        self._poller.register(fd, select.POLLIN)
+
+    def running_count(self) -> int:
+        """How many attempts workers hold right now."""
+        return len(self._workers.busy())
+
+    def poll(self, timeout: float | None) -> list[tuple[int, JobResult]]:
+        """Wait up to ``timeout`` seconds; return outcomes of finished attempts.
+
+        Worker deaths and call-job timeouts are turned into outcomes here too.
+        """
+        timeout = MAX_WAIT if timeout is None else max(0.0, min(timeout, MAX_WAIT))
+        self._put_batch()
+        if self._pending:
+            timeout = 0.0
+        ready = {fd for fd, _ in self._poller.poll(timeout * 1000)}
+        outcomes, self._pending = self._pending, []
+        outcomes += self._drain()
+        outcomes += self._bury(ready)
+        self._supervisor.enforce_call_limits()
+        self._resubmit(self._supervisor.rebalance())
+        self._resubmit(self._supervisor.find_lost())
+        return outcomes
+
+    def _drain(self) -> list[tuple[int, JobResult]]:
+        outcomes: list[tuple[int, JobResult]] = []
+        for attempt_id, result in self._results.get_ready():
+            attempt = self._ledger.settle(attempt_id)
+            if attempt is None:
+                continue  # already recorded (e.g. its worker was declared dead)
+            if result.attempts != attempt.number:
+                result = result.evolve(attempts=attempt.number)
+            if result.duration is not None:
+                self._chunks.observe(result.duration)
+            # A job that finished while we were killing it (timeout, cancel)
+            # keeps its real outcome; one we stopped says so itself.
+            self._supervisor.timed_out.discard(attempt_id)
+            self._supervisor.over_memory.discard(attempt_id)
+            outcomes.append((attempt_id, result))
+        return outcomes
+
+    # -- supervision -------------------------------------------------------
+
+    def _reap_while_stuck(self) -> None:
+        """The task queue's lock stays taken: reap (and so repair) dead workers."""
+        self._pending += self._bury()
+
+    def _bury(self, ready: set[Any] | None = None) -> list[tuple[int, JobResult]]:
+        """The outcomes dead workers left; the rest of their chunks queued again."""
+        outcomes: list[tuple[int, JobResult]] = []
+        for death in self._supervisor.reap(ready):
+            outcomes += death.outcomes
+            self._resubmit(death.requeue)
+        return outcomes
+
+    # -- stopping ------------------------------------------------------------
+
+    def cancel(self) -> list[tuple[int, JobResult]]:
+        """Stop everything outstanding; return its (mostly ``cancelled``) outcomes.
+
+        Queued attempts are skipped by the workers; running ones get SIGTERM
+        (commands: their process group; calls: ``JobCancelled`` raised in
+        them) and, after a grace period, SIGKILL with their worker.
+        """
+        self._supervisor.cancelling = True
+        self._slots.stopping.value = 1
+        self._ledger.batch.clear()
+        running_at_start = self._workers.ask_to_cancel()
+        # Grace for the workers to stop their jobs, then SIGKILL what still runs.
+        outcomes = self._poll_while_running(KILL_GRACE + 1.0)
+        for slot in self._workers.busy():
+            self._workers.kill_slot(slot)
+        outcomes += self._poll_while_running(KILL_GRACE)
+        outcomes += self._drain()
+        for attempt_id, attempt in self._ledger.outstanding.items():
+            if attempt_id in running_at_start:
+                outcome = coordinator_result(attempt, Status.CANCELLED, "cancelled while running")
+            else:
+                outcome = coordinator_result(
+                    attempt, Status.CANCELLED, "cancelled before it started", attempts=attempt.number - 1
+                )
+            outcomes.append((attempt_id, outcome))
+        self._ledger.clear()
+        return outcomes
+
+    def _poll_while_running(self, seconds: float) -> list[tuple[int, JobResult]]:
+        outcomes: list[tuple[int, JobResult]] = []
+        deadline = time.monotonic() + seconds
+        while self.running_count() and time.monotonic() < deadline:
+            outcomes += self.poll(0.05)
+        return outcomes
+
+    def close(self) -> None:
+        """Join the queue, send one sentinel per worker, and reap every worker."""
+        if self._closed:
+            return
+        self._closed = True
+        self._supervisor.replacing = False
+        try:
+            self._supervisor.join_tasks()
+            live = [p for p in self._workers.procs if p is not None and p.exitcode is None]
+            for _ in live:
+                self._tasks.put(None)
+            deadline = time.monotonic() + 5.0
+            for process in live:
+                while process.exitcode is None and time.monotonic() < deadline:
+                    self._drain()
+                    process.join(0.05)
+        finally:
+            self.kill()
+            # Break the pool <-> queue cycle so the queues' semaphores are
+            # freed now, not by a later GC pass (which can land inside the
+            # resource tracker and make it warn on Python 3.12/3.13).
+            self._tasks.on_stuck = None
+            self._tasks.cancel_join_thread()
+            self._tasks.close()
+            self._results.close()
+            kept_for_good.update(self._workers.kept())
+            self._spool.remove()
+            open_pools.discard(self)
+            if not open_pools:
+                self._release_semaphores()
+                stop_helpers()
+
+    def _release_semaphores(self) -> None:
+        """Drop the semaphores (queues, claim locks, Processes): freed now, not reported leaked."""
+        self._workers.release()
+        self._supervisor.release()
+        self._tasks = self._results = None  # type: ignore[assignment]
+        gc.collect()
+
+    def stop_starting(self) -> None:
+        """Start no more attempts, also none of a chunk a worker already holds
+        (workers check the flag before each); safe in a signal handler."""
+        self._slots.stopping.value = 1
+
+    def kill_now(self) -> None:
+        """SIGKILL every job and worker; safe to call from a signal handler.
+
+        Only sends signals: the deaths are then reaped by ``poll()`` as
+        ``cancelled`` outcomes.
+        """
+        self._supervisor.cancelling = True
+        self._slots.stopping.value = 1
+        for slot in range(self.workers):
+            self._workers.kill_slot(slot)
+
+    def kill(self) -> None:
+        """SIGKILL every worker and every command they run (the emergency exit)."""
+        self._workers.kill_all()

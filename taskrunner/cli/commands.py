@@ -1,0 +1,217 @@
+"""The ``taskrunner`` command: click options → runner → exit code.
+
+Exit codes: 0 every job ok; 1 some job not ok; 2 usage error or invalid job
+file; 129, 130, 143 interrupted by SIGHUP, SIGINT, SIGTERM (see ``clirun``,
+which ``run`` and ``exec`` share).
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+import click
+
+from ..display.progress import format_summary
+from ..display.timeline import render_timeline
+from ..engine.freshness import Freshness
+from ..engine.selection import dependency_order, select_jobs, unmatched
+from ..errors import TaskrunnerError
+from ..fields import as_json as job_as_json
+from ..jobfile.spec import MAX_JOBS, JobFile, load_job_file
+from ..model import Job
+from ..paths import default_paths, logs_for
+from ..results.journal import read_results
+from ..results.report import RunReport
+from ..version import DISTRIBUTION
+from .clirun import (
+    EXIT_NOT_OK,
+    EXIT_OK,
+    EXIT_SIGNAL,
+    EXIT_USAGE,
+    RunSettings,
+    check_results_is_not,
+    describe,
+    echo_json_array,
+    echo_lines,
+    fail,
+    quoted,
+    run_jobs,
+    run_options,
+    start_helpers,
+)
+from .execcmd import exec_command
+
+__all__ = ["main"]
+
+
+
+def _load(path: str, max_jobs: int = MAX_JOBS) -> JobFile:
+    try:
+        spec = load_job_file(path, max_jobs=max_jobs)
+    except TaskrunnerError as error:
+        fail(error)
+    # The jobs live until the command ends: keep the cyclic garbage collector
+    # from walking them again and again (with 50,000 jobs, ordering them for
+    # `list` took 1.5 s, nearly all of it in collections). The command owns
+    # this process, so freezing is safe here (the Python API does not do it).
+    gc.freeze()
+    return spec
+
+
+def _selected(spec: JobFile, only: tuple[str, ...], tags: tuple[str, ...]) -> list[Job]:
+    missing = unmatched(spec.jobs, only, tags)
+    if missing:
+        click.echo(f"{spec.path}: --only/--tag {missing[0]!r} matches no job", err=True)
+        sys.exit(EXIT_USAGE)
+    return select_jobs(spec.jobs, only, tags)
+
+
+def _selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--only, --tag and --max-jobs, shared by run and list."""
+    command = click.option("--max-jobs", type=click.IntRange(min=1), default=MAX_JOBS, show_default=True,
+                           help="Refuse a file that expands (matrices) to more jobs.")(command)
+    command = click.option("--tag", "tags", multiple=True, metavar="TAG",
+                           help="Only jobs carrying TAG, plus their dependencies (repeatable).")(command)
+    command = click.option("--only", multiple=True, metavar="GLOB",
+                           help="Only jobs whose name matches GLOB, plus their dependencies (repeatable).")(command)
+    return command
+
+
+def main(args: list[str] | None = None, prog_name: str = "taskrunner") -> NoReturn:
+    """Console entry point: click, except that Ctrl-C exits 130 (click says 1)."""
+    try:
+        code = cli.main(args, prog_name=prog_name, standalone_mode=False)
+    except click.ClickException as error:
+        error.show()
+        code = error.exit_code
+    except click.Abort:  # KeyboardInterrupt outside a run's own signal handling
+        code = EXIT_SIGNAL["SIGINT"]
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name=DISTRIBUTION)
+@click.option("-v", "--verbose", count=True,
+              help="Show what the supervisor does (worker deaths, replacements, repairs) on stderr; -vv: more.")
+def cli(verbose: int) -> None:
+    """Run shell commands and Python callables from a YAML job file, in parallel.
+
+    \b
+    Example:
+      taskrunner run jobs.yaml --workers 8
+    """
+    if verbose:
+        # The library configures no logging; the command shows its records.
+        logging.basicConfig(stream=sys.stderr, format="taskrunner: %(name)s: %(message)s",
+                            level=logging.DEBUG if verbose > 1 else logging.INFO)
+
+
+@cli.command("run")
+@click.argument("job_file", type=click.Path(dir_okay=False))
+@run_options
+@_selection_options
+def run_command(
+    job_file: str, settings: RunSettings, only: tuple[str, ...], tags: tuple[str, ...], max_jobs: int
+) -> None:
+    """Run the jobs in JOB_FILE (all, or those --only/--tag select); - reads it from standard input.
+
+    \b
+    Examples:
+      taskrunner run jobs.yaml -w 8 --timeout 10m --retries 1
+      taskrunner run jobs.yaml --only 'resize-*' --dry-run
+      generate-jobs | taskrunner run -
+      taskrunner run jobs.yaml --backend dask --scheduler tcp://host:8786
+    """
+    start_helpers(settings)
+    spec = _load(job_file, max_jobs)
+    select = {job.name for job in _selected(spec, only, tags)} if only or tags else None
+    results = settings.results_path or default_paths(job_file)[0]
+    if job_file != "-":
+        check_results_is_not(results, job_file)
+    resume = ["taskrunner", "run", job_file, "--resume"]
+    resume += ["--results", settings.results_path] if settings.results_path else []
+    resume += ["--log-dir", settings.log_dir] if settings.log_dir else []
+    run_jobs(spec.jobs, select, settings, results=results, log_dir=settings.log_dir or logs_for(results),
+             source=spec.path, resume_command=quoted(resume), workers=spec.workers, resources=spec.resources)
+
+
+@cli.command("validate")
+@click.argument("job_file", type=click.Path(dir_okay=False))
+@click.option("--max-jobs", type=click.IntRange(min=1), default=MAX_JOBS, show_default=True,
+              help="Refuse a file that expands (matrices) to more jobs.")
+def validate_command(job_file: str, max_jobs: int) -> None:
+    """Check JOB_FILE and report every problem (exit 0 if valid, 2 if not).
+
+    \b
+    Example:
+      taskrunner validate jobs.yaml
+    """
+    spec = _load(job_file, max_jobs)
+    for warning in spec.warnings:
+        click.echo(warning, err=True)
+    click.echo(f"{spec.path}: valid, {len(spec.jobs)} jobs")
+
+
+@cli.command("list")
+@click.argument("job_file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="A JSON array of the jobs, for tools.")
+@_selection_options
+def list_command(job_file: str, as_json: bool, only: tuple[str, ...], tags: tuple[str, ...], max_jobs: int) -> None:
+    """Print the jobs of JOB_FILE (matrices expanded) in dependency order.
+
+    One line per job: name, run/call, what it runs, [tags], (after: dependencies).
+
+    \b
+    Examples:
+      taskrunner list jobs.yaml --tag nightly
+      taskrunner list jobs.yaml --json | jq '.[].name'
+    """
+    jobs = dependency_order(_selected(_load(job_file, max_jobs), only, tags))
+    if as_json:
+        echo_json_array(job_as_json(job) for job in jobs)
+        return
+    fresh = Freshness(jobs, {}).up_to_date(jobs)  # once: it looks at every job
+    echo_lines(describe(job, fresh) for job in jobs)
+
+
+@cli.command("report")
+@click.argument("results_file", type=click.Path(dir_okay=False))
+@click.option("--timeline", type=click.Path(dir_okay=False), help="Also write a self-contained HTML timeline here.")
+@click.option("--json", "as_json", is_flag=True, help="The summary as JSON instead of text.")
+def report_command(results_file: str, timeline: str | None, as_json: bool) -> None:
+    """Summarise a results file (also of an interrupted run); exit 0 if all ok, else 1.
+
+    \b
+    Example:
+      taskrunner report .taskrunner/jobs.results.jsonl --timeline timeline.html
+    """
+    try:
+        results = read_results(results_file, on_warning=lambda warning: click.echo(warning, err=True))
+    except TaskrunnerError as error:
+        fail(error)
+    times = [t for r in results for t in (r.started, r.finished) if t is not None]
+    logs = next((os.path.dirname(r.stderr_log) for r in results if r.stderr_log), None)
+    report = RunReport(tuple(results), wall_time=(max(times) - min(times)) if times else 0.0,
+                       results_path=results_file, log_dir=logs)
+    click.echo(report.to_json() if as_json else format_summary(report))
+    if timeline:
+        try:
+            with open(timeline, "w", encoding="utf-8") as page:
+                page.write(render_timeline(results, title=os.path.basename(results_file)))
+        except OSError as error:
+            click.echo(f"cannot write timeline {timeline}: {error.strerror}", err=True)
+            sys.exit(EXIT_USAGE)
+        click.echo(f"timeline: {timeline}", err=True)
+    sys.exit(EXIT_OK if report.ok else EXIT_NOT_OK)
+
+
+cli.add_command(exec_command)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,160 @@
+"""Up-to-date checks (make's rule): a job whose outputs are all newer than its
+inputs need not run, and is recorded ``uptodate``.
+
+A job with ``outputs`` is up to date when every output pattern matches an
+existing path, the oldest output is at least as new as the newest input,
+and — when the results file has a line for it — that line is a success
+whose ``job_hash`` is the job's (a changed command reruns). Its inputs are
+its ``inputs`` plus the ``outputs`` of the jobs it depends on: a dependency
+that ran has fresh outputs, so its dependents run too. Paths and globs
+(``**`` recursive) are relative to the job's working directory.
+
+    >>> import os, tempfile, time
+    >>> from taskrunner.model import Job
+    >>> folder = tempfile.mkdtemp()
+    >>> for name in ("in.txt", "out.txt"):
+    ...     open(os.path.join(folder, name), "w").close()
+    >>> job = Job(name="a", run="x", cwd=folder, inputs=("in.txt",), outputs=("out.txt",))
+    >>> Freshness([job], {}).fresh_result(job, now=0.0).status.value
+    'uptodate'
+    >>> os.utime(os.path.join(folder, "in.txt"), (time.time() + 5, time.time() + 5))
+    >>> Freshness([job], {}).fresh_result(job, now=0.0) is None
+    True
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import glob
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+
+from ..jobhash import job_hash
+from ..model import Job, JobResult, Status
+
+__all__ = ["Freshness", "job_folder", "matches", "unmade_inputs"]
+
+_MAGIC = re.compile(r"[*?[]")
+
+
+def job_folder(job: Job) -> str:
+    """The folder a job runs in: its ``cwd`` (relative to its job file's folder), else that folder."""
+    base = job.base_dir or os.getcwd()
+    return os.path.join(base, job.cwd) if job.cwd else base
+
+
+def matches(pattern: str, folder: str) -> list[str]:
+    """The existing paths ``pattern`` names, relative to ``folder`` (a glob, or one path)."""
+    if _MAGIC.search(pattern):
+        return [os.path.join(folder, found) for found in glob.glob(pattern, root_dir=folder, recursive=True)]
+    path = os.path.join(folder, pattern)
+    return [path] if os.path.exists(path) else []
+
+
+def unmade_inputs(jobs: Sequence[Job]) -> list[tuple[int, str]]:
+    """(job index, message) for each ``inputs`` pattern that matches nothing
+    and that no job's ``outputs`` would make (a typo, not a later stage's file).
+
+    >>> unmade_inputs([Job(name="b", run="x", inputs=("/nonexistent/a.txt",))])
+    [(0, "job 'b': 'inputs' pattern '/nonexistent/a.txt' matches nothing, and no job's outputs make it")]
+    """
+    made = [os.path.normpath(os.path.join(job_folder(job), out)) for job in jobs for out in job.outputs]
+    problems = []
+    for index, job in enumerate(jobs):
+        folder = job_folder(job)
+        for pattern in job.inputs:
+            if matches(pattern, folder):
+                continue
+            wanted = os.path.normpath(os.path.join(folder, pattern))
+            if not any(fnmatch.fnmatchcase(out, wanted) or fnmatch.fnmatchcase(wanted, out) for out in made):
+                problems.append(
+                    (index, f"job {job.name!r}: 'inputs' pattern {pattern!r} matches nothing, and no job's outputs make it")
+                )
+    return problems
+
+
+class Freshness:
+    """Answers, for the jobs of one run, whether each is up to date and
+    whether it produced its declared outputs.
+
+    ``last``: each job's last line in the results file, if any. ``force``:
+    nothing is up to date (``--force``).
+    """
+
+    def __init__(self, jobs: Sequence[Job], last: Mapping[str, JobResult], force: bool = False) -> None:
+        self._jobs = jobs
+        self._last = last
+        self._force = force
+
+    def fresh_result(self, job: Job, now: float) -> JobResult | None:
+        """The ``uptodate`` result of ``job`` if it need not run, else None."""
+        if self._force or not job.outputs:
+            return None
+        previous = self._last.get(job.name)
+        if previous is not None and (not previous.ok or previous.job_hash != job_hash(job)):
+            return None
+        oldest_output = _oldest(job.outputs, job_folder(job))
+        if oldest_output is None:
+            return None
+        for patterns, folder in self._inputs_of(job):
+            for pattern in patterns:
+                found = matches(pattern, folder)
+                times = [_mtime(path) for path in found]
+                if not times or any(time is None or time > oldest_output for time in times):
+                    return None
+        return JobResult(name=job.name, status=Status.UPTODATE, started=now, finished=now, duration=0.0,
+                         job_hash=job_hash(job))
+
+    def up_to_date(self, jobs: Sequence[Job], now: float = 0.0) -> set[str]:
+        """The names of ``jobs`` (in dependency order) that are up to date now
+        and would stay so: none of their dependencies among ``jobs`` would run
+        (for ``list`` and ``--dry-run``)."""
+        fresh: set[str] = set()
+        names = {job.name for job in jobs}
+        for job in jobs:
+            waits_on_work = any(dep in names and dep not in fresh for dep in job.depends_on)
+            if not waits_on_work and self.fresh_result(job, now) is not None:
+                fresh.add(job.name)
+        return fresh
+
+    def missing_outputs(self, job: Job) -> list[str]:
+        """The declared output patterns of ``job`` that match nothing."""
+        folder = job_folder(job)
+        return [pattern for pattern in job.outputs if not matches(pattern, folder)]
+
+    @functools.cached_property
+    def _by_name(self) -> dict[str, Job]:
+        # Made when a job with outputs first looks at its dependencies' outputs:
+        # a large run without outputs never pays for it.
+        return {job.name: job for job in self._jobs}
+
+    def _inputs_of(self, job: Job) -> Iterable[tuple[tuple[str, ...], str]]:
+        yield job.inputs, job_folder(job)
+        for name in job.depends_on:
+            dependency = self._by_name.get(name)
+            if dependency is not None and dependency.outputs:
+                yield dependency.outputs, job_folder(dependency)
+
+
+def _oldest(patterns: Iterable[str], folder: str) -> float | None:
+    """The oldest modification time among the outputs; None if one is missing."""
+    oldest: float | None = None
+    for pattern in patterns:
+        found = matches(pattern, folder)
+        if not found:
+            return None
+        for path in found:
+            mtime = _mtime(path)
+            if mtime is None:
+                return None
+            oldest = mtime if oldest is None else min(oldest, mtime)
+    return oldest
+
+
+def _mtime(path: str) -> float | None:
+    try:
+        return os.stat(path).st_mtime_ns / 1e9
+    except OSError:  # gone since the glob saw it: not up to date
+        return None

@@ -1,0 +1,160 @@
+"""The one loop of a run: ask the plan, submit to the backend, record outcomes.
+
+``RunLoop.results()`` dispatches what the plan says is due (recording an
+up-to-date job at once instead of running it), waits for outcomes, turns an
+``ok`` that left a declared output missing into a failure, hands each
+outcome to the plan, and writes the results that became final to the
+journal and the reporter, yielding them. A signal, ``--fail-fast`` or a
+consumer that stops iterating ends it: what runs is cancelled and recorded
+before the backend shuts down.
+"""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import logging
+import os
+import pickle
+import signal
+import time
+from collections.abc import Callable, Iterator, Sequence
+
+from ..backends.backend import Backend
+from ..display.progress import GuardedReporter, Reporter
+from ..execution.memwatch import available_memory
+from ..model import Attempt, JobResult, Status
+from ..paths import log_paths
+from ..results.journal import Journal
+from ..signals import SignalGuard, signal_name
+from .freshness import Freshness
+from .plan import Plan
+from .sendable import unsendable_result
+
+__all__ = ["RunLoop"]
+
+log = logging.getLogger("taskrunner.run")
+
+#: Seconds between looks at the available memory while ``--memfree`` holds jobs back.
+MEMORY_RECHECK = 0.2
+
+
+class RunLoop:
+    """Dispatch, collect and record until every job is final or the run stops."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        pool: Backend,
+        journal: Journal,
+        signals: SignalGuard,
+        *,
+        seqs: Sequence[int],
+        freshness: Freshness,
+        reporter: Reporter,
+        log_dir: str,
+        on_result: Callable[[JobResult], None] | None = None,
+        memfree: float | None = None,
+    ) -> None:
+        self.plan, self.pool, self.journal, self.signals = plan, pool, journal, signals
+        self.seqs, self.freshness, self.on_result = seqs, freshness, on_result
+        self.reporter = GuardedReporter(reporter)
+        #: Why printing stopped during the run (a line for the summary), if it did.
+        self.output_lost: str | None = None
+        self._log_dir = os.path.abspath(log_dir)
+        self._attempt_jobs: dict[int, int] = {}
+        self._attempt_ids = itertools.count(1)
+        self._memfree = memfree
+
+    def results(self) -> Iterator[JobResult]:
+        """Run; yield each final result as it is recorded (see the module docstring)."""
+        plan, pool = self.plan, self.pool
+        self.reporter.start(len(plan.jobs))
+        try:
+            while not plan.finished:
+                if self.reporter.error is not None and self.output_lost is None:
+                    self._output_failed(self.reporter.error)
+                if self.signals.received is not None:
+                    # The exact time lets a test (and a user) check that no
+                    # job started after it.
+                    log.info("%s received at %.6f: starting no more jobs, cancelling the running ones",
+                             signal_name(self.signals.received), self.signals.received_at)
+                    plan.stop()
+                if plan.stopped:
+                    break
+                memory_allows = self._memory_allows()
+                if memory_allows:
+                    for index, number in plan.take_due(time.time(), pool.capacity()):
+                        yield from self._dispatch(index, number)
+                # Held back by --memfree: look again a moment later, not at once.
+                yield from self._record(pool.poll(self._wait_time() if memory_allows else MEMORY_RECHECK))
+                self.reporter.running(pool.running_count())
+        finally:
+            if not plan.finished:
+                plan.stop()
+                # When no terminal is left to say why, the records say it.
+                why = self.output_lost or ""
+                self._record([(attempt_id, outcome.evolve(error=f"{outcome.error}: {why}") if why and
+                               outcome.status is Status.CANCELLED else outcome) for attempt_id, outcome in pool.cancel()])
+                self._publish(plan.cancel_waiting(why))
+            self.reporter.close()
+            if self.reporter.error is not None and self.output_lost is None:
+                self._output_failed(self.reporter.error)
+
+    def _output_failed(self, error: OSError) -> None:
+        """A reader that left (EPIPE) stops the run, as it would stop ``head``'s
+        writer; any other error stops only the printing."""
+        if error.errno == errno.EPIPE:
+            self.output_lost = f"standard output or error was closed ({error.strerror}): the run stopped"
+            self.signals.stop(signal.SIGPIPE)
+        else:
+            self.output_lost = f"output stopped ({error.strerror or error}); the run went on"
+        log.warning("%s", self.output_lost)
+
+    def _memory_allows(self) -> bool:
+        """``--memfree``: start nothing while the machine's available memory is below it."""
+        return self._memfree is None or available_memory() >= self._memfree
+
+    def _dispatch(self, index: int, number: int) -> list[JobResult]:
+        job = self.plan.jobs[index]
+        attempt = Attempt(next(self._attempt_ids), job, number, *log_paths(self._log_dir, job.name), self.seqs[index],
+                          self.plan.gpus_of(index))
+        self._attempt_jobs[attempt.attempt_id] = index
+        fresh = self.freshness.fresh_result(job, time.time()) if number == 1 else None
+        if fresh is not None:
+            return self._record([(attempt.attempt_id, fresh)])
+        try:
+            self.pool.submit(attempt)
+        except (pickle.PicklingError, TypeError, AttributeError) as error:
+            return self._record([(attempt.attempt_id, unsendable_result(attempt, error))])
+        return []
+
+    def _record(self, outcomes: list[tuple[int, JobResult]]) -> list[JobResult]:
+        finals = []
+        for attempt_id, outcome in outcomes:
+            index = self._attempt_jobs.pop(attempt_id)
+            job = self.plan.jobs[index]
+            if outcome.status is Status.OK and job.outputs:
+                missing = self.freshness.missing_outputs(job)
+                if missing:
+                    outcome = outcome.evolve(status=Status.FAILED, error=f"missing output {missing[0]}")
+            finals += self.plan.record(index, outcome, time.time())
+        if self.plan.stopped:
+            self.pool.stop_starting()  # --fail-fast: not even a held chunk's rest
+        return self._publish(finals)
+
+    def _publish(self, finals: list[JobResult]) -> list[JobResult]:
+        if finals:
+            self.journal.write_all(finals)
+        for final in finals:
+            self.reporter.result(final)
+            if self.on_result is not None:
+                self.on_result(final)
+        return finals
+
+    def _wait_time(self) -> float | None:
+        """How long to wait for outcomes: until the next retry is due, if it can start."""
+        due = self.plan.next_due()
+        if due is None or self.pool.capacity() == 0:
+            return None
+        return max(0.0, due - time.time())

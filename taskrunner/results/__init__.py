@@ -1,0 +1,2 @@
+"""The results file: journal, line codec, store, lock, resume, retention, report.
+Imports only the ground."""

@@ -1,0 +1,129 @@
+"""One line of a results file, checked field by field.
+
+A results file may come from an older taskrunner, a killed run or a person
+with an editor: every field is checked for its type before a ``JobResult``
+is built, so a bad line is one clear message, never a traceback later in
+``report``, ``--timeline`` or ``--resume``. Unknown keys are ignored (newer
+files stay readable).
+
+    >>> parse_result_line('{"name": "a", "status": "ok", "returncode": 0}').ok
+    True
+    >>> parse_result_line('{"name": "a", "status": "ok", "started": "x"}')
+    Traceback (most recent call last):
+    ...
+    ValueError: 'started' must be a time (seconds since 1970, up to the year 9999) or null
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from typing import Any
+
+from ..model import JobResult, Status
+
+__all__ = ["parse_result_line"]
+
+_STATUSES = {status.value: status for status in Status}
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number out of range: {text}")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+_DECODER = json.JSONDecoder(parse_float=_finite, parse_constant=_no_constant)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+#: Bounds a number must keep to be stored and shown (a time: up to the year 9999).
+_MAX_TIME = 253402300799.0
+_INT64 = 1 << 63
+
+
+def _time(value: Any) -> bool:
+    return _number(value) and 0 <= value <= _MAX_TIME
+
+
+def _whole(low: int, high: int) -> Callable[[Any], bool]:
+    return lambda value: isinstance(value, int) and not isinstance(value, bool) and low <= value < high
+
+
+def _optional(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda value: value is None or check(value)
+
+
+def _status(value: Any) -> bool:
+    return isinstance(value, str) and value in _STATUSES
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _history(value: Any) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(entry, list)
+        and len(entry) == 4
+        and _time(entry[0])
+        and _time(entry[1])
+        and _text(entry[2])
+        and _status(entry[3])
+        for entry in value
+    )
+
+
+#: field -> (check, what it must be). ``value`` is free (any JSON).
+_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "name": (lambda v: isinstance(v, str) and bool(v), "a non-empty string"),
+    "status": (_status, f"one of {', '.join(_STATUSES)}"),
+    "returncode": (_optional(_whole(-_INT64, _INT64)), "a whole number (64 bits) or null"),
+    "error": (_optional(_text), "a string or null"),
+    "attempts": (_whole(0, 1 << 32), "a whole number from 0 to 2**32 - 1"),
+    "started": (_optional(_time), "a time (seconds since 1970, up to the year 9999) or null"),
+    "finished": (_optional(_time), "a time (seconds since 1970, up to the year 9999) or null"),
+    # (Wall-clock times: a clock stepped back makes a duration negative.)
+    "duration": (_optional(lambda v: _number(v) and abs(v) <= _MAX_TIME), "a number of seconds or null"),
+    "worker": (_optional(_text), "a string or null"),
+    "stdout_log": (_optional(_text), "a string or null"),
+    "stderr_log": (_optional(_text), "a string or null"),
+    "stderr_tail": (_optional(_text), "a string or null"),
+    "history": (_history, "a list of [started, finished, worker, status]"),
+    "job_hash": (_optional(_text), "a string or null"),
+    "max_rss": (_optional(_whole(0, _INT64)), "a whole number >= 0 (64 bits) or null"),
+}
+_REQUIRED = ("name", "status")
+
+
+def parse_result_line(line: str) -> JobResult:
+    """The ``JobResult`` of one results-file line (without its newline).
+
+    Raises ``ValueError`` saying what is wrong, in a few words.
+    """
+    if not line.strip():
+        raise ValueError("empty line")
+    try:
+        data = _DECODER.decode(line)
+    except (ValueError, RecursionError) as error:
+        # RecursionError: thousands of nested brackets.
+        raise ValueError(f"not JSON ({str(error)[:80]})") from None
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object (expected a taskrunner result)")  # noqa: TRY004 - one type for every bad line
+    for name in _REQUIRED:
+        if name not in data:
+            raise ValueError(f"missing field {name!r}")
+    for name, value in data.items():
+        rule = _FIELDS.get(name)
+        if rule is not None and not rule[0](value):
+            raise ValueError(f"{name!r} must be {rule[1]}")
+    return JobResult.from_dict(data)

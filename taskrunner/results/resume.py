@@ -1,0 +1,69 @@
+"""What a new run keeps of the results file, read from disk (``--resume``,
+selections, ``--dry-run``); the decision itself is ``retention``'s."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+from ..errors import ResultsFileError
+from ..model import Job, JobResult
+from .journal import check_replaceable, read_results
+from .retention import Retention, retain
+
+__all__ = ["RunPreview", "preview_run"]
+
+
+@dataclass(frozen=True)
+class RunPreview:
+    """What a run would do (``Runner.preview``, ``--dry-run``): the jobs it
+    would run, and the earlier results it would keep."""
+
+    to_run: Sequence[Job]
+    retention: Retention
+    notes: tuple[str, ...]
+    #: Each job's last line in the results file, when it was read (for the
+    #: up-to-date check and the critical-path estimate).
+    last: dict[str, JobResult] = dataclasses.field(default_factory=dict)
+
+
+def preview_run(
+    results_path: str,
+    jobs: Sequence[Job],
+    select: Collection[str] | None,
+    *,
+    resume: bool,
+    source: str | None,
+    force: bool = False,
+) -> RunPreview:
+    """Read the results file at ``results_path`` (if the run keeps any of it)
+    and decide what a run of ``jobs`` would run and keep. Changes nothing.
+
+    Raises ``ResultsFileError`` for a results file that cannot be used (the
+    caller has checked the path itself: ``check_results_path``).
+    """
+    notes: list[str] = []
+    previous: list[JobResult] = []
+    # Jobs with outputs are up to date only if their last line agrees.
+    wants_last = not force and any(job.outputs for job in jobs)
+    if (resume or select is not None or wants_last) and os.path.exists(results_path):
+        previous = read_results(results_path, on_warning=notes.append)
+    else:
+        check_replaceable(results_path)
+    retention = retain(previous, jobs, resume=resume, select=select)
+    if not previous and any(job.depends_on for job in jobs) and os.path.exists(results_path):
+        previous = _read_quietly(results_path)  # only the durations, to order by critical path
+    if retention.foreign:
+        notes.append(f"kept {retention.foreign} results of jobs not in {source or 'the job list'}")
+    last = {result.name: result for result in previous}
+    return RunPreview(retention.to_run(jobs, select), retention, tuple(notes), last)
+
+
+def _read_quietly(path: str) -> list[JobResult]:
+    """The file's results, or none if it cannot be read (a run replaces it anyway)."""
+    try:
+        return read_results(path)
+    except ResultsFileError:
+        return []

@@ -1,0 +1,80 @@
+"""Which earlier results a new run keeps: pure logic, no files.
+
+A run owns the lines of the jobs it runs and nothing else:
+
+- a full run (no selection, no resume) starts a fresh file;
+- a selection run (``--only``/``--tag``, ``select=``) replaces the lines of
+  the selected jobs and keeps every other line;
+- ``--resume`` also keeps the ``ok`` line of a selected job whose definition
+  is unchanged (same ``job_hash``; a line without one is not trusted) and
+  does not run that job again; lines of jobs that are not in the job list at
+  all (another job file's, a removed job's) are kept and counted.
+
+    >>> from taskrunner.model import Job, JobResult, Status
+    >>> a, b = Job(name="a", run="true"), Job(name="b", run="true")
+    >>> old = [JobResult("a", Status.OK), JobResult("b", Status.FAILED)]
+    >>> [r.name for r in retain(old, [a, b], resume=False, select={"b"}).lines]
+    ['a']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+from ..jobhash import job_hash
+from ..model import Job, JobResult
+
+__all__ = ["Retention", "retain"]
+
+
+@dataclass(frozen=True)
+class Retention:
+    """What a run keeps from the results file before it starts.
+
+    ``lines``: the kept results, in file order (the new file starts with
+    them); ``done``: the kept ``ok`` results of jobs the run would otherwise
+    run (``--resume``: they do not run again); ``foreign``: how many kept
+    lines belong to jobs that are not in the job list.
+    """
+
+    lines: list[JobResult]
+    done: dict[str, JobResult]
+    foreign: int
+
+    def to_run(self, jobs: Sequence[Job], select: Collection[str] | None) -> Sequence[Job]:
+        """The jobs that run: the selected ones without a kept success."""
+        if select is None and not self.done:
+            return jobs  # all of them (no copy: a run may have a million jobs)
+        return [job for job in jobs if (select is None or job.name in select) and job.name not in self.done]
+
+
+def retain(
+    previous: Sequence[JobResult], jobs: Sequence[Job], *, resume: bool, select: Collection[str] | None
+) -> Retention:
+    """Decide which of ``previous`` (the file's lines) a run of ``jobs`` keeps.
+
+    ``select``: the names of the jobs that run (None: all of them).
+    """
+    if not resume and select is None:
+        return Retention([], {}, 0)
+    by_name = {job.name: job for job in jobs}
+    latest: dict[str, JobResult] = {}
+    for result in previous:
+        # A name listed twice (a hand-merged file): its last line wins.
+        latest.pop(result.name, None)
+        latest[result.name] = result
+    kept: list[JobResult] = []
+    done: dict[str, JobResult] = {}
+    foreign = 0
+    for name, result in latest.items():
+        job = by_name.get(name)
+        if job is None:
+            kept.append(result)
+            foreign += 1
+        elif select is not None and name not in select:
+            kept.append(result)
+        elif resume and result.ok and result.job_hash is not None and result.job_hash == job_hash(job):
+            kept.append(result)
+            done[name] = result
+    return Retention(kept, done, foreign)
