@@ -293,14 +293,15 @@ def python_path(value: Any) -> str:
 
 
 def _python_seconds(check: Callable[[Any], float], bound: str) -> Callable[[Any], float]:
-    """Seconds for ``Job(...)``: a number or a ``timedelta`` (duration strings
-    are the job file's and the command line's way to write them)."""
+    """Seconds for ``Job(...)``: what the job file takes (a number, or a
+    string such as ``"250ms"`` or ``"1h30m"``), or a ``timedelta``."""
 
     def seconds(value: Any) -> float:
         if isinstance(value, timedelta):
             value = value.total_seconds()
-        if not _is_number(value):
-            raise InvalidValue(f"must be a number of seconds {bound} (or a timedelta), got {value!r}")
+        if not _is_number(value) and not isinstance(value, str):
+            raise InvalidValue(f"must be a number of seconds {bound}, a duration such as \"90s\" or a timedelta, "
+                               f"got {value!r}")
         return check(value)
 
     return seconds

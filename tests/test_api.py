@@ -127,7 +127,7 @@ def test_load_jobs_raises_spec_error_naming_file_line_and_key(tmp_path: Path) ->
         ({"run": "x", "call": "m:f"}, ValueError, "give exactly one of run= or call="),
         ({}, ValueError, "give exactly one of run= or call="),
         ({"run": "x", "timeout": 0}, ValueError, "timeout must be a number of seconds > 0"),
-        ({"run": "x", "timeout": "5"}, ValueError, "timeout must be a number of seconds > 0"),
+        ({"run": "x", "timeout": "5 min"}, ValueError, "timeout must be a number of seconds > 0"),
         ({"run": "x", "retries": 1.5}, ValueError, "retries must be a whole number >= 0"),
         ({"run": "x", "retry_delay": -1}, ValueError, "retry_delay must be a number of seconds >= 0"),
         ({"run": "x", "args": (1,)}, ValueError, "args=/kwargs= go with call=, not run="),
@@ -148,3 +148,14 @@ def test_job_validates_when_made(fields: dict[str, object], error: type[Exceptio
 def test_runner_options_are_validated(options: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         taskrunner.Runner(**options)  # type: ignore[arg-type]
+
+
+def test_job_durations_are_written_as_in_the_job_file() -> None:
+    """One duration grammar (issue 26): numbers, strings such as "250ms", timedeltas."""
+    from datetime import timedelta
+
+    Job = taskrunner.Job
+    assert Job(name="a", run="true", timeout="5s").timeout == 5.0
+    assert Job(name="a", run="true", timeout="1h30m").timeout == 5400.0
+    assert Job(name="a", run="true", retry_delay="250ms").retry_delay == 0.25
+    assert Job(name="a", run="true", timeout=timedelta(minutes=1)).timeout == 60.0
