@@ -229,14 +229,16 @@ def test_map_raises_the_first_failure_in_order_and_honours_its_timeout(no_leftov
             executor.map(jobs.add, [1], [2], chunksize=0)
 
 
-def test_exceptions_and_values_that_cannot_travel_fail_as_jobfailed(no_leftovers: None) -> None:
+def test_exceptions_and_values_that_cannot_travel_fail_with_their_own_error(no_leftovers: None) -> None:
     with Executor(1) as executor:
         unloadable = executor.submit(raise_unloadable).exception(timeout=30)
         unpicklable = executor.submit(return_unpicklable).exception(timeout=30)
         unpicklable_error = executor.submit(raise_unpicklable).exception(timeout=30)
         assert executor.submit(jobs.add, 1, 1).result(timeout=30) == 2
     assert type(unloadable) is JobFailed and "NeedsTwoArguments: x y" in str(unloadable)
-    assert type(unpicklable) is JobFailed and "cannot be sent back" in str(unpicklable)
+    # The pickling error itself, as ProcessPoolExecutor gives it (what failed, in its cause).
+    assert type(unpicklable) is AttributeError and "Can't pickle local object" in str(unpicklable)
+    assert "the return value cannot be sent back" in str(unpicklable.__cause__)
     assert type(unpicklable_error) is JobFailed and "ValueError: ('carries a lock'" in str(unpicklable_error)
 
 

@@ -58,8 +58,10 @@ def packed_value(value: Any) -> tuple[Status, bytes | None, str | None]:
     """(status, pickled value, error) of a call that returned ``value``."""
     try:
         return Status.OK, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), None
-    except Exception as error:  # noqa: BLE001 - any pickling failure is the call's
-        return Status.FAILED, None, f"the return value cannot be sent back: {type(error).__name__}: {error}"
+    except BaseException as error:  # noqa: BLE001 - any pickling failure (sys.exit() in a __reduce__ too) is the call's
+        # The pickling error itself travels back, as ProcessPoolExecutor sends it.
+        return (Status.FAILED, packed_exception(error),
+                f"the return value cannot be sent back: {type(error).__name__}: {error}")
 
 
 def packed_exception(error: BaseException) -> bytes | None:
@@ -67,7 +69,7 @@ def packed_exception(error: BaseException) -> bytes | None:
     ``JobFailed`` with the text, as for one that does not load: see ``failure_of``)."""
     try:
         return pickle.dumps(error, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception:  # noqa: BLE001 - any pickling failure
+    except BaseException:  # noqa: BLE001 - any pickling failure
         return None
 
 
@@ -76,8 +78,8 @@ def outcome_of(result: JobResult) -> Any:
     if result.status is Status.OK:
         try:
             return pickle.loads(result.value)
-        except Exception as error:  # noqa: BLE001 - e.g. a class the caller cannot import
-            raise JobFailed(f"the return value cannot be loaded: {type(error).__name__}: {error}") from None
+        except Exception as error:  # e.g. a class the caller cannot import
+            raise error from JobFailed("the return value cannot be loaded")  # its own type, as it was raised
     raise failure_of(result)
 
 

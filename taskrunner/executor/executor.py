@@ -191,6 +191,8 @@ class Executor(futures.Executor):
         with self._lock:
             if self._shut_down:
                 raise RuntimeError("cannot schedule new futures after shutdown")
+            if _exiting:  # (ProcessPoolExecutor's words: a call accepted now would never run)
+                raise RuntimeError("cannot schedule new futures after interpreter shutdown")
             if self._loop.error is not None:
                 raise RuntimeError(f"the executor stopped: {self._loop.error}")
             for args, kwargs in calls:
@@ -225,6 +227,8 @@ def _seconds(timeout: float | str | None) -> float | None:
 #: outlives an executor dropped without shutdown until its calls are done).
 _live_loops: weakref.WeakSet[CallLoop] = weakref.WeakSet()
 _hook_registered = False
+#: Set once the interpreter began to exit: no call is accepted after that.
+_exiting = False
 
 
 def _register_exit_hook() -> None:
@@ -232,7 +236,13 @@ def _register_exit_hook() -> None:
     if not _hook_registered:
         import multiprocessing.util  # noqa: F401 - its hook first, so ours runs before it
 
-        atexit.register(_end_live_loops)
+        # As ProcessPoolExecutor: at threading's shutdown, before any atexit
+        # handler, so that one submitting a call is told no (RuntimeError).
+        register = getattr(threading, "_register_atexit", None)
+        try:
+            (register or atexit.register)(_end_live_loops)
+        except RuntimeError:  # the interpreter is shutting down already
+            atexit.register(_end_live_loops)
         _hook_registered = True
 
 
@@ -240,6 +250,8 @@ def _end_live_loops() -> None:
     # A script ended by Ctrl-C (the traceback was printed, sys.last_value
     # set) wants its calls stopped; one that simply ended waits for them, as
     # with ProcessPoolExecutor.
+    global _exiting
+    _exiting = True
     interrupted = isinstance(getattr(sys, "last_value", None), KeyboardInterrupt)
     for loop in list(_live_loops):
         if interrupted:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import pickle
 import threading
 from collections import deque
 from concurrent.futures import CancelledError, Future
@@ -160,8 +159,9 @@ class CallLoop:
             attempt = self._attempt(call)
             try:
                 self._backend.submit(attempt)
-            except (pickle.PicklingError, TypeError, AttributeError) as error:
-                # As ProcessPoolExecutor does: the future gets the pickling error.
+            except BaseException as error:  # noqa: BLE001 - whatever pickling raised (sys.exit() too) goes to the future
+                # As ProcessPoolExecutor does: the future gets the pickling
+                # error, whatever its type, and the executor goes on.
                 if self._journal is not None:
                     self._journal.write_all([(call.job, unsendable_result(attempt, error))])
                 call.future.set_exception(error)

@@ -30,6 +30,7 @@ import time
 from multiprocessing.connection import wait
 from typing import Any
 
+from ...execution.callvalue import packed_exception
 from ...execution.execute import AttemptControl, execute, track_signal_changes
 from ...model import Attempt, JobResult, Status
 from .reaper import (
@@ -224,6 +225,8 @@ def _run(payload: bytes, name: str, control: AttemptControl, slot: int) -> tuple
         failed = JobResult(
             name="?",
             status=Status.FAILED,
+            # The error itself travels too: an Executor's future raises it.
+            value=packed_exception(error),
             error=f"worker could not load the job: {type(error).__name__}: {error}",
             worker=name,
         )
