@@ -59,7 +59,7 @@ def _plain(value: Any, depth: int = 0) -> bool:
     return all(_plain(k, depth + 1) and _plain(v, depth + 1) for k, v in items)
 
 
-def unsendable_result(attempt: Attempt, error: Exception) -> JobResult:
+def unsendable_result(attempt: Attempt, error: BaseException) -> JobResult:
     """The ``failed`` outcome of an attempt that could not be pickled after all."""
     return coordinator_result(
         attempt,
