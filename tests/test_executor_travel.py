@@ -3,15 +3,18 @@ nothing waits for ever (issue 26, item 7)."""
 
 from __future__ import annotations
 
+import json
+import os
 import pickle
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 
 from conftest import REPO_DIR, TESTS_DIR
-from taskrunner import Executor, JobFailed
+from taskrunner import Executor, JobFailed, WorkerCrashed
 
 
 class BadReduce:
@@ -81,3 +84,27 @@ def test_submit_once_the_interpreter_began_to_exit_is_a_runtime_error() -> None:
                           env={"PYTHONPATH": f"{TESTS_DIR}:{REPO_DIR}", "PATH": "/usr/bin:/bin"})
     assert done.stdout.splitlines() == ["-2", "refused: cannot schedule new futures after interpreter shutdown"], (
         done.stdout, done.stderr)
+
+
+def fail_once(marker: str) -> str:
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        raise ValueError("first try")
+    return "second try"
+
+
+def crash() -> None:
+    os._exit(9)
+
+
+def test_an_executors_results_lines_hold_every_attempt(tmp_path: Path, no_leftovers: None) -> None:
+    """Issue 26, item 5: the same history a run records, for retries and crashes."""
+    results = tmp_path / "calls.jsonl"
+    with Executor(1, retries=2, results=str(results)) as executor:
+        assert executor.submit(fail_once, str(tmp_path / "tried")).result(timeout=60) == "second try"
+        assert isinstance(executor.submit(crash).exception(timeout=60), WorkerCrashed)
+    lines = {line["name"]: line for line in map(json.loads, results.read_text().splitlines())}
+    retried, crashed = lines["fail_once-1"], lines["crash-2"]
+    assert retried["attempts"] == 2 and [entry[3] for entry in retried["history"]] == ["failed", "ok"]
+    assert crashed["attempts"] == 3 and [entry[3] for entry in crashed["history"]] == ["crashed"] * 3
+    assert all(entry[0] <= entry[1] for line in (retried, crashed) for entry in line["history"])

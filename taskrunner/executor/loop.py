@@ -43,12 +43,14 @@ IDLE_POLL = 0.01
 
 
 class _Call:
-    """One submitted call: its future, its job, and how many attempts it had."""
+    """One submitted call: its future, its job, how many attempts it had and
+    each one's ``(started, finished, worker, status)``, as a run records them."""
 
-    __slots__ = ("future", "job", "tries")
+    __slots__ = ("future", "history", "job", "tries")
 
     def __init__(self, future: Future[Any], job: Job) -> None:
         self.future, self.job, self.tries = future, job, 0
+        self.history: tuple[tuple[float, float, str, str], ...] = ()
 
 
 class CallLoop:
@@ -179,9 +181,13 @@ class CallLoop:
         finals: list[tuple[_Call, JobResult]] = []
         for attempt_id, result in outcomes:
             call = self._running.pop(attempt_id)
+            if result.started is not None and result.finished is not None:
+                call.history += ((result.started, result.finished, result.worker or "?", result.status.value),)
             if result.status in FAILURES and call.tries <= call.job.retries and not self._cancelling:
                 self._incoming.appendleft(call)  # tried again before new calls
                 continue
+            if result.history != call.history or result.attempts != call.tries:
+                result = result.evolve(history=call.history, attempts=call.tries)
             finals.append((call, result))
         if self._journal is not None and finals:
             self._journal.write_all([(call.job, result) for call, result in finals])
