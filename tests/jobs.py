@@ -174,3 +174,23 @@ def allocate(megabytes: int, seconds: float = 0.0) -> int:
     block[::4096] = b"x" * len(block[::4096])
     time.sleep(seconds)
     return len(block)
+
+
+def pool_sum(n: int) -> int:
+    """A call that starts processes of its own (a multiprocessing.Pool)."""
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        return sum(pool.map(abs, range(-n, 0)))
+
+
+def pool_and_wait(pid_file: str, seconds: float = 60) -> None:
+    """Start a Pool, write its processes' pids, and wait."""
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        pool.map(abs, range(4))
+        with open(pid_file + ".tmp", "w") as handle:
+            handle.write(" ".join(str(child.pid) for child in multiprocessing.active_children()))
+        os.rename(pid_file + ".tmp", pid_file)
+        time.sleep(seconds)

@@ -30,6 +30,7 @@ from ..backends.backend import Backend
 from ..engine.sendable import unsendable_result
 from ..execution.callvalue import outcome_of
 from ..model import FAILURES, Attempt, Job, JobResult
+from ..owner import Owner
 from ..paths import log_paths
 from .calljournal import CallJournal
 
@@ -71,6 +72,7 @@ class CallLoop:
         self._running: dict[int, _Call] = {}
         self._attempt_ids = itertools.count(1)
         self._wake_read, self._wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._owner = Owner()
         self._woken = False
         self._finishing = False
         self._cancelling = False
@@ -118,7 +120,8 @@ class CallLoop:
 
     def _wake(self) -> None:
         # One byte per sleep, not per call (see _main for why none is missed).
-        if not self._woken:
+        # A child forked from the caller leaves the parent's loop alone.
+        if not self._woken and self._owner.here:
             self._woken = True
             try:
                 os.write(self._wake_write, b"\0")

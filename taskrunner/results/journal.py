@@ -34,6 +34,7 @@ from typing import Any
 
 from ..errors import ResultsFileError, ResultsWriteError
 from ..model import JobResult
+from ..owner import Owner
 from .resultline import parse_result_line
 
 log = logging.getLogger("taskrunner.results")
@@ -159,6 +160,7 @@ class Journal:
         self.shown = shown or path
         #: The write error that stopped this journal (later writes are dropped).
         self.failed: ResultsWriteError | None = None
+        self._owner = Owner()
         try:
             self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
             self._size = os.fstat(self._fd).st_size
@@ -166,8 +168,9 @@ class Journal:
             raise _write_error(self.shown, error) from None
 
     def write_all(self, results: list[JobResult]) -> None:
-        """Append a line per result with one write; on failure cut back and raise."""
-        if self.failed is not None or self._fd is None:
+        """Append a line per result with one write; on failure cut back and raise.
+        (A child forked from the run writes nothing: the file is the parent's.)"""
+        if self.failed is not None or self._fd is None or not self._owner.here:
             return
         encoded = _encoded(results)
         try:

@@ -20,6 +20,7 @@ import fcntl
 import os
 
 from ..errors import ResultsFileBusy, ResultsFileError
+from ..owner import Owner
 
 __all__ = ["ResultsLock"]
 
@@ -34,6 +35,7 @@ class ResultsLock:
         #: What the path is, for messages (a run also locks its log folder).
         self.what = what
         self._fd: int | None = None
+        self._owner = Owner()
 
     def acquire(self) -> None:
         """Take the lock now or raise ``ResultsFileBusy``; never waits."""
@@ -70,10 +72,11 @@ class ResultsLock:
         locks a file that is about to vanish)."""
         if self._fd is None:
             return
-        try:
-            os.unlink(self.lock_path)
-        except OSError:
-            pass
+        if self._owner.here:  # (a forked child only drops its copy: the lock is the parent's)
+            try:
+                os.unlink(self.lock_path)
+            except OSError:
+                pass
         os.close(self._fd)
         self._fd = None
 

@@ -41,6 +41,7 @@ from typing import Any
 
 from ...execution.execute import KILL_GRACE
 from ...model import Attempt, JobResult, Status
+from ...owner import Owner
 from ..outcomes import coordinator_result
 from ._mp.taskqueue import ResultQueue, TaskQueue
 from .chunks import ChunkSizer
@@ -70,6 +71,7 @@ class LocalPool:
     """
 
     def __init__(self, workers: int, import_main: bool = False) -> None:
+        self._owner = Owner()  # a forked child leaves this pool alone (see taskrunner.owner)
         if workers < 1:
             raise ValueError("workers must be >= 1")
         self.workers = workers
@@ -220,8 +222,11 @@ class LocalPool:
 
         Queued attempts are skipped by the workers; running ones get SIGTERM
         (commands: their process group; calls: ``JobCancelled`` raised in
-        them) and, after a grace period, SIGKILL with their worker.
+        them) and, after a grace period, SIGKILL with their worker. (In a
+        child forked from the coordinator: nothing; the pool is not its own.)
         """
+        if not self._owner.here:
+            return []
         self._supervisor.cancelling = True
         self._slots.stopping.value = 1
         self._ledger.batch.clear()
@@ -252,7 +257,7 @@ class LocalPool:
 
     def close(self) -> None:
         """Join the queue, send one sentinel per worker, and reap every worker."""
-        if self._closed:
+        if self._closed or not self._owner.here:
             return
         self._closed = True
         self._supervisor.replacing = False
@@ -292,7 +297,8 @@ class LocalPool:
     def stop_starting(self) -> None:
         """Start no more attempts, also none of a chunk a worker already holds
         (workers check the flag before each); safe in a signal handler."""
-        self._slots.stopping.value = 1
+        if self._owner.here:
+            self._slots.stopping.value = 1
 
     def kill_now(self) -> None:
         """SIGKILL every job and worker; safe to call from a signal handler.
@@ -300,6 +306,8 @@ class LocalPool:
         Only sends signals: the deaths are then reaped by ``poll()`` as
         ``cancelled`` outcomes.
         """
+        if not self._owner.here:
+            return
         self._supervisor.cancelling = True
         self._slots.stopping.value = 1
         for slot in range(self.workers):
@@ -307,4 +315,5 @@ class LocalPool:
 
     def kill(self) -> None:
         """SIGKILL every worker and every command they run (the emergency exit)."""
-        self._workers.kill_all()
+        if self._owner.here:
+            self._workers.kill_all()

@@ -18,6 +18,7 @@ from typing import Any
 from ...errors import WorkerError
 from ...signals import inherited_ignores, signal_group
 from ..mainmodule import hidden_main
+from ._mp import forget_in_forked_children
 from .reaper import kept_processes
 from .worker import NOT_HELD, WorkerSlots, worker_main
 
@@ -62,7 +63,11 @@ class Workers:
             args=(slot, self._tasks, self._results, self.slots, self.claim_locks[slot], self._ignores,
                   self._spool_path),
             name=f"taskrunner-worker-{slot}",
-            daemon=True,
+            # Not daemonic, so that a call may start processes of its own (a
+            # multiprocessing.Pool, an executor). No worker outlives the
+            # coordinator all the same: it watches its parent and kills its own
+            # group when the parent is gone (worker._watch_parent).
+            daemon=False,
         )
         try:
             if self._import_main:
@@ -73,6 +78,7 @@ class Workers:
         except OSError as error:
             raise WorkerError(f"cannot start a worker process: {error}") from error
         self.procs[slot] = process
+        forget_in_forked_children(process)
         self._poller.register(process.sentinel, select.POLLIN)
 
     def pids(self) -> list[int]:
