@@ -194,3 +194,19 @@ def pool_and_wait(pid_file: str, seconds: float = 60) -> None:
             handle.write(" ".join(str(child.pid) for child in multiprocessing.active_children()))
         os.rename(pid_file + ".tmp", pid_file)
         time.sleep(seconds)
+
+
+_REMEMBERED: list[object] = []
+
+
+def remember(value: object) -> None:
+    """An initializer: what each worker loads once."""
+    _REMEMBERED.append(value)
+
+
+def remembered() -> list[object]:
+    return list(_REMEMBERED)
+
+
+def refuse_to_start() -> None:
+    raise ValueError("no model here")

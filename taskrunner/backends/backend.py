@@ -16,6 +16,7 @@ from typing import Protocol
 
 from ..errors import BackendUnavailable
 from ..model import Attempt, JobResult
+from .workersetup import WorkerSetup
 
 __all__ = ["BACKENDS", "Backend", "BackendUnavailable", "check_backend", "open_backend"]
 
@@ -70,16 +71,21 @@ def check_backend(name: str, scheduler: str | None = None) -> None:
         require_dask()
 
 
-def open_backend(name: str, workers: int, scheduler: str | None = None, import_main: bool = False) -> Backend:
+def open_backend(
+    name: str, workers: int, scheduler: str | None = None, import_main: bool = False, setup: WorkerSetup | None = None
+) -> Backend:
     """A backend by name: ``local`` (``workers`` processes) or ``dask`` (the
     cluster at ``scheduler``, else an embedded one with ``workers`` processes).
     ``import_main``: local workers import the calling script (a job's
-    function is defined there)."""
+    function is defined there). ``setup``: each local worker's initializer
+    and task limit (the Dask backend takes none: ``BackendUnavailable``)."""
     check_backend(name, scheduler)
     if name == "dask":
+        if setup is not None:
+            raise BackendUnavailable("initializer and max_tasks_per_child go with the local backend, not dask")
         from .dask_backend import DaskBackend
 
         return DaskBackend(workers, scheduler)
     from .local import LocalPool
 
-    return LocalPool(workers, import_main)
+    return LocalPool(workers, import_main, setup)

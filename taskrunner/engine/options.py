@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..backends.backend import Backend, check_backend
+from ..backends.workersetup import WorkerSetup
 from ..execution.memwatch import format_size, total_memory
 from ..fields import MAX_SECONDS
 from ..model import Job
@@ -52,6 +53,8 @@ class RunOptions:
     resources: Mapping[str, float] | None = None
     #: No new job starts while the machine's available memory is below this (bytes).
     memfree: float | None = None
+    #: What each local worker runs first (``initializer``/``initargs``).
+    setup: WorkerSetup | None = None
 
     @classmethod
     def create(

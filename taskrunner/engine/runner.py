@@ -27,6 +27,7 @@ from typing import Any
 
 from ..backends.backend import Backend, open_backend
 from ..backends.mainmodule import check_guarded, functions_in_main
+from ..backends.workersetup import checked_setup
 from ..display.progress import Reporter, SilentReporter, TerminalReporter, bar_wanted
 from ..execution.logfiles import prepare_log_dir, remove_stale_logs
 from ..model import Job, JobResult
@@ -164,12 +165,14 @@ class Runner:
         force: bool = False,
         resources: Mapping[str, float | str] | None = None,
         memfree: float | str | None = None,
+        initializer: Callable[..., Any] | None = None,
+        initargs: tuple[Any, ...] = (),
     ) -> None:
         self.options = RunOptions.create(
             workers, results=results, log_dir=log_dir, progress=progress, fail_fast=fail_fast,
             max_failures=max_failures, timeout=timeout, retries=retries, resume=resume, backend=backend,
             scheduler=scheduler, source=source, raise_interrupt=raise_interrupt, force=force,
-            resources=resources, memfree=memfree,
+            resources=resources, memfree=memfree, setup=checked_setup(initializer, initargs, None),
         )
         self.on_result = on_result
         self.reporter = reporter
@@ -314,7 +317,8 @@ class Runner:
         if not isinstance(options.backend, str):
             return options.backend
         workers = min(options.workers, max(1, len(to_run)))
-        return open_backend(options.backend, workers, options.scheduler, import_main=bool(functions_in_main(to_run)))
+        return open_backend(options.backend, workers, options.scheduler, import_main=bool(functions_in_main(to_run)),
+                            setup=options.setup)
 
 
 def _is_derived(log_dir: str, results: str) -> bool:

@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 from ..backends.backend import open_backend
 from ..backends.local.chunks import MAX_CHUNK
 from ..backends.mainmodule import started_unguarded
+from ..backends.workersetup import checked_setup
 from ..execution.logfiles import prepare_log_dir
 from ..fields import InvalidValue, positive_number
 from ..model import trusted_job
@@ -59,7 +60,12 @@ class Executor(futures.Executor):
     (held locked until shutdown). ``log_dir``: a folder for each call's
     output (default: calls print where the calling script does).
     ``backend``/``scheduler``: as for ``Runner`` (``"dask"`` runs the calls
-    on a Dask cluster).
+    on a Dask cluster). As ``ProcessPoolExecutor``: ``initializer(*initargs)``
+    runs once in each worker (and in each replacement; if it raises, that
+    worker's calls fail saying so and the executor goes on);
+    ``max_tasks_per_child``: a worker is replaced after that many calls;
+    ``mp_context`` is accepted and not used (workers start from taskrunner's
+    fork server, whatever the context).
 
     Raises ``ValueError`` for a bad option, ``BackendUnavailable`` for a
     backend that cannot be used, ``ResultsFileError`` for an unusable
@@ -69,7 +75,11 @@ class Executor(futures.Executor):
     def __init__(
         self,
         max_workers: int | None = None,
+        mp_context: Any = None,
+        initializer: Callable[..., Any] | None = None,
+        initargs: tuple[Any, ...] = (),
         *,
+        max_tasks_per_child: int | None = None,
         timeout: float | str | None = None,
         retries: int = 0,
         results: str | None = None,
@@ -79,9 +89,13 @@ class Executor(futures.Executor):
     ) -> None:
         if max_workers is not None and (isinstance(max_workers, bool) or not isinstance(max_workers, int)
                                         or max_workers < 1):
-            raise ValueError(f"max_workers must be an int >= 1, got {max_workers!r}")
+            raise ValueError(f"max_workers must be greater than 0 (an int), got {max_workers!r}")
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise ValueError(f"retries must be an int >= 0, got {retries!r}")
+        # mp_context is accepted for ProcessPoolExecutor's signature: workers
+        # always start from taskrunner's fork server (see the README).
+        del mp_context
+        setup = checked_setup(initializer, initargs, max_tasks_per_child)
         self._timeout = _seconds(timeout)
         self._retries = retries
         self._workers = max_workers or os.cpu_count() or 1
@@ -94,7 +108,7 @@ class Executor(futures.Executor):
             prepare_log_dir(log_dir)
         journal = CallJournal(results) if results is not None else None
         try:
-            pool = open_backend(backend, self._workers, scheduler, import_main=self._main_importable)
+            pool = open_backend(backend, self._workers, scheduler, import_main=self._main_importable, setup=setup)
             self._loop = CallLoop(pool, journal, log_dir)
             self._loop.start()
         except BaseException:

@@ -43,6 +43,7 @@ from ...execution.execute import KILL_GRACE
 from ...model import Attempt, JobResult, Status
 from ...owner import Owner
 from ..outcomes import coordinator_result
+from ..workersetup import WorkerSetup
 from ._mp.taskqueue import ResultQueue, TaskQueue
 from .chunks import ChunkSizer
 from .helpers import START_METHOD, claim_helpers, kept_for_good, open_pools, start_fork_server, stop_helpers
@@ -70,7 +71,7 @@ class LocalPool:
     ...     outcomes = pool.poll(timeout=1.0)       # [(attempt_id, JobResult)]
     """
 
-    def __init__(self, workers: int, import_main: bool = False) -> None:
+    def __init__(self, workers: int, import_main: bool = False, setup: WorkerSetup | None = None) -> None:
         self._owner = Owner()  # a forked child leaves this pool alone (see taskrunner.owner)
         if workers < 1:
             raise ValueError("workers must be >= 1")
@@ -87,7 +88,7 @@ class LocalPool:
         self._poller = select.poll()
         self._poller.register(self._results.fileno(), select.POLLIN)
         self._workers = Workers(
-            self._ctx, workers, self._tasks, self._results, self._spool.path, self._poller, import_main
+            self._ctx, workers, self._tasks, self._results, self._spool.path, self._poller, import_main, setup
         )
         self._slots = self._workers.slots
         # What is in flight: attempts, the chunk being filled, queue items.

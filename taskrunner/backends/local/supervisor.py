@@ -31,7 +31,7 @@ from ..outcomes import coordinator_result
 from .chunks import TAKE_REST_AFTER
 from .helpers import end_orphans
 from .ledger import Ledger
-from .worker import EXIT_UNCLEAN, NOT_HELD
+from .worker import EXIT_RETIRED, EXIT_UNCLEAN, NOT_HELD
 from .workers import Workers
 
 __all__ = ["LOST_AFTER", "POISON_WAIT", "Death", "Supervisor"]
@@ -68,6 +68,8 @@ def exit_reason(exitcode: int | None) -> str:
         return f"signal {signal_name(-exitcode)}"
     if exitcode == EXIT_UNCLEAN:
         return "left to be replaced: a call changed its process beyond repair"
+    if exitcode == EXIT_RETIRED:
+        return "retired after max_tasks_per_child attempts"
     return f"exit code {exitcode}"
 
 

@@ -33,6 +33,7 @@ from typing import Any
 from ...execution.callvalue import packed_exception
 from ...execution.execute import AttemptControl, execute, track_signal_changes
 from ...model import Attempt, JobResult, Status
+from ..workersetup import WorkerSetup
 from .reaper import (
     become_subreaper,
     end_processes,
@@ -82,6 +83,8 @@ _stopping: Any = None  # the coordinator's stop flag (WorkerSlots.stopping)
 #: Exit status of a worker that left to be replaced (a call it ran left the
 #: process in a state it cannot undo).
 EXIT_UNCLEAN = 75
+#: A worker's exit status after ``max_tasks_per_child`` attempts: replaced, not crashed.
+EXIT_RETIRED = 76
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
@@ -134,11 +137,14 @@ def worker_main(
     claim_lock: Any,
     ignored: tuple[int, ...] = (),
     spool_dir: str = "",
+    setup: WorkerSetup | None = None,
 ) -> None:
     """Entry point of a worker process (runs until it gets the ``None`` sentinel).
 
     ``ignored``: signals to leave ignored for the jobs (``inherited_ignores``).
     ``spool_dir``: where to list the processes ``keep_children`` jobs keep.
+    ``setup``: the initializer to run first (if it fails, every attempt
+    here fails saying so) and how many attempts to take before retiring.
     """
     global _current, _stopping
     _stopping = slots.stopping
@@ -157,6 +163,9 @@ def worker_main(
     if parent is not None:
         threading.Thread(target=_watch_parent, args=(parent.sentinel,), daemon=True).start()
     name = f"w{slot}-{os.getpid()}"
+    init_failure = setup.initialize() if setup is not None else None
+    max_tasks = setup.max_tasks if setup is not None else None
+    taken = 0
     slots.idle_since[slot] = time.time()
     kept: set[int] = set()  # what keep_children jobs left running here
 
@@ -183,7 +192,13 @@ def worker_main(
                 slots.started[slot] = time.time()
                 slots.held[slot] = attempt_id
             control = _current = AttemptControl(on_spawn=publish_pgid, spawn_lock=_spawn_lock)
-            result, keep_children = _run(payload, name, control, slot + 1)
+            if init_failure is not None:
+                now = time.time()
+                result = JobResult("?", Status.FAILED, error=init_failure, started=now, finished=now, worker=name)
+                keep_children = False
+            else:
+                result, keep_children = _run(payload, name, control, slot + 1)
+            taken += 1
             _current = None
             # Before the result goes out: a job recorded as ended has ended,
             # daemons and new sessions included (we are their subreaper).
@@ -200,6 +215,8 @@ def worker_main(
                 # The next call would not start clean: a fresh worker takes
                 # over (the coordinator queues the rest of the item again).
                 os._exit(EXIT_UNCLEAN)
+            if max_tasks is not None and taken >= max_tasks:
+                os._exit(EXIT_RETIRED)  # max_tasks_per_child: replaced the same way
         # Order matters: clear the slot before task_done(), so a worker that
         # dies in between owes a task_done() the coordinator can see is owed.
         slots.item[slot] = NOT_HELD

@@ -18,6 +18,7 @@ from typing import Any
 from ...errors import WorkerError
 from ...signals import inherited_ignores, signal_group
 from ..mainmodule import hidden_main
+from ..workersetup import WorkerSetup
 from ._mp import forget_in_forked_children
 from .reaper import kept_processes
 from .worker import NOT_HELD, WorkerSlots, worker_main
@@ -33,7 +34,8 @@ class Workers:
     """
 
     def __init__(
-        self, ctx: Any, count: int, tasks: Any, results: Any, spool_path: str, poller: Any, import_main: bool
+        self, ctx: Any, count: int, tasks: Any, results: Any, spool_path: str, poller: Any, import_main: bool,
+        setup: WorkerSetup | None = None,
     ) -> None:
         self.count = count
         self.slots = WorkerSlots(ctx, count)
@@ -48,6 +50,7 @@ class Workers:
         self._poller = poller
         self._import_main = import_main
         self._ignores = inherited_ignores()
+        self._setup = setup
 
     def spawn(self, slot: int) -> None:
         """Start a (new) worker in ``slot``."""
@@ -61,7 +64,7 @@ class Workers:
         process = self._ctx.Process(
             target=worker_main,
             args=(slot, self._tasks, self._results, self.slots, self.claim_locks[slot], self._ignores,
-                  self._spool_path),
+                  self._spool_path, self._setup),
             name=f"taskrunner-worker-{slot}",
             # Not daemonic, so that a call may start processes of its own (a
             # multiprocessing.Pool, an executor). No worker outlives the
