@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
 from .model import Job
 
@@ -36,7 +37,10 @@ def job_hash(job: Job) -> str:
     """The 16-hex-digit fingerprint of ``job``'s definition (see the module docstring)."""
     call = job.call
     if call is not None and not isinstance(call, str):
-        call = f"{getattr(call, '__module__', '?')}:{getattr(call, '__qualname__', repr(call))}"
+        module, qualname = getattr(call, "__module__", "?"), getattr(call, "__qualname__", repr(call))
+        # A function that travels by value (a lambda, a closure, one of the
+        # script) is what its code and captured values are, not its name.
+        call = f"by value {_code_hash(call)}" if module == "__main__" or "<" in qualname else f"{module}:{qualname}"
     definition = {
         "run": list(job.run) if isinstance(job.run, tuple) else job.run,
         "call": call,
@@ -48,3 +52,9 @@ def job_hash(job: Job) -> str:
     if job.success_codes != (0,):  # only then, so that older hashes stay valid
         definition["success_codes"] = list(job.success_codes)
     return hashlib.sha256(_ENCODER.encode(definition).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
+def _code_hash(function: Any) -> str:
+    import cloudpickle  # only for functions that travel by value
+
+    return hashlib.sha256(cloudpickle.dumps(function, protocol=5)).hexdigest()[:16]

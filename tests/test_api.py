@@ -65,17 +65,23 @@ if __name__ == "__main__":
     assert len((cli.workdir / "out.jsonl").read_text().splitlines()) == 6
 
 
-def test_lambda_fails_fast_with_advice(cli: CliRunner) -> None:
+def test_lambdas_and_the_scripts_own_functions_run_by_value(cli: CliRunner) -> None:
     done = run_script(cli, '''
-import taskrunner
-if __name__ == "__main__":
-    try:
-        taskrunner.run([taskrunner.Job(name="l", call=lambda: 1)], workers=1, results="out.jsonl")
-    except TypeError as error:
-        print(error)
+import threading, taskrunner
+def square(x):
+    return x * x
+report = taskrunner.run([taskrunner.Job(name="l", call=lambda: 1), taskrunner.Job(name="s", call=square, args=(3,))],
+                        workers=1, results="out.jsonl", progress=False)
+print(report["l"].value, report["s"].value)
+try:
+    taskrunner.run([taskrunner.Job(name="lock", call=square, args=(threading.Lock(),))], workers=1, results="out.jsonl")
+except TypeError as error:
+    print(error)
 ''')
     assert done.returncode == 0, done.stderr
-    assert "cannot be sent to a worker process" in done.stdout and "module level" in done.stdout
+    first, second = done.stdout.splitlines()
+    assert first == "1 9"
+    assert "cannot be sent to a worker process" in second and "not even by value" in second
 
 
 def test_break_out_of_iter_results_cancels_and_leaves_nothing(cli: CliRunner) -> None:

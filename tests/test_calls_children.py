@@ -101,3 +101,19 @@ def test_a_forked_child_leaves_the_parents_run_and_results_file_alone(tmp_path: 
     assert sorted(line["name"] for line in lines) == ["j0", "j1", "j2", "j3"]
     assert {line["status"] for line in lines} == {"ok"}
     assert "Traceback" not in done.stderr, done.stderr
+
+
+def test_a_function_sent_by_value_is_hashed_by_its_code_and_captured_values() -> None:
+    """--resume must not trust a success of a changed lambda (issue 26, item 3)."""
+    from taskrunner import Job
+    from taskrunner.jobhash import job_hash
+
+    def adder(k: int) -> object:
+        return lambda x: x + k
+
+    same = [job_hash(Job(name="a", call=adder(1), args=(1,))) for _ in range(2)]
+    assert same[0] == same[1]
+    assert job_hash(Job(name="a", call=adder(2), args=(1,))) != same[0]
+    assert job_hash(Job(name="a", call=lambda x: x * 2, args=(1,))) != same[0]
+    # A module's function is hashed by its name, as before.
+    assert job_hash(Job(name="a", call=jobs.add, args=(1,))) == job_hash(Job(name="a", call="jobs:add", args=(1,)))

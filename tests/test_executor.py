@@ -248,13 +248,13 @@ def test_results_file_records_every_call(tmp_path: Path, no_leftovers: None) -> 
         list(executor.map(jobs.add, range(5), range(5)))
         executor.submit(jobs.fail, "bad").exception(timeout=30)
         executor.submit(jobs.print_both, "hi").result(timeout=30)
-        assert executor.submit(lambda: 1).exception(timeout=30) is not None  # cannot be sent to a worker
+        assert executor.submit(lambda: threading.Lock()).exception(timeout=30) is not None  # its value cannot come back
         with pytest.raises(taskrunner.ResultsFileBusy):
             Executor(1, results=str(results))
     lines = [json.loads(line) for line in results.read_text().splitlines()]
     by_name = {line["name"]: line for line in lines}
     assert len(lines) == 8
-    assert by_name["<lambda>-8"]["status"] == "failed" and "cannot send job" in by_name["<lambda>-8"]["error"]
+    assert by_name["<lambda>-8"]["status"] == "failed" and "cannot be sent back" in by_name["<lambda>-8"]["error"]
     assert [by_name[f"add-{i}"]["value"] for i in range(1, 6)] == [0, 2, 4, 6, 8]
     assert by_name["fail-6"]["status"] == "failed" and "ValueError: bad" in by_name["fail-6"]["error"]
     assert by_name["print_both-7"]["value"] == "hi"
@@ -353,22 +353,30 @@ def test_map_over_a_million_item_generator_keeps_the_coordinator_small(cli: CliR
     assert late - early < 20, f"the coordinator grew {late - early:.1f} MB over 80,000 calls"
 
 
-def test_an_unguarded_script_runs_importable_functions_and_refuses_its_own(cli: CliRunner) -> None:
+def test_an_unguarded_script_runs_its_own_functions_lambdas_and_closures(cli: CliRunner) -> None:
+    """Issue 26, item 3: what a worker could not import travels by value; the
+    script is never imported by a worker, so it needs no guard."""
     done = run_script(cli, """
         import taskrunner, jobs
 
-        def mine(x):
-            return x
+        print("body ran")  # once: workers never import this script
+        OFFSET = 10
+
+        class Point:
+            def __init__(self, x):
+                self.x = x
+
+        def mine(point):
+            return point.x + OFFSET
+
+        def adder(k):
+            return lambda x: x + k
 
         executor = taskrunner.Executor(2)
-        print(list(executor.map(jobs.add, [1, 2], [3, 4])))  # workers never import this script
-        try:
-            executor.submit(mine, 1)
-        except ValueError as error:
-            print(error)
+        print(list(executor.map(jobs.add, [1, 2], [3, 4])))
+        print(executor.submit(mine, Point(1)).result(timeout=60), executor.submit(lambda: 7).result(timeout=60),
+              list(executor.map(adder(100), [1, 2])))
         executor.shutdown()
     """)
     assert done.returncode == 0, done.stderr
-    first, second = done.stdout.splitlines()
-    assert first == "[4, 6]"
-    assert second.startswith("mine is defined in the script") and '`if __name__ == "__main__":`' in second
+    assert done.stdout.splitlines() == ["body ran", "[4, 6]", "11 7 [101, 102]"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -106,8 +107,8 @@ def test_global_timeout_and_retries_fill_jobs_without_their_own(tmp_path: Path) 
 
 
 def test_unpicklable_callable_is_refused_before_anything_runs(tmp_path: Path) -> None:
-    with pytest.raises(TypeError, match="job 'lambda': its function .* use a function defined at module level"):
-        run(tmp_path, [Job(name="ok", run="true"), Job(name="lambda", call=lambda: 1)])
+    with pytest.raises(TypeError, match="job 'lock': its function or arguments .* not even by value"):
+        run(tmp_path, [Job(name="ok", run="true"), Job(name="lock", call=print, args=(threading.Lock(),))])
     assert not (tmp_path / "results.jsonl").exists()
 
 

@@ -71,14 +71,11 @@ def check_backend(name: str, scheduler: str | None = None) -> None:
         require_dask()
 
 
-def open_backend(
-    name: str, workers: int, scheduler: str | None = None, import_main: bool = False, setup: WorkerSetup | None = None
-) -> Backend:
+def open_backend(name: str, workers: int, scheduler: str | None = None, setup: WorkerSetup | None = None) -> Backend:
     """A backend by name: ``local`` (``workers`` processes) or ``dask`` (the
     cluster at ``scheduler``, else an embedded one with ``workers`` processes).
-    ``import_main``: local workers import the calling script (a job's
-    function is defined there). ``setup``: each local worker's initializer
-    and task limit (the Dask backend takes none: ``BackendUnavailable``)."""
+    ``setup``: each local worker's initializer and task limit (the Dask
+    backend takes none: ``BackendUnavailable``)."""
     check_backend(name, scheduler)
     if name == "dask":
         if setup is not None:
@@ -88,4 +85,4 @@ def open_backend(
         return DaskBackend(workers, scheduler)
     from .local import LocalPool
 
-    return LocalPool(workers, import_main, setup)
+    return LocalPool(workers, setup)

@@ -26,7 +26,6 @@ from collections.abc import Callable, Collection, Generator, Iterator, Mapping, 
 from typing import Any
 
 from ..backends.backend import Backend, open_backend
-from ..backends.mainmodule import check_guarded, functions_in_main
 from ..backends.workersetup import checked_setup
 from ..display.progress import Reporter, SilentReporter, TerminalReporter, bar_wanted
 from ..execution.logfiles import prepare_log_dir, remove_stale_logs
@@ -248,7 +247,6 @@ class Runner:
         options = self.options
         jobs = options.apply_to(jobs)
         check_jobs(jobs)
-        check_guarded(jobs)
         started = time.monotonic()
         # Signals first: from here on a Ctrl-C is recorded (every job gets a
         # line), never a KeyboardInterrupt that leaves the results file empty.
@@ -317,8 +315,7 @@ class Runner:
         if not isinstance(options.backend, str):
             return options.backend
         workers = min(options.workers, max(1, len(to_run)))
-        return open_backend(options.backend, workers, options.scheduler, import_main=bool(functions_in_main(to_run)),
-                            setup=options.setup)
+        return open_backend(options.backend, workers, options.scheduler, setup=options.setup)
 
 
 def _is_derived(log_dir: str, results: str) -> bool:

@@ -8,12 +8,12 @@
 
 from __future__ import annotations
 
-import pickle
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from ..backends.outcomes import coordinator_result
+from ..backends.sending import dumps
 from ..model import Attempt, Job, JobResult, Status
 
 __all__ = ["check_jobs", "unsendable_result"]
@@ -37,12 +37,11 @@ def check_jobs(jobs: Sequence[Job]) -> None:
         if not sendable:
             continue
         try:
-            pickle.dumps(sendable)
+            dumps(sendable)
         except Exception as error:  # noqa: BLE001 - pickling raises many types
             raise TypeError(
                 f"job {job.name!r}: its function or arguments cannot be sent to a worker process "
-                f"({type(error).__name__}: {error}); use a function defined at module level "
-                "and picklable arguments"
+                f"({type(error).__name__}: {error}), not even by value"
             ) from None
 
 

@@ -31,7 +31,6 @@ from typing import Any, TypeVar
 
 from ..backends.backend import open_backend
 from ..backends.local.chunks import MAX_CHUNK
-from ..backends.mainmodule import started_unguarded
 from ..backends.workersetup import checked_setup
 from ..execution.logfiles import prepare_log_dir
 from ..fields import InvalidValue, positive_number
@@ -100,15 +99,11 @@ class Executor(futures.Executor):
         self._retries = retries
         self._workers = max_workers or os.cpu_count() or 1
         self._ahead = MAP_AHEAD_PER_WORKER * self._workers
-        main_file = getattr(sys.modules.get("__main__"), "__file__", None)
-        # Workers import the script (for its functions) only when that cannot
-        # run its body again: it was started under the __main__ guard.
-        self._main_importable = bool(main_file) and not started_unguarded()
         if log_dir is not None:
             prepare_log_dir(log_dir)
         journal = CallJournal(results) if results is not None else None
         try:
-            pool = open_backend(backend, self._workers, scheduler, import_main=self._main_importable, setup=setup)
+            pool = open_backend(backend, self._workers, scheduler, setup=setup)
             self._loop = CallLoop(pool, journal, log_dir)
             self._loop.start()
         except BaseException:
@@ -128,7 +123,8 @@ class Executor(futures.Executor):
         """Schedule ``fn(*args, **kwargs)``; return its ``Future``.
 
         Raises ``RuntimeError`` after ``shutdown()``, ``TypeError`` if ``fn``
-        is not callable, ``ValueError`` for a function of an unguarded script.
+        is not callable. A function a worker could not import (a lambda, a
+        closure, one of the calling script) travels by value.
         """
         return self._submit_many(fn, [(args, kwargs)])[0]
 
@@ -198,8 +194,6 @@ class Executor(futures.Executor):
     def _submit_many(self, fn: Callable[..., _T], calls: Calls) -> list[futures.Future[_T]]:
         if not callable(fn):
             raise TypeError(f"{fn!r} is not callable")
-        if getattr(fn, "__module__", None) == "__main__" and not self._main_importable:
-            raise ValueError(_unimportable(fn))
         name = getattr(fn, "__name__", "call")
         batch: list[tuple[futures.Future[Any], Any]] = []
         with self._lock:
@@ -215,15 +209,6 @@ class Executor(futures.Executor):
                 batch.append((futures.Future(), job))
             self._loop.put(batch)
         return [future for future, _ in batch]
-
-
-def _unimportable(fn: Callable[..., Any]) -> str:
-    """Why a worker cannot find ``fn``, a function of ``__main__``, and what to do."""
-    name = getattr(fn, "__qualname__", repr(fn))
-    if getattr(sys.modules.get("__main__"), "__file__", None) is None:
-        return f"{name} was defined interactively (a notebook, the REPL), where worker processes cannot import it: move it into a module"
-    return (f"{name} is defined in the script, which workers cannot import unless the executor is made "
-            'under `if __name__ == "__main__":` (or move it into a module)')
 
 
 def _seconds(timeout: float | str | None) -> float | None:

@@ -34,7 +34,6 @@ from __future__ import annotations
 import gc
 import logging
 import multiprocessing
-import pickle
 import select
 import time
 from typing import Any
@@ -43,6 +42,7 @@ from ...execution.execute import KILL_GRACE
 from ...model import Attempt, JobResult, Status
 from ...owner import Owner
 from ..outcomes import coordinator_result
+from ..sending import dumps
 from ..workersetup import WorkerSetup
 from ._mp.taskqueue import ResultQueue, TaskQueue
 from .chunks import ChunkSizer
@@ -71,7 +71,7 @@ class LocalPool:
     ...     outcomes = pool.poll(timeout=1.0)       # [(attempt_id, JobResult)]
     """
 
-    def __init__(self, workers: int, import_main: bool = False, setup: WorkerSetup | None = None) -> None:
+    def __init__(self, workers: int, setup: WorkerSetup | None = None) -> None:
         self._owner = Owner()  # a forked child leaves this pool alone (see taskrunner.owner)
         if workers < 1:
             raise ValueError("workers must be >= 1")
@@ -88,7 +88,7 @@ class LocalPool:
         self._poller = select.poll()
         self._poller.register(self._results.fileno(), select.POLLIN)
         self._workers = Workers(
-            self._ctx, workers, self._tasks, self._results, self._spool.path, self._poller, import_main, setup
+            self._ctx, workers, self._tasks, self._results, self._spool.path, self._poller, setup
         )
         self._slots = self._workers.slots
         # What is in flight: attempts, the chunk being filled, queue items.
@@ -127,8 +127,8 @@ class LocalPool:
 
     def submit(self, attempt: Attempt) -> None:
         """Queue ``attempt`` (in the chunk being filled; ``poll()`` sends a partial
-        one). Raises ``pickle.PicklingError``/``TypeError`` if it cannot be sent."""
-        payload = pickle.dumps(attempt, protocol=pickle.HIGHEST_PROTOCOL)
+        one). Raises what pickling raises if it cannot be sent, even by value."""
+        payload = dumps(attempt)
         self._ledger.add(attempt, payload)
         if len(self._ledger.batch) >= self._chunks.size:
             self._put_batch()

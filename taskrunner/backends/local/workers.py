@@ -27,14 +27,11 @@ __all__ = ["Workers"]
 
 
 class Workers:
-    """``count`` worker slots of a pool whose queues are ``tasks``/``results``.
-
-    ``import_main``: workers import the calling script (a job's function is
-    defined there); otherwise they start with ``__main__`` hidden.
-    """
+    """``count`` worker slots of a pool whose queues are ``tasks``/``results``;
+    ``setup``: what each worker runs first (see ``workersetup``)."""
 
     def __init__(
-        self, ctx: Any, count: int, tasks: Any, results: Any, spool_path: str, poller: Any, import_main: bool,
+        self, ctx: Any, count: int, tasks: Any, results: Any, spool_path: str, poller: Any,
         setup: WorkerSetup | None = None,
     ) -> None:
         self.count = count
@@ -48,7 +45,6 @@ class Workers:
         self._results = results
         self._spool_path = spool_path
         self._poller = poller
-        self._import_main = import_main
         self._ignores = inherited_ignores()
         self._setup = setup
 
@@ -73,11 +69,8 @@ class Workers:
             daemon=False,
         )
         try:
-            if self._import_main:
+            with hidden_main():  # workers never import the calling script (see mainmodule)
                 process.start()
-            else:
-                with hidden_main():
-                    process.start()
         except OSError as error:
             raise WorkerError(f"cannot start a worker process: {error}") from error
         self.procs[slot] = process
