@@ -210,3 +210,15 @@ def remembered() -> list[object]:
 
 def refuse_to_start() -> None:
     raise ValueError("no model here")
+
+
+def nested_executors(n: int) -> list[int]:
+    """A call that runs a ProcessPoolExecutor, then a taskrunner.Executor."""
+    import concurrent.futures
+
+    import taskrunner
+
+    with concurrent.futures.ProcessPoolExecutor(2) as inner:
+        first = list(inner.map(abs, range(n)))
+    with taskrunner.Executor(2) as mine:
+        return [value * value for value in mine.map(abs, first)]

@@ -21,17 +21,8 @@ from taskrunner import Executor
 def test_a_call_may_start_a_pool_an_executor_or_a_nested_taskrunner(no_leftovers: None) -> None:
     with Executor(2) as executor:
         assert executor.submit(jobs.pool_sum, 10).result(timeout=60) == 55
-        nested = executor.submit(_nested_executor, 5).result(timeout=60)
+        nested = executor.submit(jobs.nested_executors, 5).result(timeout=60)
         assert nested == [0, 1, 4, 9, 16]
-
-
-def _nested_executor(n: int) -> list[int]:
-    import concurrent.futures
-
-    with concurrent.futures.ProcessPoolExecutor(2) as inner:
-        first = list(inner.map(abs, range(n)))
-    with Executor(2) as mine:
-        return [value * value for value in mine.map(abs, first)]
 
 
 def test_a_killed_coordinator_leaves_no_process_of_a_calls_pool(cli: CliRunner) -> None:

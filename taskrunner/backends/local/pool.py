@@ -126,8 +126,7 @@ class LocalPool:
         return max(0, 2 * self.workers * self._chunks.size - len(self._ledger.outstanding))
 
     def submit(self, attempt: Attempt) -> None:
-        """Queue ``attempt`` (in the chunk being filled; ``poll()`` sends a partial
-        one). Raises what pickling raises if it cannot be sent, even by value."""
+        """Queue ``attempt`` (``poll()`` sends a partial chunk); raises what pickling raised."""
         payload = dumps(attempt)
         self._ledger.add(attempt, payload)
         if len(self._ledger.batch) >= self._chunks.size:
@@ -223,8 +222,7 @@ class LocalPool:
 
         Queued attempts are skipped by the workers; running ones get SIGTERM
         (commands: their process group; calls: ``JobCancelled`` raised in
-        them) and, after a grace period, SIGKILL with their worker. (In a
-        child forked from the coordinator: nothing; the pool is not its own.)
+        them) and, after a grace period, SIGKILL with their worker.
         """
         if not self._owner.here:
             return []
@@ -296,17 +294,13 @@ class LocalPool:
         gc.collect()
 
     def stop_starting(self) -> None:
-        """Start no more attempts, also none of a chunk a worker already holds
-        (workers check the flag before each); safe in a signal handler."""
+        """Start no more attempts, not even of a held chunk; safe in a signal handler."""
         if self._owner.here:
             self._slots.stopping.value = 1
 
     def kill_now(self) -> None:
-        """SIGKILL every job and worker; safe to call from a signal handler.
-
-        Only sends signals: the deaths are then reaped by ``poll()`` as
-        ``cancelled`` outcomes.
-        """
+        """SIGKILL every job and worker (only signals: ``poll()`` reaps the deaths
+        as ``cancelled``); safe to call from a signal handler."""
         if not self._owner.here:
             return
         self._supervisor.cancelling = True
@@ -316,5 +310,4 @@ class LocalPool:
 
     def kill(self) -> None:
         """SIGKILL every worker and every command they run (the emergency exit)."""
-        if self._owner.here:
-            self._workers.kill_all()
+        self._workers.kill_all()

@@ -16,6 +16,7 @@ import signal
 from typing import Any
 
 from ...errors import WorkerError
+from ...owner import Owner
 from ...signals import inherited_ignores, signal_group
 from ..mainmodule import hidden_main
 from ..workersetup import WorkerSetup
@@ -47,6 +48,7 @@ class Workers:
         self._poller = poller
         self._ignores = inherited_ignores()
         self._setup = setup
+        self._owner = Owner()
 
     def spawn(self, slot: int) -> None:
         """Start a (new) worker in ``slot``."""
@@ -135,7 +137,10 @@ class Workers:
             signal_group(process.pid, signal.SIGKILL)
 
     def kill_all(self) -> None:
-        """SIGKILL every worker and every command they run, and reap them."""
+        """SIGKILL every worker and every command they run, and reap them
+        (in a child forked from the coordinator: nothing, they are not its own)."""
+        if not self._owner.here:
+            return
         for slot, process in enumerate(self.procs):
             if process is None:
                 continue
