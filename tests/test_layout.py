@@ -41,9 +41,8 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def test_no_import_circles() -> None:
-    graph = {module_name(path): imports_of(path) for path in PACKAGE.rglob("*.py")}
-    graph["taskrunner"] = set()  # the lazy public facade imports on demand only
+def circles_in(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every circle a depth-first walk of ``graph`` meets."""
     circles = []
     state: dict[str, int] = {}
 
@@ -59,6 +58,13 @@ def test_no_import_circles() -> None:
     for node in sorted(graph):
         if not state.get(node):
             visit(node, [node])
+    return circles
+
+
+def test_no_import_circles() -> None:
+    graph = {module_name(path): imports_of(path) for path in PACKAGE.rglob("*.py")}
+    graph["taskrunner"] = set()  # the lazy public facade imports on demand only
+    circles = circles_in(graph)
     assert not circles, circles
 
 
@@ -124,20 +130,5 @@ def test_wings_import_downwards_only() -> None:
 
 
 def test_no_circle_between_wings_and_ground_modules() -> None:
-    graph = wing_graph()
-    circles = []
-    state: dict[str, int] = {}
-
-    def visit(node: str, trail: list[str]) -> None:
-        state[node] = 1
-        for target in sorted(graph.get(node, ())):
-            if state.get(target) == 1:
-                circles.append(trail[trail.index(target):] + [target])
-            elif not state.get(target):
-                visit(target, [*trail, target])
-        state[node] = 2
-
-    for node in sorted(graph):
-        if not state.get(node):
-            visit(node, [node])
+    circles = circles_in(wing_graph())
     assert not circles, circles
