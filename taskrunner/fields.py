@@ -17,14 +17,13 @@ from __future__ import annotations
 import math
 import os
 import re
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from operator import attrgetter
 from typing import Any, Literal
 
-from .resources import parse_amount
+from .resources import fits_float, parse_amount
 from .sources import Source, parse_source
 
 __all__ = [
@@ -51,12 +50,6 @@ class InvalidValue(Exception):
 # -- value checks: a constructed YAML value -> the Job field's value ----------
 
 
-def _is_number(value: Any) -> bool:
-    """A finite number a float can hold (a 400-digit integer cannot: it would
-    overflow wherever it became one)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) <= sys.float_info.max
-
-
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|s|m|h|d)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
@@ -68,7 +61,7 @@ def parse_duration(value: Any) -> float | None:
     >>> parse_duration("1h30m"), parse_duration("250ms"), parse_duration(2), parse_duration("5 min")
     (5400.0, 0.25, 2.0, None)
     """
-    if _is_number(value):
+    if fits_float(value):
         return float(value)
     if not isinstance(value, str):
         return None
@@ -151,7 +144,7 @@ def non_empty_string(value: Any) -> str:
 
 
 def _argv_item(value: Any) -> str:
-    if isinstance(value, str) or _is_number(value):
+    if isinstance(value, str) or fits_float(value):
         return str(value)
     raise InvalidValue(f"argv items must be strings or numbers, got {value!r}")
 
@@ -191,7 +184,7 @@ def env_value(value: Any) -> dict[str, str]:
     for key, item in value.items():
         if not isinstance(key, str) or not key or "=" in key:
             raise InvalidValue(f"has an invalid variable name {key!r}")
-        if isinstance(item, str) or _is_number(item):
+        if isinstance(item, str) or fits_float(item):
             env[key] = str(item)
         else:
             raise InvalidValue(f"value of {key!r} must be a string or number (quote it), got {item!r}")
@@ -299,7 +292,7 @@ def _python_seconds(check: Callable[[Any], float], bound: str) -> Callable[[Any]
     def seconds(value: Any) -> float:
         if isinstance(value, timedelta):
             value = value.total_seconds()
-        if not _is_number(value) and not isinstance(value, str):
+        if not fits_float(value) and not isinstance(value, str):
             raise InvalidValue(f"must be a number of seconds {bound}, a duration such as \"90s\" or a timedelta, "
                                f"got {value!r}")
         return check(value)

@@ -7,8 +7,8 @@ after the script, under ``.taskrunner/python/`` (no job file's name can
 reach there). A run's log folder is derived from its results file, so two
 runs with different results files never share a log file.
 
-    >>> default_paths("jobs.yaml")
-    ('.taskrunner/jobs.results.jsonl', '.taskrunner/jobs.logs')
+    >>> default_results("jobs.yaml")
+    '.taskrunner/jobs.results.jsonl'
     >>> logs_for("out/r.jsonl"), logs_for("r"), logs_for(".taskrunner/jobs.results.jsonl")
     ('out/r.logs', 'r.logs', '.taskrunner/jobs.logs')
     >>> exec_results(["gzip", "-k", "{}"])
@@ -23,16 +23,15 @@ import re
 import sys
 from collections.abc import Sequence
 
-__all__ = ["STATE_DIR", "default_paths", "exec_results", "log_file_stem", "log_paths", "logs_for", "script_results"]
+__all__ = ["STATE_DIR", "default_results", "exec_results", "log_file_stem", "log_paths", "logs_for", "script_results"]
 
 STATE_DIR = ".taskrunner"
 
 
-def default_paths(job_file: str) -> tuple[str, str]:
-    """Default (results path, log folder) for a job file: under ./.taskrunner/."""
+def default_results(job_file: str) -> str:
+    """A job file's default results path, under ./.taskrunner/ (its log folder: ``logs_for``)."""
     stem = "stdin" if job_file == "-" else os.path.splitext(os.path.basename(job_file))[0] or "jobs"
-    results = os.path.join(STATE_DIR, f"{stem}.results.jsonl")
-    return results, logs_for(results)
+    return os.path.join(STATE_DIR, f"{stem}.results.jsonl")
 
 
 def logs_for(results: str) -> str:

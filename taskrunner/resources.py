@@ -20,11 +20,18 @@ import os
 import re
 import sys
 from collections.abc import Mapping
+from typing import Any
 
-__all__ = ["ResourcePool", "capacity", "demand", "parse_amount", "parse_resources"]
+__all__ = ["ResourcePool", "capacity", "demand", "fits_float", "parse_amount", "parse_resources"]
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b?)", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+
+
+def fits_float(value: Any) -> bool:
+    """A finite number a float can hold (a 400-digit integer cannot: it would
+    overflow wherever it became one; an infinity or NaN is no amount either)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) <= sys.float_info.max
 
 
 def parse_amount(value: object) -> float:
@@ -34,8 +41,7 @@ def parse_amount(value: object) -> float:
     (4294967296.0, 2.0, 536870912.0)
     """
     amount = None
-    # (abs() <= max: a float can hold it; a 400-digit integer would overflow later.)
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= sys.float_info.max:
+    if isinstance(value, (int, float)) and fits_float(value) and value >= 0:
         amount = float(value)
     elif isinstance(value, str):
         found = _SIZE.fullmatch(value.strip())

@@ -24,7 +24,7 @@ from ..errors import TaskrunnerError
 from ..fields import as_json as job_as_json
 from ..jobfile.spec import MAX_JOBS, JobFile, load_job_file
 from ..model import Job
-from ..paths import default_paths, logs_for
+from ..paths import default_results, logs_for
 from ..results.journal import read_results
 from ..results.report import RunReport
 from ..version import DISTRIBUTION
@@ -130,7 +130,7 @@ def run_command(
     start_helpers(settings)
     spec = _load(job_file, max_jobs)
     select = {job.name for job in _selected(spec, only, tags)} if only or tags else None
-    results = settings.results_path or default_paths(job_file)[0]
+    results = settings.results_path or default_results(job_file)
     if job_file != "-":
         check_results_is_not(results, job_file)
     resume = ["taskrunner", "run", job_file, "--resume"]

@@ -30,7 +30,7 @@ from ..backends.workersetup import checked_setup
 from ..display.progress import Reporter, SilentReporter, TerminalReporter, bar_wanted
 from ..execution.logfiles import prepare_log_dir, remove_stale_logs
 from ..model import Job, JobResult
-from ..paths import default_paths, log_file_stem, logs_for
+from ..paths import log_file_stem, logs_for
 from ..resources import ResourcePool, capacity, demand
 from ..results.journal import (
     Journal,
@@ -48,7 +48,7 @@ from .plan import Plan, dependency_problems
 from .runloop import RunLoop
 from .sendable import check_jobs
 
-__all__ = ["RunIteration", "RunOptions", "RunPreview", "Runner", "default_paths", "log_file_stem", "run"]
+__all__ = ["RunIteration", "RunOptions", "RunPreview", "Runner", "run"]
 
 log = logging.getLogger("taskrunner.run")
 
@@ -254,7 +254,7 @@ class Runner:
         signals = SignalGuard()
         check_results_path(options.results_path)
         real_path = os.path.realpath(options.results_path)
-        log_lock = ResultsLock(options.log_dir, options.log_dir, what="log folder")
+        log_lock = ResultsLock(options.log_dir, options.log_dir, what="log folder", option="--log-dir")
         with signals, ResultsLock(real_path, options.results_path), log_lock:
             # (The path was checked before the lock.)
             preview = self._preview(jobs, select)

@@ -60,12 +60,6 @@ class Written:
     def __repr__(self) -> str:
         return self.text
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Written) and (self.value, self.text) == (other.value, other.text)
-
-    def __hash__(self) -> int:
-        return hash(self.text)
-
 
 def render(value: Any) -> str:
     """A matrix value as text: as written in the file, else spelled as YAML

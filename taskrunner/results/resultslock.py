@@ -29,11 +29,14 @@ class ResultsLock:
     """Holds the lock of the results file ``path`` while entered (``shown``:
     the path as the user gave it, for messages)."""
 
-    def __init__(self, path: str, shown: str | None = None, what: str = "results file") -> None:
+    def __init__(
+        self, path: str, shown: str | None = None, what: str = "results file", option: str = "--results"
+    ) -> None:
         self.lock_path = os.path.realpath(path) + ".lock"
         self.shown = shown or path
-        #: What the path is, for messages (a run also locks its log folder).
-        self.what = what
+        #: What the path is and the option that names another, for messages
+        #: (a run also locks its log folder).
+        self.what, self.option = what, option
         self._fd: int | None = None
         self._owner = Owner()
 
@@ -54,7 +57,7 @@ class ResultsLock:
                 holder = f"pid {pid}" if pid else "pid unknown"
                 raise ResultsFileBusy(
                     f"{self.what} {self.shown} is in use by another run ({holder}); "
-                    f"wait for it to finish or give another {'--results' if self.what == 'results file' else '--log-dir'}",
+                    f"wait for it to finish or give another {self.option}",
                     pid,
                 ) from None
             # The holder before us may have removed the file between our open
