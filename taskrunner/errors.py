@@ -24,11 +24,13 @@ with one of these (a job's failure, not the user's mistake, so no
     JobFailed               the call failed and its exception cannot be given
      │                      back as itself (its text is the message)
      └── WorkerCrashed      the worker running the call died (only that
-                            future fails: the pool is not broken)
+                            future fails: the pool is not broken); also a
+                            ``concurrent.futures.process.BrokenProcessPool``
 """
 
 from __future__ import annotations
 
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 __all__ = [
@@ -147,8 +149,9 @@ class JobFailed(Exception):
     """
 
 
-class WorkerCrashed(JobFailed):
+class WorkerCrashed(JobFailed, BrokenProcessPool):
     """The worker process running a call died (killed by a signal, the OOM
     killer, ``os._exit``). Only that call's future fails; the executor
-    replaces the worker and keeps going, so this is deliberately not a
-    ``concurrent.futures.process.BrokenProcessPool``."""
+    replaces the worker and keeps going. It is a ``BrokenProcessPool`` too,
+    so code written for ``ProcessPoolExecutor`` that catches one catches a
+    crash (the executor itself is not broken: later calls still run)."""

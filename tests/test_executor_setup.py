@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import subprocess
+import sys
+import uuid
 from collections import Counter
+from pathlib import Path
 
 import jobs
 import pytest
 
 import taskrunner
+from conftest import REPO_DIR, TAG_VARIABLE, wait_until_gone
 from taskrunner import Executor, Job, JobFailed
 
 
@@ -50,3 +55,43 @@ def test_run_and_runner_take_an_initializer(tmp_path: object, no_leftovers: None
                             results=os.path.join(str(tmp_path), "r.jsonl"), initializer=jobs.remember,
                             initargs=("loaded",))
     assert report["r"].value == ["loaded"]
+
+
+SCRIPT_WITH_AN_INITIALIZER = """
+import multiprocessing, taskrunner
+
+model = None
+queue = None
+
+def load(name, to_parent):
+    global model, queue
+    model, queue = name, to_parent
+
+def describe(x):
+    queue.put(x)
+    return f"{model}:{helper(x)}"
+
+def helper(x):
+    return x * 2
+
+to_parent = multiprocessing.get_context("forkserver").Queue()
+with taskrunner.Executor(2, initializer=load, initargs=("big-model", to_parent)) as executor:
+    print(list(executor.map(describe, [1, 2, 3])), sorted(to_parent.get(timeout=30) for _ in range(3)))
+with taskrunner.Executor(1, initializer=lambda: load("lambda-model", None)) as executor:
+    print(executor.submit(lambda: model).result())
+"""
+
+
+def test_a_scripts_initializer_sets_the_globals_its_calls_read(tmp_path: Path) -> None:
+    # The pattern ProcessPoolExecutor users write (load a model once per
+    # worker into a global): the initializer, the calls and the helpers they
+    # use are the script's own functions, so they travel by value, and
+    # still share one namespace in each worker. No __main__ guard.
+    script = tmp_path / "script.py"
+    script.write_text(SCRIPT_WITH_AN_INITIALIZER)
+    tag = f"init-script-{uuid.uuid4().hex}"
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=False,
+                          env={**os.environ, "PYTHONPATH": str(REPO_DIR), TAG_VARIABLE: tag})
+    assert not wait_until_gone(tag)
+    assert done.stdout.splitlines() == ["['big-model:2', 'big-model:4', 'big-model:6'] [1, 2, 3]", "lambda-model"], (
+        done.stdout, done.stderr)

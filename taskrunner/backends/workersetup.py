@@ -8,9 +8,13 @@ takes: ``ProcessPoolExecutor``'s ``initializer``, ``initargs`` and
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from ..execution.scriptspace import in_script_space
+from .sending import dumps
 
 __all__ = ["WorkerSetup", "checked_setup"]
 
@@ -19,7 +23,10 @@ __all__ = ["WorkerSetup", "checked_setup"]
 class WorkerSetup:
     """``initializer(*initargs)`` runs once in each worker, again in each
     replacement; ``max_tasks``: a worker retires after that many attempts
-    (None: never). The initializer travels to workers pickled (by reference)."""
+    (None: never). The initializer travels as a call does (by value when a
+    worker could not import it: one of the calling script, a lambda);
+    ``initargs`` go with multiprocessing's own pickler, which can send the
+    queues and locks of the workers' context."""
 
     initializer: Callable[..., Any] | None = None
     initargs: tuple[Any, ...] = ()
@@ -30,10 +37,17 @@ class WorkerSetup:
         if self.initializer is None:
             return None
         try:
-            self.initializer(*self.initargs)
+            in_script_space(self.initializer)(*self.initargs)
         except BaseException as error:  # noqa: BLE001 - it fails this worker's calls, not the worker
             return f"the worker's initializer failed: {type(error).__name__}: {error}"
         return None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuilt, (dumps(self.initializer), self.initargs, self.max_tasks))
+
+
+def _rebuilt(initializer: bytes, initargs: tuple[Any, ...], max_tasks: int | None) -> WorkerSetup:
+    return WorkerSetup(pickle.loads(initializer), initargs, max_tasks)
 
 
 def checked_setup(initializer: Any, initargs: Any, max_tasks: Any) -> WorkerSetup | None:

@@ -21,6 +21,7 @@ import math
 import pickle
 import sys
 from concurrent import futures
+from concurrent.futures.process import _RemoteTraceback
 from typing import Any
 
 from ..errors import JobFailed, WorkerCrashed
@@ -41,17 +42,11 @@ else:
         is not the built-in one: this is both, so either ``except`` catches it."""
 
 
-class RemoteTraceback(Exception):
-    """The worker's traceback text, as the ``__cause__`` of a call's exception
-    (what ``ProcessPoolExecutor`` does): printing the exception shows where
-    in the worker it was raised."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.text = text
-
-    def __str__(self) -> str:
-        return self.text
+#: The worker's traceback text, as the ``__cause__`` of a call's exception:
+#: ``ProcessPoolExecutor``'s own class (its ``tb`` is the text, and printing
+#: the exception shows where in the worker it was raised), so code written
+#: for it that looks at the cause keeps working.
+RemoteTraceback = _RemoteTraceback
 
 
 def packed_value(value: Any) -> tuple[Status, bytes | None, str | None]:
@@ -98,7 +93,7 @@ def failure_of(result: JobResult) -> BaseException:
         except Exception:  # noqa: BLE001 - e.g. an __init__ wanting other arguments than its args
             return JobFailed(text)
         if isinstance(error, BaseException):
-            error.__cause__ = RemoteTraceback(text)
+            error.__cause__ = RemoteTraceback(text)  # type: ignore[arg-type]  # (typeshed says TracebackType; the stdlib passes the text)
             return error
     return JobFailed(text)
 

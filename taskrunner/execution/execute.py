@@ -36,6 +36,7 @@ from .cleancall import call_environment, track_signal_changes
 from .cmdwait import KILL_GRACE, Waited, wait_for
 from .direct import direct_argv
 from .memwatch import PeakMemory, format_size
+from .scriptspace import in_script_space
 from .slotfill import with_slot
 
 __all__ = [
@@ -271,7 +272,7 @@ def resolve_callable(call: str | Callable[..., Any], base_dir: str | None) -> Ca
     first, so a module next to the job file imports without installing it.
     """
     if callable(call):
-        return call
+        return in_script_space(call)  # (a script's function shares the worker's script namespace)
     module_name, _, attr_path = call.partition(":")
     for folder in (os.getcwd(), base_dir):
         if folder and folder not in sys.path:

@@ -97,13 +97,13 @@ class Executor(futures.Executor):
         setup = checked_setup(initializer, initargs, max_tasks_per_child)
         self._timeout = _seconds(timeout)
         self._retries = retries
-        self._workers = max_workers or os.cpu_count() or 1
-        self._ahead = MAP_AHEAD_PER_WORKER * self._workers
+        self._max_workers = max_workers or os.cpu_count() or 1  # (ProcessPoolExecutor's name, which code reads)
+        self._ahead = MAP_AHEAD_PER_WORKER * self._max_workers
         if log_dir is not None:
             prepare_log_dir(log_dir)
         journal = CallJournal(results) if results is not None else None
         try:
-            pool = open_backend(backend, self._workers, scheduler, setup=setup)
+            pool = open_backend(backend, self._max_workers, scheduler, setup=setup)
             self._loop = CallLoop(pool, journal, log_dir)
             self._loop.start()
         except BaseException:
@@ -181,6 +181,12 @@ class Executor(futures.Executor):
             self._shut_down = True
         self._loop.cancel_all()
         self._loop.join()
+
+    @property
+    def _processes(self) -> dict[int, Any]:
+        """The live workers by pid, as ``ProcessPoolExecutor``'s attribute of
+        that name (private there, but code that kills a stuck pool reads it)."""
+        return self._loop.processes()
 
     def __del__(self) -> None:
         # Dropped without shutdown(): finish what was submitted, in the

@@ -76,6 +76,7 @@ class CallLoop:
         self._woken = False
         self._finishing = False
         self._cancelling = False
+        self._cancel_queued = False
         self._watched = False
         self._thread = threading.Thread(target=self._main, name="taskrunner-executor", daemon=True)
         #: What stopped the loop, if it stopped on an error (the executor is then broken).
@@ -109,9 +110,18 @@ class CallLoop:
         self._wake()
 
     def cancel_queued(self) -> None:
-        """Cancel the futures of calls no worker has started."""
-        for call in list(self._incoming):
-            call.future.cancel()
+        """Cancel the futures of the calls not handed to the workers yet. The
+        loop does it, after handing out what the workers have room for, as
+        ``ProcessPoolExecutor``'s manager thread does: calls submitted just
+        before ``shutdown(cancel_futures=True)`` are not all cancelled merely
+        because the loop had not woken yet."""
+        self._cancel_queued = True
+        self._wake()
+
+    def processes(self) -> dict[int, Any]:
+        """The backend's live worker processes by pid (none for Dask)."""
+        processes = getattr(self._backend, "processes", None)
+        return processes() if processes is not None else {}
 
     def join(self, timeout: float | None = None) -> None:
         """Wait for the thread to end (after ``finish`` or ``cancel_all``)."""
@@ -138,6 +148,9 @@ class CallLoop:
                 self._drain_wakeups()
                 self._woken = False
                 self._dispatch()
+                if self._cancel_queued:
+                    for call in self._incoming:
+                        call.future.cancel()
                 if self._finishing and not self._incoming and not self._running:
                     break
                 self._settle(self._backend.poll(None if self._watched else IDLE_POLL))

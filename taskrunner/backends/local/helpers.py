@@ -24,13 +24,22 @@ from typing import Any, Protocol
 
 from .reaper import children, end_processes, kept_processes
 
-__all__ = ["START_METHOD", "claim_helpers", "end_orphans", "kept_for_good", "open_pools", "start_fork_server", "stop_helpers"]
+__all__ = ["START_METHOD", "claim_helpers", "end_orphans", "helpers_lock", "kept_for_good", "open_pools",
+           "start_fork_server", "stop_helpers"]
 
 log = logging.getLogger("taskrunner.local")
 
 #: Chosen explicitly (fork with live threads is deprecated from Python 3.12):
 #: workers start from a clean, preloaded server, not a copy of the coordinator.
 START_METHOD = "forkserver"
+
+#: Held while a pool joins or leaves ``open_pools`` and while the helpers
+#: start or stop. Pools open and close in different threads (an Executor
+#: dropped without shutdown closes its pool from its own thread while the
+#: program opens the next one): without it the closing pool, seeing no pool
+#: open, stopped the fork server the new pool had just started and cleared
+#: its address, and the new pool's workers could not start.
+helpers_lock = threading.RLock()
 
 
 def start_fork_server() -> None:
@@ -44,17 +53,18 @@ def start_fork_server() -> None:
     few milliseconds is lost (press Ctrl-C again).
     """
     multiprocessing.get_context(START_METHOD).set_forkserver_preload(["taskrunner.backends.local.forkserver_setup"])
-    claim_helpers()
-    if threading.current_thread() is not threading.main_thread():
-        forkserver.ensure_running()
-        return
-    group_signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in group_signals}
-    try:
-        forkserver.ensure_running()
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    with helpers_lock:
+        claim_helpers()
+        if threading.current_thread() is not threading.main_thread():
+            forkserver.ensure_running()
+            return
+        group_signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+        previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in group_signals}
+        try:
+            forkserver.ensure_running()
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
 
 def claim_helpers() -> None:
@@ -113,22 +123,23 @@ def stop_helpers() -> None:
     alive (someone still holds one): it would unlink it as leaked."""
     from multiprocessing import resource_tracker, synchronize
 
-    end_orphans()
-    _reap_abandoned()
-    server = getattr(forkserver, "_forkserver", None)
-    if server is not None and hasattr(server, "_forkserver_alive_fd") and "forkserver" in _started_here:
-        _started_here.discard("forkserver")
-        _stop_helper(server, "_forkserver_alive_fd", "_forkserver_pid")
-        address = getattr(server, "_forkserver_address", None)
-        server._forkserver_address = None
-        if address and not multiprocessing.util.is_abstract_socket_namespace(address):
-            with contextlib.suppress(OSError):
-                os.unlink(address)
-    tracker = getattr(resource_tracker, "_resource_tracker", None)
-    semaphores_alive = any(isinstance(obj, synchronize.SemLock) for obj in gc.get_objects())
-    if tracker is not None and hasattr(tracker, "_fd") and not semaphores_alive and "tracker" in _started_here:
-        _started_here.discard("tracker")
-        _stop_helper(tracker, "_fd", "_pid")
+    with helpers_lock:
+        end_orphans()
+        _reap_abandoned()
+        server = getattr(forkserver, "_forkserver", None)
+        if server is not None and hasattr(server, "_forkserver_alive_fd") and "forkserver" in _started_here:
+            _started_here.discard("forkserver")
+            _stop_helper(server, "_forkserver_alive_fd", "_forkserver_pid")
+            address = getattr(server, "_forkserver_address", None)
+            server._forkserver_address = None
+            if address and not multiprocessing.util.is_abstract_socket_namespace(address):
+                with contextlib.suppress(OSError):
+                    os.unlink(address)
+        tracker = getattr(resource_tracker, "_resource_tracker", None)
+        semaphores_alive = any(isinstance(obj, synchronize.SemLock) for obj in gc.get_objects())
+        if tracker is not None and hasattr(tracker, "_fd") and not semaphores_alive and "tracker" in _started_here:
+            _started_here.discard("tracker")
+            _stop_helper(tracker, "_fd", "_pid")
 
 
 #: How long to wait for a helper to exit once asked to.

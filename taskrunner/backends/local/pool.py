@@ -46,7 +46,15 @@ from ..sending import dumps
 from ..workersetup import WorkerSetup
 from ._mp.taskqueue import ResultQueue, TaskQueue
 from .chunks import ChunkSizer
-from .helpers import START_METHOD, claim_helpers, kept_for_good, open_pools, start_fork_server, stop_helpers
+from .helpers import (
+    START_METHOD,
+    claim_helpers,
+    helpers_lock,
+    kept_for_good,
+    open_pools,
+    start_fork_server,
+    stop_helpers,
+)
 from .ledger import Ledger
 from .spool import SpoolDir
 from .supervisor import Supervisor
@@ -113,8 +121,9 @@ class LocalPool:
 
     def start(self) -> None:
         """Start the fork server (if needed) and every worker."""
-        open_pools.add(self)
-        start_fork_server()
+        with helpers_lock:  # (see helpers_lock)
+            open_pools.add(self)
+            start_fork_server()
         for slot in range(self.workers):
             self._workers.spawn(slot)
 
@@ -153,6 +162,10 @@ class LocalPool:
     def spool_path(self) -> str:
         """Where messages too big for a pipe packet (and kept pids) are put."""
         return self._spool.path
+
+    def processes(self) -> dict[int, Any]:
+        """The live workers' ``Process`` objects by pid."""
+        return self._workers.processes()
 
     def worker_pids(self) -> list[int]:
         """Process ids of the live workers, by slot."""
@@ -281,10 +294,11 @@ class LocalPool:
             self._results.close()
             kept_for_good.update(self._workers.kept())
             self._spool.remove()
-            open_pools.discard(self)
-            if not open_pools:
-                self._release_semaphores()
-                stop_helpers()
+            with helpers_lock:
+                open_pools.discard(self)
+                if not open_pools:
+                    self._release_semaphores()
+                    stop_helpers()
 
     def _release_semaphores(self) -> None:
         """Drop the semaphores (queues, claim locks, Processes): freed now, not reported leaked."""

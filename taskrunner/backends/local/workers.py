@@ -83,6 +83,10 @@ class Workers:
         """Process ids of the live workers, by slot."""
         return [p.pid for p in self.procs if p is not None and p.exitcode is None]
 
+    def processes(self) -> dict[int, Any]:
+        """The live workers' ``Process`` objects by pid (a snapshot: any thread may ask)."""
+        return {p.pid: p for p in list(self.procs) if p is not None and p.exitcode is None}
+
     def busy(self) -> list[int]:
         """The slots whose worker holds an attempt."""
         return [slot for slot in range(self.count) if self.slots.held[slot] != NOT_HELD]
