@@ -45,6 +45,11 @@ DIFFERENCES = {
     "FailingInitializerTest.test_initializer":
         "an initializer that raises fails the calls of its worker (JobFailed saying so); the executor is not "
         "broken. Under the fork context the test's fork-context queue cannot reach the workers at all",
+    "FailingInitializerResourcesTest.test_forkserver":
+        "it runs FailingInitializerTest.test_initializer (above) and stops the resource tracker at once; the "
+        "error that test ends with holds its queue in a reference cycle, so the tracker sees 3 semaphores "
+        "alive (with a gc pass before the stop it passes)",
+    "FailingInitializerResourcesTest.test_spawn": "the same, with the spawn context",
     "ExecutorDeadlockTest.test_error_at_task_unpickle":
         "an argument that fails to unpickle in the worker fails its future with that error (UnpicklingError), "
         "not BrokenProcessPool; the executor goes on",
@@ -84,6 +89,8 @@ pytestmark = pytest.mark.skipif(not HAS_SUITE, reason="this Python has no test.t
 def _key(test_id: str) -> tuple[str, str]:
     """(context, "<class without its context prefix>.<test>") of a unittest id."""
     class_name, method = test_id.split(".")[-2:]
+    if class_name == "FailingInitializerResourcesTest":  # one test a context: test_spawn, test_forkserver
+        return method.removeprefix("test_"), f"{class_name}.{method}"
     rest = class_name.removeprefix("ProcessPool")
     for context in ("Forkserver", "Fork", "Spawn"):
         if rest.startswith(context):
@@ -126,7 +133,7 @@ def _check(outcomes: dict[str, list[str]], contexts: tuple[str, ...]) -> None:
     assert ran >= 40 * len(contexts), f"only {ran} tests passed"
 
 
-@pytest.mark.skipif(not IS_PACKAGE, reason="the 3.10 file takes over a minute: it runs under -m stress")
+@pytest.mark.skipif(HAS_SUITE and not IS_PACKAGE, reason="the 3.10 file takes over a minute: it runs under -m stress")
 def test_cpython_process_pool_tests_pass_but_the_documented_differences(tmp_path: Path) -> None:
     _check(_run_suite(tmp_path, ("forkserver",), timeout=110), ("forkserver",))
 

@@ -19,12 +19,13 @@ import signal
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from multiprocessing import forkserver
 from typing import Any, Protocol
 
 from .reaper import children, end_processes, kept_processes
 
-__all__ = ["START_METHOD", "claim_helpers", "end_orphans", "helpers_lock", "kept_for_good", "open_pools",
+__all__ = ["START_METHOD", "claim_helpers", "end_orphans", "kept_for_good", "open_pools", "pool_closes", "pool_opens",
            "start_fork_server", "stop_helpers"]
 
 log = logging.getLogger("taskrunner.local")
@@ -65,6 +66,23 @@ def start_fork_server() -> None:
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+
+
+def pool_opens(pool: Any) -> None:
+    """``pool`` is open: the helpers run (started if need be) until it closes."""
+    with helpers_lock:
+        open_pools.add(pool)
+        start_fork_server()
+
+
+def pool_closes(pool: Any, release: Callable[[], None]) -> None:
+    """``pool`` has closed: if it was the last open one, ``release()`` its
+    semaphores and stop the helpers taskrunner started."""
+    with helpers_lock:
+        open_pools.discard(pool)
+        if not open_pools:
+            release()
+            stop_helpers()
 
 
 def claim_helpers() -> None:

@@ -46,15 +46,7 @@ from ..sending import dumps
 from ..workersetup import WorkerSetup
 from ._mp.taskqueue import ResultQueue, TaskQueue
 from .chunks import ChunkSizer
-from .helpers import (
-    START_METHOD,
-    claim_helpers,
-    helpers_lock,
-    kept_for_good,
-    open_pools,
-    start_fork_server,
-    stop_helpers,
-)
+from .helpers import START_METHOD, claim_helpers, kept_for_good, pool_closes, pool_opens
 from .ledger import Ledger
 from .spool import SpoolDir
 from .supervisor import Supervisor
@@ -121,9 +113,7 @@ class LocalPool:
 
     def start(self) -> None:
         """Start the fork server (if needed) and every worker."""
-        with helpers_lock:  # (see helpers_lock)
-            open_pools.add(self)
-            start_fork_server()
+        pool_opens(self)
         for slot in range(self.workers):
             self._workers.spawn(slot)
 
@@ -294,11 +284,7 @@ class LocalPool:
             self._results.close()
             kept_for_good.update(self._workers.kept())
             self._spool.remove()
-            with helpers_lock:
-                open_pools.discard(self)
-                if not open_pools:
-                    self._release_semaphores()
-                    stop_helpers()
+            pool_closes(self, self._release_semaphores)
 
     def _release_semaphores(self) -> None:
         """Drop the semaphores (queues, claim locks, Processes): freed now, not reported leaked."""
