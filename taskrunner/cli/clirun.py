@@ -192,7 +192,7 @@ def run_jobs(
             raise_interrupt=False,  # the summary, then exit 130
         )
         if settings.dry_run:
-            _dry_run(runner.preview(jobs, select), settings.force)
+            _dry_run(jobs, runner.preview(jobs, select), settings.force)
         report = runner.run(jobs, select)
     except (WorkerError, ResultsWriteError) as error:
         # The run started (a lost Dask scheduler, a full disk): not bad input.
@@ -251,12 +251,13 @@ def describe(job: Job, fresh: Collection[str] = ()) -> str:
     return f"{job.name}\t{kind}\t{what}{tags}{after}{mark}"
 
 
-def _dry_run(preview: RunPreview, force: bool) -> NoReturn:
+def _dry_run(jobs: Sequence[Job], preview: RunPreview, force: bool) -> NoReturn:
     """Print the jobs that would run (stdout; those up to date marked) and what would be kept (stderr)."""
     ordered = dependency_order(preview.to_run)
-    fresh = Freshness(preview.to_run, preview.last, force).up_to_date(ordered)
+    freshness = Freshness(jobs, preview.last, force)  # the run's own rule (and the run's view of the file)
+    fresh = freshness.up_to_date(ordered)
     echo_lines(describe(job, fresh) for job in ordered)
-    for note in preview.notes:
+    for note in (*preview.notes, *freshness.warnings):
         click.echo(note, err=True)
     kept = len(preview.retention.lines)
     up_to_date = f" ({len(fresh)} of them up to date)" if fresh else ""

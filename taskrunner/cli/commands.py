@@ -23,7 +23,7 @@ from ..engine.selection import dependency_order, select_jobs, unmatched
 from ..errors import TaskrunnerError
 from ..fields import as_json as job_as_json
 from ..jobfile.spec import MAX_JOBS, JobFile, load_job_file
-from ..model import Job
+from ..model import Job, JobResult
 from ..paths import default_results, logs_for
 from ..results.journal import read_results
 from ..results.report import RunReport
@@ -171,12 +171,27 @@ def list_command(job_file: str, as_json: bool, only: tuple[str, ...], tags: tupl
       taskrunner list jobs.yaml --tag nightly
       taskrunner list jobs.yaml --json | jq '.[].name'
     """
-    jobs = dependency_order(_selected(_load(job_file, max_jobs), only, tags))
+    every = _load(job_file, max_jobs)
+    jobs = dependency_order(_selected(every, only, tags))
     if as_json:
         echo_json_array(job_as_json(job) for job in jobs)
         return
-    fresh = Freshness(jobs, {}).up_to_date(jobs)  # once: it looks at every job
+    # Marked as the run would decide: with the results file's last lines (a
+    # changed command is not up to date), the whole file's jobs for the
+    # dependencies' outputs.
+    freshness = Freshness(every.jobs, _last_results(default_results(job_file)))
+    fresh = freshness.up_to_date(jobs)  # once: it looks at every job
     echo_lines(describe(job, fresh) for job in jobs)
+    for warning in freshness.warnings:
+        click.echo(warning, err=True)
+
+
+def _last_results(path: str) -> dict[str, JobResult]:
+    """Each job's last line in the results file at ``path``; none if it cannot be read."""
+    try:
+        return {result.name: result for result in read_results(path)} if os.path.exists(path) else {}
+    except TaskrunnerError:
+        return {}
 
 
 @cli.command("report")

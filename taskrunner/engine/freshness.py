@@ -2,12 +2,15 @@
 inputs need not run, and is recorded ``uptodate``.
 
 A job with ``outputs`` is up to date when every output pattern matches an
-existing path, the oldest output is at least as new as the newest input,
-and — when the results file has a line for it — that line is a success
-whose ``job_hash`` is the job's (a changed command reruns). Its inputs are
-its ``inputs`` plus the ``outputs`` of the jobs it depends on: a dependency
-that ran has fresh outputs, so its dependents run too. Paths and globs
-(``**`` recursive) are relative to the job's working directory.
+existing path, the oldest output is at least as new as the newest input (as
+new counts, as in make), no dependency of it ran in this run, and — when the
+results file has a line for it — that line is a success whose ``job_hash``
+is the job's (a changed command reruns). Its inputs are its ``inputs`` plus
+the ``outputs`` of the jobs it depends on; a dependency's output folder is
+order-only (that it exists counts, not when it changed). A folder changes
+when its newest file does. A file dated in the future (clock skew) never
+lets a job skip, and is named in a warning. Paths and globs (``**``
+recursive) are relative to the job's working directory.
 
     >>> import os, tempfile, time
     >>> from taskrunner.model import Job
@@ -29,6 +32,7 @@ import functools
 import glob
 import os
 import re
+import time
 from collections.abc import Iterable, Mapping, Sequence
 
 from ..jobhash import job_hash
@@ -37,6 +41,9 @@ from ..model import Job, JobResult, Status
 __all__ = ["Freshness", "job_folder", "matches", "unmade_inputs"]
 
 _MAGIC = re.compile(r"[*?[]")
+#: How far in the future a file's time may be before it counts as clock skew
+#: (file servers' clocks and timestamp rounding differ by a little).
+SKEW_TOLERANCE = 1.0
 
 
 def job_folder(job: Job) -> str:
@@ -77,45 +84,61 @@ def unmade_inputs(jobs: Sequence[Job]) -> list[tuple[int, str]]:
 
 class Freshness:
     """Answers, for the jobs of one run, whether each is up to date and
-    whether it produced its declared outputs.
+    whether it produced its declared outputs. ``list``, ``--dry-run`` and the
+    run all ask ``fresh_result``, so they agree.
 
     ``last``: each job's last line in the results file, if any. ``force``:
-    nothing is up to date (``--force``).
+    nothing is up to date (``--force``). ``now``: the time files are checked
+    against (a file newer than it, past ``SKEW_TOLERANCE``, is from the
+    future: a warning in ``warnings``, and no job using it is up to date).
     """
 
-    def __init__(self, jobs: Sequence[Job], last: Mapping[str, JobResult], force: bool = False) -> None:
+    def __init__(self, jobs: Sequence[Job], last: Mapping[str, JobResult], force: bool = False,
+                 now: float | None = None) -> None:
         self._jobs = jobs
         self._last = last
         self._force = force
+        # Nanoseconds, as the file system keeps them (a float of seconds since
+        # 1970 cannot tell two nanoseconds apart).
+        self._now = time.time_ns() if now is None else int(now * 1e9)
+        #: One line per file found to be from the future (clock skew), once each.
+        self.warnings: list[str] = []
+        self._future: set[str] = set()
 
-    def fresh_result(self, job: Job, now: float) -> JobResult | None:
-        """The ``uptodate`` result of ``job`` if it need not run, else None."""
-        if self._force or not job.outputs:
+    def fresh_result(self, job: Job, now: float, dependency_ran: bool = False) -> JobResult | None:
+        """The ``uptodate`` result of ``job`` if it need not run, else None.
+        ``dependency_ran``: a dependency of it ran in this run."""
+        if self._force or not job.outputs or dependency_ran:
             return None
         previous = self._last.get(job.name)
         if previous is not None and (not previous.ok or previous.job_hash != job_hash(job)):
             return None
-        oldest_output = _oldest(job.outputs, job_folder(job))
+        oldest_output = self._oldest(job.outputs, job_folder(job))
         if oldest_output is None:
             return None
-        for patterns, folder in self._inputs_of(job):
+        for patterns, folder, order_only in self._inputs_of(job):
             for pattern in patterns:
                 found = matches(pattern, folder)
-                times = [_mtime(path) for path in found]
-                if not times or any(time is None or time > oldest_output for time in times):
+                if not found:
                     return None
+                for path in found:
+                    if order_only and os.path.isdir(path):
+                        continue  # a dependency's folder: that it exists is what counts
+                    changed = self._time(path)
+                    if changed is None or changed > oldest_output:
+                        return None
         return JobResult(name=job.name, status=Status.UPTODATE, started=now, finished=now, duration=0.0,
                          job_hash=job_hash(job))
 
     def up_to_date(self, jobs: Sequence[Job], now: float = 0.0) -> set[str]:
         """The names of ``jobs`` (in dependency order) that are up to date now
         and would stay so: none of their dependencies among ``jobs`` would run
-        (for ``list`` and ``--dry-run``)."""
+        (for ``list`` and ``--dry-run``: the rule the run applies)."""
         fresh: set[str] = set()
         names = {job.name for job in jobs}
         for job in jobs:
-            waits_on_work = any(dep in names and dep not in fresh for dep in job.depends_on)
-            if not waits_on_work and self.fresh_result(job, now) is not None:
+            would_run = any(dep in names and dep not in fresh for dep in job.depends_on)
+            if self.fresh_result(job, now, dependency_ran=would_run) is not None:
                 fresh.add(job.name)
         return fresh
 
@@ -130,31 +153,57 @@ class Freshness:
         # a large run without outputs never pays for it.
         return {job.name: job for job in self._jobs}
 
-    def _inputs_of(self, job: Job) -> Iterable[tuple[tuple[str, ...], str]]:
-        yield job.inputs, job_folder(job)
+    def _inputs_of(self, job: Job) -> Iterable[tuple[tuple[str, ...], str, bool]]:
+        """(patterns, folder, order-only) of what the job's outputs must be newer than."""
+        yield job.inputs, job_folder(job), False
         for name in job.depends_on:
             dependency = self._by_name.get(name)
             if dependency is not None and dependency.outputs:
-                yield dependency.outputs, job_folder(dependency)
+                yield dependency.outputs, job_folder(dependency), True
 
-
-def _oldest(patterns: Iterable[str], folder: str) -> float | None:
-    """The oldest modification time among the outputs; None if one is missing."""
-    oldest: float | None = None
-    for pattern in patterns:
-        found = matches(pattern, folder)
-        if not found:
-            return None
-        for path in found:
-            mtime = _mtime(path)
-            if mtime is None:
+    def _oldest(self, patterns: Iterable[str], folder: str) -> int | None:
+        """The oldest modification time among the outputs; None if one is missing."""
+        oldest: int | None = None
+        for pattern in patterns:
+            found = matches(pattern, folder)
+            if not found:
                 return None
-            oldest = mtime if oldest is None else min(oldest, mtime)
-    return oldest
+            for path in found:
+                changed = self._time(path)
+                if changed is None:
+                    return None
+                oldest = changed if oldest is None else min(oldest, changed)
+        return oldest
+
+    def _time(self, path: str) -> int | None:
+        """When ``path`` last changed: a file's modification time, a folder's
+        newest file's (rewriting a file in place leaves its folder's alone).
+        None if it is gone or from the future (it then never counts as up to date)."""
+        changed = _newest_inside(path) if os.path.isdir(path) else _mtime(path)
+        if changed is not None and changed > self._now + SKEW_TOLERANCE * 1e9:
+            if path not in self._future:
+                self._future.add(path)
+                self.warnings.append(f"warning: {os.path.relpath(path)} has modification time "
+                                     f"{(changed - self._now) / 1e9:.0f} s in the future (clock skew?): "
+                                     "the jobs using it run")
+            return None
+        return changed
 
 
-def _mtime(path: str) -> float | None:
+def _mtime(path: str) -> int | None:
+    """The modification time in nanoseconds; None if the path is gone."""
     try:
-        return os.stat(path).st_mtime_ns / 1e9
+        return os.stat(path).st_mtime_ns
     except OSError:  # gone since the glob saw it: not up to date
         return None
+
+
+def _newest_inside(folder: str) -> int | None:
+    """The newest modification time of the files under ``folder`` (its own, if it has none)."""
+    newest = _mtime(folder)
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            changed = _mtime(os.path.join(root, name))
+            if changed is not None and (newest is None or changed > newest):
+                newest = changed
+    return newest

@@ -168,6 +168,8 @@ class Plan:
         #: The attempts that ran, of jobs that were retried (job index -> entries).
         self._earlier: dict[int, tuple[tuple[float, float, str, str], ...]] = {}
         self._running: set[int] = set()
+        #: 1 for each job a dependency of which ran (``ok``, not ``uptodate``) in this run.
+        self._dependency_ran = bytearray(len(self.jobs))
         # Ready first attempts in a heap by (-priority, -critical path, index);
         # retries in a min-heap of (due time, job index). A due retry goes
         # before jobs not yet started, so a started job finishes (or fails for
@@ -229,6 +231,11 @@ class Plan:
     def running(self) -> frozenset[int]:
         """Indexes of jobs with an attempt submitted and not yet recorded."""
         return frozenset(self._running)
+
+    def dependency_ran(self, index: int) -> bool:
+        """Whether a dependency of job ``index`` ran in this run (then it is
+        never up to date, whatever the files' clocks say)."""
+        return bool(self._dependency_ran[index])
 
     def next_due(self) -> float | None:
         """When the earliest waiting attempt becomes due (None if none waits)."""
@@ -325,7 +332,10 @@ class Plan:
             final = outcome.evolve(name=job.name, history=history, job_hash=outcome.job_hash or job_hash(job))
         self._set_final(index, final)
         if final.ok:
+            ran = final.status is Status.OK  # (not uptodate): its dependents must run too
             for dependent in self._dependents[index]:
+                if ran:
+                    self._dependency_ran[dependent] = 1
                 self._blockers[dependent] -= 1
                 if not self._blockers[dependent] and not self.final.has(dependent):
                     heapq.heappush(self._fresh, self._entry(dependent))

@@ -120,7 +120,8 @@ class RunLoop:
         attempt = Attempt(next(self._attempt_ids), job, number, *log_paths(self._log_dir, job.name), self.seqs[index],
                           self.plan.gpus_of(index))
         self._attempt_jobs[attempt.attempt_id] = index
-        fresh = self.freshness.fresh_result(job, time.time()) if number == 1 else None
+        fresh = (self.freshness.fresh_result(job, time.time(), self.plan.dependency_ran(index))
+                 if number == 1 else None)
         if fresh is not None:
             return self._record([(attempt.attempt_id, fresh)])
         try:

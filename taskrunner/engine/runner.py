@@ -274,10 +274,11 @@ class Runner:
             durations = {name: r.duration for name, r in preview.last.items() if r.duration is not None}
             plan = Plan(preview.to_run, max_failures=options.max_failures, satisfied=done, durations=durations,
                         resources=resources)
+            freshness = Freshness(jobs, preview.last, options.force)
             loop = RunLoop(
                 plan, pool, journal, signals,
                 seqs=_places(jobs, preview.to_run),
-                freshness=Freshness(jobs, preview.last, options.force),
+                freshness=freshness,
                 reporter=self._reporter(), log_dir=options.log_dir, on_result=self.on_result,
                 memfree=options.memfree,
             )
@@ -294,7 +295,7 @@ class Runner:
             results_path=options.results_path,
             log_dir=options.log_dir,
             kept=len(done),
-            notes=preview.notes,
+            notes=preview.notes + tuple(freshness.warnings),
             output_lost=loop.output_lost,
         )
 

@@ -1,0 +1,207 @@
+"""One truth about up-to-date jobs (issue 27, items 1, 2 and 9): ``--dry-run``,
+``list`` and the run decide alike, by make's rule made robust (a dependency
+that ran, clocks in the future, folders as outputs)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import CliRunner, write
+from taskrunner import Job, Runner
+from taskrunner.backends.inprocess import InProcessBackend
+from taskrunner.engine.freshness import Freshness
+from taskrunner.engine.selection import dependency_order
+from taskrunner.jobhash import job_hash
+from taskrunner.model import JobResult, Status
+from taskrunner.results.journal import result_line
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def statuses(path: Path) -> dict[str, str]:
+    return {line["name"]: line["status"] for line in map(json.loads, path.read_text().splitlines())}
+
+
+RESULTS = ".taskrunner/jobs.results.jsonl"
+
+SETUP_AND_BUILD = """jobs:
+  - name: setup
+    run: mkdir -p out
+  - name: build-{n}
+    run: echo {n} > out/{n}.txt
+    matrix: {n: [1, 2, 3]}
+    depends_on: setup
+    outputs: out/{n}.txt
+"""
+
+
+def test_a_setup_job_without_outputs_makes_its_dependents_run_and_the_dry_run_says_so(cli: CliRunner) -> None:
+    write(cli.workdir / "jobs.yaml", SETUP_AND_BUILD)
+    assert cli.run("run", "jobs.yaml").returncode == 0
+    dry = cli.run("run", "jobs.yaml", "--dry-run")
+    assert "4 jobs would run;" in dry.stderr and "(up to date)" not in dry.stdout
+    assert cli.run("run", "jobs.yaml").returncode == 0
+    assert set(statuses(cli.workdir / RESULTS).values()) == {"ok"}  # what the dry run said
+
+
+def test_a_setup_job_whose_output_is_the_folder_is_order_only(cli: CliRunner) -> None:
+    # make's `| out`: the folder must exist; that it changed does not rebuild.
+    write(cli.workdir / "jobs.yaml", SETUP_AND_BUILD.replace("run: mkdir -p out", "run: mkdir -p out\n    outputs: out"))
+    assert cli.run("run", "jobs.yaml").returncode == 0
+    os.utime(cli.workdir / "out", (time.time() + 0.5,) * 2)  # (a new file in it would do the same)
+    dry = cli.run("run", "jobs.yaml", "--dry-run")
+    assert dry.stdout.count("(up to date)") == 4, dry.stdout
+    assert cli.run("run", "jobs.yaml").returncode == 0
+    assert set(statuses(cli.workdir / RESULTS).values()) == {"uptodate"}
+
+
+def test_an_output_from_the_future_is_a_warning_and_never_lets_its_job_skip(cli: CliRunner) -> None:
+    (cli.workdir / "in.txt").write_text("x")
+    write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: a, run: 'cp in.txt out.txt', inputs: in.txt, outputs: out.txt}\n")
+    assert cli.run("run", "jobs.yaml").returncode == 0
+    tomorrow = time.time() + 86400
+    os.utime(cli.workdir / "out.txt", (tomorrow, tomorrow))
+    dry = cli.run("run", "jobs.yaml", "--dry-run")
+    assert "(up to date)" not in dry.stdout and "out.txt has modification time 86400 s in the future" in dry.stderr
+    done = cli.run("run", "jobs.yaml")
+    assert statuses(cli.workdir / RESULTS) == {"a": "ok"}
+    assert done.stderr.count("in the future (clock skew?)") == 1, done.stderr
+
+
+def test_an_input_from_the_future_makes_its_job_run_with_a_warning(cli: CliRunner) -> None:
+    (cli.workdir / "in.txt").write_text("x")
+    write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: a, run: 'cp in.txt out.txt', inputs: in.txt, outputs: out.txt}\n")
+    assert cli.run("run", "jobs.yaml").returncode == 0
+    os.utime(cli.workdir / "in.txt", (time.time() + 3600,) * 2)
+    done = cli.run("run", "jobs.yaml")
+    assert statuses(cli.workdir / RESULTS) == {"a": "ok"} and "in.txt has modification time" in done.stderr
+
+
+def test_a_dependency_that_ran_makes_its_dependent_run_whatever_the_clocks_say(tmp_path: Path) -> None:
+    # The dependent's output is dated in the future, its dependency's output
+    # (which it does not declare as an input) changes: it still runs.
+    (tmp_path / "src").write_text("1")
+    jobs = [Job(name="first", run="cp src mid", cwd=str(tmp_path), inputs="src", outputs="mid"),
+            Job(name="second", run="touch -d '+1 hour' final", cwd=str(tmp_path), outputs="final",
+                depends_on="first")]
+    runner = Runner(backend=InProcessBackend(), results=str(tmp_path / "r.jsonl"), progress=False)
+    assert runner.run(jobs).ok
+    os.utime(tmp_path / "src", (time.time() + 0.5,) * 2)  # newer than mid, older than final
+    report = Runner(backend=InProcessBackend(), results=str(tmp_path / "r.jsonl"), progress=False).run(jobs)
+    assert report["first"].status is Status.OK and report["second"].status is Status.OK
+
+
+def test_a_folder_output_is_as_new_as_its_newest_file(cli: CliRunner) -> None:
+    # The job rewrites a file in place: the folder's own time stays old.
+    (cli.workdir / "in.txt").write_text("x")
+    write(cli.workdir / "jobs.yaml",
+          "jobs:\n  - {name: a, run: 'mkdir -p outdir && cp in.txt outdir/x', inputs: in.txt, outputs: outdir}\n")
+    assert cli.run("run", "jobs.yaml").returncode == 0
+    past = time.time() - 100
+    os.utime(cli.workdir / "outdir", (past, past))
+    os.utime(cli.workdir / "in.txt", (past + 10, past + 10))
+    assert cli.run("run", "jobs.yaml").returncode == 0
+    assert statuses(cli.workdir / RESULTS) == {"a": "uptodate"}
+
+
+def test_an_output_exactly_as_new_as_its_newest_input_is_up_to_date(tmp_path: Path) -> None:
+    for name in ("in.txt", "out.txt"):
+        (tmp_path / name).write_text("x")
+        os.utime(tmp_path / name, ns=(1_700_000_000_123_456_789,) * 2)
+    job = Job(name="a", run="x", cwd=str(tmp_path), inputs="in.txt", outputs="out.txt")
+    assert Freshness([job], {}).fresh_result(job, now=0.0) is not None  # make's rule: as new counts
+    os.utime(tmp_path / "in.txt", ns=(1_700_000_000_123_456_790,) * 2)
+    assert Freshness([job], {}).fresh_result(job, now=0.0) is None
+
+
+def test_list_marks_up_to_date_only_what_the_run_would_skip(cli: CliRunner) -> None:
+    (cli.workdir / "in.txt").write_text("x")
+    write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: a, run: 'cp in.txt out.txt', inputs: in.txt, outputs: out.txt}\n")
+    assert cli.run("run", "jobs.yaml").returncode == 0
+    assert "(up to date)" in cli.run("list", "jobs.yaml").stdout
+    write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: a, run: 'cp -p in.txt out.txt', inputs: in.txt, outputs: out.txt}\n")
+    assert "(up to date)" not in cli.run("list", "jobs.yaml").stdout  # the command changed: it reruns
+    assert "(up to date)" not in cli.run("run", "jobs.yaml", "--dry-run").stdout
+
+
+# -- the property: what --dry-run says is what the run does --------------------------------
+
+FILE_TIMES = st.sampled_from([None, 0, 10, 20, "future"])
+
+
+@st.composite
+def pipelines(draw: st.DrawFn) -> tuple[list[dict[str, object]], dict[str, object], dict[str, str]]:
+    """Random DAGs of jobs over a few source files and their own outputs, with
+    random file times (some equal, some in the future) and earlier results."""
+    count = draw(st.integers(1, 6))
+    sources = [f"src{i}" for i in range(3)]
+    specs: list[dict[str, object]] = []
+    files: dict[str, object] = {name: draw(FILE_TIMES) for name in sources}
+    earlier: dict[str, str] = {}
+    for i in range(count):
+        depends = sorted(draw(st.sets(st.integers(0, i - 1), max_size=2))) if i else []
+        outputs = [f"out{i}_{k}" for k in range(draw(st.integers(0, 2)))]
+        folder_output = draw(st.booleans()) and bool(outputs)
+        if folder_output:
+            outputs[0] = f"dir{i}"
+        made_by_dependencies = [o for d in depends for o in specs[d]["outputs"]]  # type: ignore[attr-defined]
+        inputs = sorted(draw(st.sets(st.sampled_from(sources + made_by_dependencies), max_size=2)))
+        for output in outputs:
+            files[output] = draw(FILE_TIMES)
+        specs.append({"name": f"j{i}", "depends_on": [f"j{d}" for d in depends], "outputs": outputs,
+                      "inputs": inputs})
+        previous = draw(st.sampled_from(["none", "ok", "failed"]))
+        if previous != "none":
+            earlier[f"j{i}"] = previous
+    return specs, files, earlier
+
+
+def _make(folder: Path, name: str, when: object, base: float) -> None:
+    if when is None:
+        return
+    stamp = base + 7200 if when == "future" else base + float(when)  # type: ignore[arg-type]
+    path = folder / name
+    if name.startswith("dir"):
+        path.mkdir()
+        (path / "f").write_text(name)
+        os.utime(path / "f", (stamp, stamp))
+    else:
+        path.write_text(name)
+    os.utime(path, (stamp, stamp))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pipeline=pipelines())
+def test_the_dry_run_names_exactly_the_jobs_the_run_runs(tmp_path_factory: pytest.TempPathFactory,
+                                                          pipeline: tuple[list[dict[str, object]], dict[str, object],
+                                                                          dict[str, str]]) -> None:
+    specs, files, earlier = pipeline
+    folder = tmp_path_factory.mktemp("pipeline")
+    base = time.time() - 1000
+    for name, when in files.items():
+        _make(folder, name, when, base)
+    jobs = []
+    for spec in specs:
+        outputs = list(spec["outputs"])  # type: ignore[call-overload]
+        touch = " && ".join(f"mkdir -p {o} && touch {o}/f {o}" if o.startswith("dir") else f"touch {o}"
+                            for o in outputs) or "true"
+        jobs.append(Job(name=str(spec["name"]), run=touch, cwd=str(folder), outputs=tuple(outputs),
+                        inputs=tuple(spec["inputs"]), depends_on=tuple(spec["depends_on"])))  # type: ignore[call-overload]
+    results = folder / "r.jsonl"
+    results.write_text("".join(result_line(JobResult(name, Status.OK if how == "ok" else Status.FAILED,
+                                                     job_hash=job_hash(next(j for j in jobs if j.name == name))))
+                               for name, how in earlier.items()))
+    runner = Runner(backend=InProcessBackend(), results=str(results), progress=False)
+    preview = runner.preview(jobs)
+    would_skip = Freshness(jobs, preview.last).up_to_date(dependency_order(preview.to_run))  # as --dry-run
+    report = runner.run(jobs)
+    ran = {r.name for r in report.results if r.status is Status.OK}
+    skipped = {r.name for r in report.results if r.status is Status.UPTODATE}
+    assert skipped == would_skip and ran == {job.name for job in jobs} - would_skip, (specs, files, earlier)
