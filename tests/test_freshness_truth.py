@@ -205,3 +205,39 @@ def test_the_dry_run_names_exactly_the_jobs_the_run_runs(tmp_path_factory: pytes
     ran = {r.name for r in report.results if r.status is Status.OK}
     skipped = {r.name for r in report.results if r.status is Status.UPTODATE}
     assert skipped == would_skip and ran == {job.name for job in jobs} - would_skip, (specs, files, earlier)
+
+
+# -- order from files (item 3) ---------------------------------------------------------------
+
+def test_a_job_reading_another_jobs_output_waits_for_it_without_depends_on(cli: CliRunner) -> None:
+    write(cli.workdir / "jobs.yaml", """jobs:
+  - {name: consume, run: 'cat x.txt > y.txt', inputs: x.txt, outputs: y.txt}
+  - {name: produce, run: 'sleep 0.3; echo made > x.txt', outputs: x.txt}
+  - {name: report, run: 'cat y.txt', inputs: '*.txt'}
+""")
+    assert cli.run("validate", "jobs.yaml").returncode == 0
+    listed = cli.run("list", "jobs.yaml").stdout.splitlines()
+    assert [line.split("\t")[0] for line in listed] == ["produce", "consume", "report"]
+    assert "(after: produce)" in listed[1] and "(after: consume, produce)" in listed[2]
+    done = cli.run("run", "jobs.yaml", "-j", "3")
+    assert done.returncode == 0, done.stderr
+    assert (cli.workdir / "y.txt").read_text() == "made\n"
+
+
+def test_a_cycle_that_files_make_names_the_file(cli: CliRunner) -> None:
+    write(cli.workdir / "jobs.yaml", """jobs:
+  - {name: a, run: 'true', inputs: b.txt, outputs: a.txt}
+  - {name: b, run: 'true', depends_on: a, outputs: b.txt}
+""")
+    done = cli.run("validate", "jobs.yaml")
+    assert done.returncode == 2
+    assert done.stderr.strip() == ("jobs.yaml:2: job 'a': dependency cycle a -> b -> a "
+                                   "(job 'a' reads 'b.txt', which job 'b' makes)")
+
+
+def test_the_python_api_orders_by_files_too(tmp_path: Path) -> None:
+    backend = InProcessBackend()
+    jobs = [Job(name="use", run="cat made.txt", cwd=str(tmp_path), inputs="made.txt"),
+            Job(name="make", run="echo x > made.txt", cwd=str(tmp_path), outputs="made.txt")]
+    report = Runner(backend=backend, results=str(tmp_path / "r.jsonl"), progress=False).run(jobs)
+    assert report.ok and [a.job.name for a in backend.ran] == ["make", "use"]

@@ -19,6 +19,7 @@ for jobs that depended on it when it did not succeed).
 from __future__ import annotations
 
 import heapq
+import itertools
 from array import array
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
@@ -36,11 +37,14 @@ RETRYABLE = FAILURES
 BACKFILL_SCAN = 1000
 
 
-def dependency_problems(jobs: Sequence[Job], known: Iterable[str] = ()) -> list[tuple[int, str]]:
+def dependency_problems(
+    jobs: Sequence[Job], known: Iterable[str] = (), edge_files: Mapping[tuple[str, str], str] | None = None
+) -> list[tuple[int, str]]:
     """(job index, message) for each unknown dependency and each cycle.
 
     ``known`` are names that count as existing (jobs finished in an earlier
-    run, for ``--resume``).
+    run, for ``--resume``). ``edge_files``: for a dependency that files imply
+    (``fileorder``), the input that made it, named when it closes a cycle.
 
     >>> dependency_problems([Job(name="a", run="x", depends_on=["b"]), Job(name="b", run="x", depends_on=["a"])])
     [(0, "job 'a': dependency cycle a -> b -> a")]
@@ -73,13 +77,23 @@ def dependency_problems(jobs: Sequence[Job], known: Iterable[str] = ()) -> list[
                 if state[nxt] == 1:
                     cycle = path[path.index(nxt):] + [nxt]
                     names = " -> ".join(jobs[c].name for c in cycle)
-                    problems.append((nxt, f"job {jobs[nxt].name!r}: dependency cycle {names}"))
+                    closing = _by_file(jobs, cycle, edge_files or {})
+                    problems.append((nxt, f"job {jobs[nxt].name!r}: dependency cycle {names}{closing}"))
                 elif state[nxt] == 0:
                     stack.append((nxt, 0))
             else:
                 state[node] = 2
                 path.pop()
     return problems
+
+
+def _by_file(jobs: Sequence[Job], cycle: list[int], edge_files: Mapping[tuple[str, str], str]) -> str:
+    """Which file closes a cycle that files imply (empty if none does)."""
+    for job, dependency in itertools.pairwise(cycle):
+        read = edge_files.get((jobs[job].name, jobs[dependency].name))
+        if read is not None:
+            return f" (job {jobs[job].name!r} reads {read!r}, which job {jobs[dependency].name!r} makes)"
+    return ""
 
 
 def dependency_graph(jobs: Sequence[Job], satisfied: Iterable[str] = ()) -> tuple[list[int], list[list[int]]]:

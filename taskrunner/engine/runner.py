@@ -42,6 +42,7 @@ from ..results.resultslock import ResultsLock
 from ..results.resultstore import ResultsView
 from ..results.resume import RunPreview, preview_run
 from ..signals import SignalGuard
+from .fileorder import with_file_dependencies
 from .freshness import Freshness
 from .options import RunOptions
 from .plan import Plan, dependency_problems
@@ -234,7 +235,7 @@ class Runner:
         Raises ``ResultsFileError`` for a results file that cannot be used.
         """
         check_results_path(self.options.results_path)
-        return self._preview(jobs, select)
+        return self._preview(with_file_dependencies(jobs)[0], select)
 
     def _preview(self, jobs: Sequence[Job], select: Collection[str] | None) -> RunPreview:
         options = self.options
@@ -245,7 +246,7 @@ class Runner:
         self, jobs: Sequence[Job], select: Collection[str] | None
     ) -> Generator[JobResult, None, RunReport]:
         options = self.options
-        jobs = options.apply_to(jobs)
+        jobs, by_file = with_file_dependencies(options.apply_to(jobs))  # (order from files)
         check_jobs(jobs)
         started = time.monotonic()
         # Signals first: from here on a Ctrl-C is recorded (every job gets a
@@ -259,7 +260,7 @@ class Runner:
             # (The path was checked before the lock.)
             preview = self._preview(jobs, select)
             done = preview.retention.done
-            dependency_errors = dependency_problems(preview.to_run, known=done)
+            dependency_errors = dependency_problems(preview.to_run, known=done, edge_files=by_file)
             if dependency_errors:
                 raise ValueError(dependency_errors[0][1])
             prepare_log_dir(options.log_dir)

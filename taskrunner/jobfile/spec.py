@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from ..engine.fileorder import with_file_dependencies
 from ..engine.freshness import unmade_inputs
 from ..engine.plan import dependency_problems
 from ..errors import SpecError, SpecProblem
@@ -302,8 +303,8 @@ def _read_root(reader: _Reader, root: yaml.Node, base_dir: str) -> JobFile | Non
                 jobs.append(job)
                 nodes.append(job_node)
     if not reader.problems:  # with invalid jobs dropped, names would look unknown
-        jobs = [_resolve_templates(job, templates, first_line) for job in jobs]
-        for index, message in dependency_problems(jobs):
+        jobs, by_file = with_file_dependencies([_resolve_templates(job, templates, first_line) for job in jobs])
+        for index, message in dependency_problems(jobs, edge_files=by_file):
             reader.problem(nodes[index], message)
         for index, message in unmade_inputs(jobs):
             reader.problem(nodes[index], message)

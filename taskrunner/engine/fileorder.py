@@ -1,0 +1,84 @@
+"""Order from files, as make and snakemake have it: a job whose ``inputs``
+name a file another job's ``outputs`` make depends on that job, as if its
+``depends_on`` said so.
+
+Paths are compared after joining each job's folder (``cwd``); a glob on
+either side matches the other's path (``inputs: "obj/*.o"`` waits for every
+job making an object file there). The cycle such an edge closes is reported
+by ``dependency_problems`` with the file named (``edge_files``).
+
+    >>> made = Job(name="make", run="x", outputs="x.txt", cwd="/w")
+    >>> used = Job(name="use", run="x", inputs="x.txt", cwd="/w")
+    >>> jobs, files = with_file_dependencies([used, made])
+    >>> jobs[0].depends_on, files
+    (('make',), {('use', 'make'): 'x.txt'})
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import functools
+import os
+import re
+from collections.abc import Sequence
+
+from ..model import Job
+from .freshness import job_folder
+
+__all__ = ["with_file_dependencies"]
+
+_MAGIC = re.compile(r"[*?[]")
+
+
+def with_file_dependencies(jobs: Sequence[Job]) -> tuple[list[Job], dict[tuple[str, str], str]]:
+    """``jobs`` with the dependencies their files imply added (the others
+    unchanged, in order), and for each added edge ``(job, dependency)`` the
+    input that made it (as the job wrote it)."""
+    if not any(job.outputs for job in jobs) or not any(job.inputs for job in jobs):
+        return list(jobs), {}
+    exact: dict[str, list[int]] = {}
+    globbed: list[tuple[str, int]] = []
+    for index, job in enumerate(jobs):
+        folder = job_folder(job)
+        for pattern in job.outputs:
+            path = os.path.normpath(os.path.join(folder, pattern))
+            if _MAGIC.search(pattern):
+                globbed.append((path, index))
+            else:
+                exact.setdefault(path, []).append(index)
+    producers = _Producers(exact, globbed)
+    added: dict[tuple[str, str], str] = {}
+    result = []
+    for index, job in enumerate(jobs):
+        folder = job_folder(job)
+        new: list[str] = []
+        for pattern in job.inputs:
+            for producer in producers.of(os.path.normpath(os.path.join(folder, pattern)), bool(_MAGIC.search(pattern))):
+                name = jobs[producer].name
+                if producer != index and name not in job.depends_on and name not in new:
+                    new.append(name)
+                    added[(job.name, name)] = pattern
+        result.append(dataclasses.replace(job, depends_on=(*job.depends_on, *new)) if new else job)
+    return result, added
+
+
+class _Producers:
+    """Which jobs make the files an input names (memoised by input: a header
+    glob every job of a large build shares is matched once)."""
+
+    def __init__(self, exact: dict[str, list[int]], globbed: list[tuple[str, int]]) -> None:
+        self._exact = exact
+        self._globbed = globbed
+
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 - one instance a load, dropped with it
+    def of(self, path: str, is_glob: bool) -> tuple[int, ...]:
+        found: list[int] = []
+        if is_glob:
+            match = re.compile(fnmatch.translate(path)).match
+            found += [index for made, indices in self._exact.items() if match(made) for index in indices]
+        else:
+            found += self._exact.get(path, ())
+        found += [index for made, index in self._globbed if fnmatch.fnmatchcase(path, made)
+                  or (is_glob and fnmatch.fnmatchcase(made, path))]
+        return tuple(dict.fromkeys(found))
