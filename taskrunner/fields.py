@@ -1,13 +1,12 @@
 """The job contract in one table: every job key, its check, and where it applies.
 
-``FIELDS`` is read by the job-file reader (which keys exist, how each value
-is checked, which ones ``defaults`` may set), by the matrix (where ``{var}``
-placeholders are filled, and how), by ``list --json`` (how a key appears),
-and by a test that holds the README's key table to it. Adding a key is one
-entry here plus its behaviour.
+``FIELDS`` is read by the job-file reader (which keys exist, how each value is checked,
+which ones ``defaults`` may set), by the matrix (where ``{var}`` placeholders are filled,
+and how), by ``list --json`` (how a key appears), and by a test that holds the README's
+key table to it. Adding a key is one entry here plus its behaviour.
 
     >>> [field.name for field in FIELDS if field.defaultable]
-    ['env', 'cwd', 'timeout', 'retries', 'retry_delay', 'tags', 'keep_children', 'success_codes', 'env_file', 'priority', 'resources', 'memory_limit']
+    ['env', 'cwd', 'timeout', 'retries', 'retry_delay', 'tags', 'keep_children', 'success_codes', 'env_file', 'priority', 'resources', 'memory_limit', 'shell']
     >>> FIELD["timeout"].check(2)
     2.0
 """
@@ -157,6 +156,15 @@ def run_value(value: Any) -> str | tuple[str, ...]:
             raise InvalidValue("must be a command string or a non-empty argv list, got []")
         return tuple(_argv_item(item) for item in value)
     raise InvalidValue(f"must be a command string or an argv list, got {value!r}")
+
+
+def shell_value(value: Any) -> tuple[str, ...]:
+    """A ``run`` string's shell: a program (``bash``: ``bash -c COMMAND``) or the argv the command is appended to."""
+    if isinstance(value, str) and value and not any(c.isspace() for c in value):
+        return (value, "-c")
+    if isinstance(value, (list, tuple)) and value and all(isinstance(item, str) and item for item in value):
+        return tuple(value)
+    raise InvalidValue(f"must be a program (bash) or an argv list ([bash, -euo, pipefail, -c]), got {value!r}")
 
 
 def call_value(value: Any) -> str:
@@ -404,6 +412,7 @@ FIELDS: tuple[Field, ...] = (
     Field("priority", integer, defaultable=True),
     Field("resources", resources_value, defaultable=True, python=python_resources),
     Field("memory_limit", memory_size, defaultable=True),
+    Field("shell", shell_value, defaultable=True, json="command"),
 )
 FIELD: Mapping[str, Field] = {field.name: field for field in FIELDS}
 CHECKS: Mapping[str, Callable[[Any], Any]] = {field.name: field.check for field in FIELDS}

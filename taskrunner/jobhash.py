@@ -4,7 +4,8 @@
 that succeeded: the hash covers what the job runs and how — ``run`` (a shell
 string and an argv list differ), or ``call`` with ``args`` and ``kwargs`` —
 and its ``env`` and ``cwd`` (as written, relative to the job file), and
-``success_codes`` when it is not ``[0]``. It leaves
+``success_codes`` when it is not ``[0]`` and the ``shell`` of a command
+string when one is set. It leaves
 out what does not change the work: the name, ``timeout``, ``retries``,
 ``retry_delay``, ``tags`` and ``depends_on``.
 
@@ -51,6 +52,8 @@ def job_hash(job: Job) -> str:
     }
     if job.success_codes != (0,):  # only then, so that older hashes stay valid
         definition["success_codes"] = list(job.success_codes)
+    if job.shell is not None and isinstance(job.run, str):  # (likewise)
+        definition["shell"] = list(job.shell)
     return hashlib.sha256(_ENCODER.encode(definition).encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 

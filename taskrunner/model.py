@@ -78,7 +78,7 @@ class Job:
     False
 
     ``depends_on`` names jobs that must finish ``ok`` first (if one does not,
-    this job is ``skipped``). ``run`` is a shell string (run by ``/bin/sh -c``) or an argv sequence
+    this job is ``skipped``). ``run`` is a shell string (run by ``/bin/sh -c``, or ``shell``) or an argv sequence
     (executed directly). ``call`` is ``"package.module:function"`` or a
     module-level function object. Relative ``cwd`` and the import path of
     ``call`` resolve against ``base_dir`` (the job file's folder), else the
@@ -111,6 +111,8 @@ class Job:
     #: What it needs of the run's resources, as sorted (name, amount) pairs.
     resources: tuple[tuple[str, float], ...] = ()
     memory_limit: float | None = None
+    #: The shell of a ``run`` string, as an argv prefix (None: ``/bin/sh -c``).
+    shell: tuple[str, ...] | None = None
     #: Internal: the text standing for ``{%}`` (the worker slot) outside shell
     #: strings, replaced where the job runs (see ``taskrunner.slotfill``).
     slot_token: str | None = None

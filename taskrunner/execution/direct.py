@@ -28,9 +28,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-__all__ = ["direct_argv"]
+__all__ = ["direct_argv", "runs_words_alike"]
 
 _PLAIN = re.compile(r"[A-Za-z0-9_\-./:=@%+, \t]+")
 
@@ -59,6 +59,26 @@ def direct_argv(command: str, env: Mapping[str, str]) -> tuple[str, list[str]] |
     else:
         found = _which(words[0], env.get("PATH", os.defpath))
     return None if found is None else (found, words)
+
+
+#: Shells that run plain words as ``/bin/sh`` does, and options that change
+#: nothing for them (strict mode: ``-e``, ``-u``, ``-x``, ``-o pipefail``).
+_POSIX_SHELLS = frozenset({"sh", "bash", "dash", "ksh", "mksh", "zsh"})
+_HARMLESS = re.compile(r"-[euxo]*c?|pipefail|errexit|nounset|xtrace")
+
+
+def runs_words_alike(shell: Sequence[str] | None) -> bool:
+    """Whether plain words run under ``shell`` exactly as executed directly
+    (then the direct path may skip the shell). A login shell (``-l``), an
+    rc file or another program may change what a word means: not skipped.
+
+    >>> runs_words_alike(None), runs_words_alike(("bash", "-euo", "pipefail", "-c")), runs_words_alike(("bash", "-lc"))
+    (True, True, False)
+    """
+    if shell is None:
+        return True
+    return (os.path.basename(shell[0]) in _POSIX_SHELLS
+            and all(_HARMLESS.fullmatch(option) for option in shell[1:]))
 
 
 _found: dict[tuple[str, str], str] = {}

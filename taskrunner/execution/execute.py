@@ -34,7 +34,7 @@ from .callvalue import packed_exception, packed_value, recordable
 from .capture import CallOutput, CommandLogs, captured_call_output, read_tail
 from .cleancall import call_environment, track_signal_changes
 from .cmdwait import KILL_GRACE, Waited, wait_for
-from .direct import direct_argv
+from .direct import direct_argv, runs_words_alike
 from .memwatch import PeakMemory, format_size
 from .scriptspace import in_script_space
 from .slotfill import with_slot
@@ -208,9 +208,11 @@ def _run_command(
     executable = None
     argv: str | list[str] = job.run if isinstance(job.run, str) else list(job.run or ())
     if isinstance(argv, str):
-        direct = direct_argv(argv, env or os.environ)
+        direct = direct_argv(argv, env or os.environ) if runs_words_alike(job.shell) else None
         if direct is not None:
             executable, argv = direct
+        elif job.shell is not None:
+            argv = [*job.shell, argv]
     logs = CommandLogs(attempt.stdout_log, attempt.stderr_log)
     try:
         with control.spawn_lock:

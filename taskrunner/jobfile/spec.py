@@ -68,7 +68,7 @@ class JobFile:
 MAX_JOBS = 100_000
 #: How messages name a job file read from standard input.
 STDIN_NAME = "<stdin>"
-_TOP_LEVEL = ("workers", "resources", "defaults", "jobs")
+_TOP_LEVEL = ("workers", "resources", "shell", "defaults", "jobs")
 
 
 #: What other tools call some keys (make, go-task, GitHub Actions, docker-compose, pueue).
@@ -261,16 +261,16 @@ def _read_root(reader: _Reader, root: yaml.Node, base_dir: str) -> JobFile | Non
     workers = None
     if "workers" in top:
         workers = reader.field("", "workers", top["workers"][1], positive_int)
-    resources = None
-    if "resources" in top:
-        pairs = reader.field("", "resources", top["resources"][1], resources_value)
-        resources = dict(pairs) if pairs else None
+    pairs = reader.field("", "resources", top["resources"][1], resources_value) if "resources" in top else None
+    resources = dict(pairs) if pairs else None
 
-    defaults: dict[str, Any] = {}
+    defaults: dict[str, Any] = {}  # (the file's shell: as if in defaults, which may set another)
+    if "shell" in top:
+        defaults = {"shell": reader.field("", "shell", top["shell"][1], CHECKS["shell"])}
     if "defaults" in top:
         node = top["defaults"][1]
         if isinstance(node, yaml.MappingNode):
-            defaults = reader.fields(reader.mapping(node, "defaults: "), DEFAULTABLE, "defaults: ")
+            defaults.update(reader.fields(reader.mapping(node, "defaults: "), DEFAULTABLE, "defaults: "))
         else:
             reader.problem(node, "'defaults' must be a mapping")
 
