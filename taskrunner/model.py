@@ -264,8 +264,9 @@ class Attempt:
     stderr_log: str
     #: The job's 1-based place in the run's list of jobs (``{#}``, ``TASKRUNNER_SEQ``).
     seq: int = 0
-    #: The gpu device indices it holds (``CUDA_VISIBLE_DEVICES``).
-    gpus: tuple[int, ...] = ()
+    #: The gpu devices it holds (``CUDA_VISIBLE_DEVICES``; empty: none); None
+    #: when the run does not manage gpus.
+    gpus: tuple[str, ...] | None = None
     #: For a ``call``: send back the Python value (or exception) itself,
     #: pickled, instead of its JSON record (see ``taskrunner.callvalue``).
     keep_value: bool = False

@@ -5,12 +5,13 @@ A job starts only when its demand fits what is free; it gives it back when
 its attempt ends. A job without ``resources`` needs ``cpu: 1`` (and so does
 one that names other resources but not ``cpu``). The run's capacity:
 ``cpu`` = the number of workers, ``mem`` = the machine's memory, anything
-else 0, unless given. ``gpu`` units are handed out as device indices, never
-shared by two running jobs.
+else 0, unless given (``gpu``: the number of devices an inherited
+``CUDA_VISIBLE_DEVICES`` names). ``gpu`` units are handed out as devices,
+never shared by two running jobs.
 
     >>> pool = ResourcePool({"cpu": 2, "gpu": 2})
     >>> pool.take({"cpu": 1, "gpu": 1}), pool.take({"cpu": 1, "gpu": 1}), pool.fits({"cpu": 1})
-    ((0,), (1,), False)
+    (('0',), ('1',), False)
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["ResourcePool", "capacity", "demand", "fits_float", "parse_amount", "parse_resources"]
+__all__ = ["ResourcePool", "capacity", "demand", "fits_float", "gpu_devices", "parse_amount", "parse_resources"]
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b?)", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
@@ -80,19 +81,42 @@ def machine_memory() -> float:
         return 0.0
 
 
-def capacity(workers: int, given: Mapping[str, float]) -> dict[str, float]:
-    """The run's capacity: ``given``, with ``cpu`` = workers and ``mem`` = the
-    machine's memory where not given."""
-    return {"cpu": float(workers), "mem": machine_memory(), **given}
+def gpu_devices(environ: Mapping[str, str]) -> list[str] | None:
+    """The GPU devices the run was given: the entries of an inherited
+    ``CUDA_VISIBLE_DEVICES`` (a Slurm or container allocation; set but empty:
+    none), or None when it is not set.
+
+    >>> gpu_devices({"CUDA_VISIBLE_DEVICES": "4, 5"}), gpu_devices({"CUDA_VISIBLE_DEVICES": ""}), gpu_devices({})
+    (['4', '5'], [], None)
+    """
+    value = environ.get("CUDA_VISIBLE_DEVICES")
+    return None if value is None else [entry.strip() for entry in value.split(",") if entry.strip()]
+
+
+def capacity(workers: int, given: Mapping[str, float], devices: list[str] | None = None) -> dict[str, float]:
+    """The run's capacity: ``given``, with ``cpu`` = workers, ``mem`` = the
+    machine's memory and ``gpu`` = the number of ``devices`` (if known) where not given."""
+    gpus = {} if devices is None else {"gpu": float(len(devices))}
+    return {"cpu": float(workers), "mem": machine_memory(), **gpus, **given}
 
 
 class ResourcePool:
-    """What is free of a run's capacity; ``gpu`` units as device indices."""
+    """What is free of a run's capacity; ``gpu`` units as devices: entries of
+    ``devices`` (default ``0`` to ``gpu - 1``), never one the run was not given."""
 
-    def __init__(self, total: Mapping[str, float]) -> None:
+    def __init__(self, total: Mapping[str, float], devices: list[str] | None = None,
+                 manages_gpus: bool = True) -> None:
         self.total = dict(total)
         self.free = dict(total)
-        self._gpus = list(range(int(total.get("gpu", 0))))
+        count = int(total.get("gpu", 0))
+        if devices is not None and count > len(devices):
+            raise ValueError(f"the run has gpu={count} but CUDA_VISIBLE_DEVICES gives it {len(devices)} device(s) "
+                             f"({','.join(devices) or 'none'})")
+        self._devices = list(devices if devices is not None else map(str, range(count)))[:count]
+        self._gpus = list(self._devices)
+        #: Whether jobs see only the devices they hold (a job holding none sees none):
+        #: when gpus are counted at all (given a capacity, or asked for by a job).
+        self.manages_gpus = manages_gpus and count > 0
 
     def never_fits(self, needs: Mapping[str, float]) -> str | None:
         """Why ``needs`` can never be met by this run (None if it can)."""
@@ -106,18 +130,18 @@ class ResourcePool:
     def fits(self, needs: Mapping[str, float]) -> bool:
         return all(amount <= self.free.get(name, 0.0) + 1e-9 for name, amount in needs.items())
 
-    def take(self, needs: Mapping[str, float]) -> tuple[int, ...]:
-        """Take ``needs`` (which must fit); the gpu indices handed out."""
+    def take(self, needs: Mapping[str, float]) -> tuple[str, ...]:
+        """Take ``needs`` (which must fit); the gpu devices handed out."""
         for name, amount in needs.items():
             self.free[name] = self.free.get(name, 0.0) - amount
         count = int(needs.get("gpu", 0))
         gpus, self._gpus = tuple(self._gpus[:count]), self._gpus[count:]
         return gpus
 
-    def give_back(self, needs: Mapping[str, float], gpus: tuple[int, ...]) -> None:
+    def give_back(self, needs: Mapping[str, float], gpus: tuple[str, ...]) -> None:
         for name, amount in needs.items():
             self.free[name] = self.free.get(name, 0.0) + amount
-        self._gpus = sorted(self._gpus + list(gpus))
+        self._gpus = sorted(self._gpus + list(gpus), key=self._devices.index)
 
 
 def _shown(name: str, amount: float) -> str:

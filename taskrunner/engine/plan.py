@@ -209,7 +209,7 @@ class Plan:
         # gpus each running job holds are given back with its outcome.
         self._pool = resources
         self._needs = [demand(dict(job.resources)) for job in self.jobs] if resources is not None else []
-        self._gpus: dict[int, tuple[int, ...]] = {}
+        self._gpus: dict[int, tuple[str, ...]] = {}
         self._blocked = False  # nothing ready fitted at the last take_due
         self._final_count = 0
         self._failures = 0
@@ -311,8 +311,11 @@ class Plan:
         self._gpus[index] = self._pool.take(self._needs[index])
         return True
 
-    def gpus_of(self, index: int) -> tuple[int, ...]:
-        """The gpu indices the running job ``index`` holds."""
+    def gpus_of(self, index: int) -> tuple[str, ...] | None:
+        """The gpu devices the running job ``index`` holds; None when the run
+        does not manage gpus (the job sees what the run inherited)."""
+        if self._pool is None or not self._pool.manages_gpus:
+            return None
         return self._gpus.get(index, ())
 
     def record(self, index: int, outcome: JobResult, now: float) -> list[JobResult]:

@@ -31,7 +31,7 @@ from ..display.progress import Reporter, SilentReporter, TerminalReporter, bar_w
 from ..execution.logfiles import prepare_log_dir, remove_stale_logs
 from ..model import Job, JobResult
 from ..paths import log_file_stem, logs_for
-from ..resources import ResourcePool, capacity, demand
+from ..resources import ResourcePool, capacity, demand, gpu_devices
 from ..results.journal import (
     Journal,
     check_results_path,
@@ -263,6 +263,7 @@ class Runner:
             dependency_errors = dependency_problems(preview.to_run, known=done, edge_files=by_file)
             if dependency_errors:
                 raise ValueError(dependency_errors[0][1])
+            resources = self._resource_pool(preview.to_run)  # (refuses a demand that can never fit)
             prepare_log_dir(options.log_dir)
             if select is None and not options.resume and _is_derived(options.log_dir, options.results_path):
                 remove_stale_logs(options.log_dir, lambda: {log_file_stem(job.name) for job in jobs})
@@ -271,7 +272,6 @@ class Runner:
             journal = Journal(real_path, options.results_path)
             pool = self._open_backend(preview.to_run)
             signals.on_first, signals.on_second = pool.stop_starting, pool.kill_now
-            resources = self._resource_pool(preview.to_run)
             durations = {name: r.duration for name, r in preview.last.items() if r.duration is not None}
             plan = Plan(preview.to_run, max_failures=options.max_failures, satisfied=done, durations=durations,
                         resources=resources)
@@ -305,7 +305,9 @@ class Runner:
         options = self.options
         if options.resources is None and not any(job.resources for job in to_run):
             return None  # the worker count is the only limit
-        pool = ResourcePool(capacity(options.workers, options.resources or {}))
+        devices = gpu_devices(os.environ)
+        counted = "gpu" in (options.resources or {}) or any(dict(job.resources).get("gpu") for job in to_run)
+        pool = ResourcePool(capacity(options.workers, options.resources or {}, devices), devices, counted)
         for job in to_run:
             why = pool.never_fits(demand(dict(job.resources)))
             if why:

@@ -119,8 +119,8 @@ def execute(
     run_env = {"TASKRUNNER_SLOT": str(slot)}
     if not attempt.keep_value:
         run_env.update(TASKRUNNER_JOB=job.name, TASKRUNNER_SEQ=str(attempt.seq))
-    if attempt.gpus:
-        run_env["CUDA_VISIBLE_DEVICES"] = run_env["TASKRUNNER_GPUS"] = ",".join(map(str, attempt.gpus))
+    if attempt.gpus is not None:  # the devices it holds; none (empty) for a job that asked for none
+        run_env["CUDA_VISIBLE_DEVICES"] = run_env["TASKRUNNER_GPUS"] = ",".join(attempt.gpus)
     if own_process:
         _export(run_env)
         run_env = {}
