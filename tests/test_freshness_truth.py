@@ -241,3 +241,25 @@ def test_the_python_api_orders_by_files_too(tmp_path: Path) -> None:
             Job(name="make", run="echo x > made.txt", cwd=str(tmp_path), outputs="made.txt")]
     report = Runner(backend=backend, results=str(tmp_path / "r.jsonl"), progress=False).run(jobs)
     assert report.ok and [a.job.name for a in backend.ran] == ["make", "use"]
+
+
+# -- slots everywhere (item 8) ---------------------------------------------------------------
+
+def test_the_worker_name_carries_the_slot_the_job_saw_and_up_to_date_jobs_are_marks(cli: CliRunner) -> None:
+    write(cli.workdir / "jobs.yaml", """jobs:
+  - {name: 'slot-{n}', run: 'echo $TASKRUNNER_SLOT > {n}.slot; sleep 0.2', matrix: {n: [1, 2, 3, 4]}}
+  - {name: made, run: 'touch made.txt', outputs: made.txt}
+""")
+    assert cli.run("run", "jobs.yaml", "-j", "2").returncode == 0
+    lines = [json.loads(line) for line in (cli.workdir / RESULTS).read_text().splitlines()]
+    for line in lines:
+        if line["name"].startswith("slot-"):
+            slot = (cli.workdir / f"{line['name'][5:]}.slot").read_text().strip()
+            assert line["worker"].startswith(f"w{slot}-") and slot in ("1", "2"), line
+    assert cli.run("run", "jobs.yaml", "-j", "2").returncode == 0
+    made = next(line for line in map(json.loads, (cli.workdir / RESULTS).read_text().splitlines())
+                if line["name"] == "made")
+    assert made["status"] == "uptodate" and made["history"] == []
+    done = cli.run("report", RESULTS, "--timeline", "t.html")
+    page = (cli.workdir / "t.html").read_text()
+    assert ">?<" not in page and ">up to date<" in page and ", 2 workers</h1>" in page, done.stderr

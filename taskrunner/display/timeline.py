@@ -1,4 +1,6 @@
-"""A self-contained HTML timeline of a run: one lane per worker, one bar per attempt.
+"""A self-contained HTML timeline of a run: one lane per worker slot (``w1``,
+``w2``, … as ``TASKRUNNER_SLOT`` counts them), one bar per attempt, and a lane
+of marks for the jobs that were up to date.
 
 No script, no network: plain HTML and CSS, bars positioned in percent of the
 run's span, coloured by status, with name and duration in the hover title.
@@ -78,6 +80,8 @@ def render_timeline(results: Sequence[JobResult], title: str = "taskrunner timel
             )
         rows.append(f'<div class="lane"><div class="label">{html.escape(lane)}</div><div class="track">{"".join(cells)}</div></div>')
 
+    workers = len([lane for lane in lanes if lane != UPTODATE_LANE])  # (up-to-date marks ran nowhere)
+    attempts = len([bar for bar in bars if bar[4] != UPTODATE_LANE])
     step = _tick_step(span)
     ticks = "".join(
         f'<div class="tick" style="left:{100.0 * (i * step) / span:.3f}%">{i * step:g}s</div>'
@@ -105,7 +109,7 @@ h1{{font-size:16px}}
 {colors}
 </style></head>
 <body>
-<h1>{html.escape(title)}: {len(results)} jobs, {len(bars)} attempts, {span:.2f}s, {len(lanes)} workers</h1>
+<h1>{html.escape(title)}: {len(results)} jobs, {attempts} attempts, {span:.2f}s, {workers} workers</h1>
 <div class="legend">{legend}</div>
 {"".join(rows)}
 <div class="axisrow"><div class="label">time</div><div class="axis">{ticks}</div></div>

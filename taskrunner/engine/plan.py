@@ -334,7 +334,8 @@ class Plan:
         job = self.jobs[index]
         attempt = self._attempts[index]
         history = self._earlier.pop(index, ())
-        if outcome.started is not None and outcome.finished is not None:
+        if outcome.started is not None and outcome.finished is not None and outcome.status is not Status.UPTODATE:
+            # (An up-to-date job ran on no worker: no attempt to record.)
             history += ((outcome.started, outcome.finished, outcome.worker or "?", outcome.status.value),)
         if outcome.status in RETRYABLE and attempt <= job.retries and not self._stopped:
             self._earlier[index] = history

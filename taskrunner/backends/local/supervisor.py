@@ -118,7 +118,7 @@ class Supervisor:
     def _handle_death(self, slot: int, process: Any) -> Death:
         item_id, attempt_id = self._workers.retire(slot, process)
         log.info(
-            "worker w%d-%d died (%s)%s", slot, process.pid, exit_reason(process.exitcode),
+            "worker w%d-%d died (%s)%s", slot + 1, process.pid, exit_reason(process.exitcode),
             "" if attempt_id == NOT_HELD else f" holding attempt {attempt_id}",
         )
         end_orphans()
@@ -146,7 +146,7 @@ class Supervisor:
             if self._deaths_without_work > 3 * self._workers.count + 10:
                 raise WorkerError("workers keep dying before running any job")
             self._workers.spawn(slot)
-            log.info("worker slot %d: replacement w%d-%d started", slot, slot, self._workers.procs[slot].pid)
+            log.info("worker slot %d: replacement w%d-%d started", slot + 1, slot + 1, self._workers.procs[slot].pid)
         return Death(slot, process.pid, exit_reason(process.exitcode), outcomes, requeue)
 
     def _death_result(self, attempt: Attempt, slot: int, process: Any) -> JobResult:
@@ -164,7 +164,7 @@ class Supervisor:
         else:
             self.crashes += 1
             status = Status.CRASHED
-            error = f"worker w{slot}-{process.pid} died ({exit_reason(process.exitcode)}) while running this job"
+            error = f"worker w{slot + 1}-{process.pid} died ({exit_reason(process.exitcode)}) while running this job"
         return coordinator_result(
             attempt,
             status,
@@ -172,7 +172,7 @@ class Supervisor:
             started=started,
             finished=finished,
             duration=None if started is None else finished - started,
-            worker=f"w{slot}-{process.pid}",
+            worker=f"w{slot + 1}-{process.pid}",
         )
 
     def pay_task_done(self) -> None:

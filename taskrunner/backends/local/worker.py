@@ -162,7 +162,7 @@ def worker_main(
     parent = multiprocessing.parent_process()
     if parent is not None:
         threading.Thread(target=_watch_parent, args=(parent.sentinel,), daemon=True).start()
-    name = f"w{slot}-{os.getpid()}"
+    name = f"w{slot + 1}-{os.getpid()}"  # the 1-based slot, as TASKRUNNER_SLOT and {%} say
     init_failure = setup.initialize() if setup is not None else None
     max_tasks = setup.max_tasks if setup is not None else None
     taken = 0
