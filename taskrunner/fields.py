@@ -6,7 +6,8 @@ and how), by ``list --json`` (how a key appears), and by a test that holds the R
 key table to it. Adding a key is one entry here plus its behaviour.
 
     >>> [field.name for field in FIELDS if field.defaultable]
-    ['env', 'cwd', 'timeout', 'retries', 'retry_delay', 'tags', 'keep_children', 'success_codes', 'env_file', 'priority', 'resources', 'memory_limit', 'shell']
+    ['env', 'cwd', 'timeout', 'retries', 'retry_delay', 'tags', 'keep_children', 'success_codes', 'env_file', 'priority', 'resources', 'memory_limit', 'shell',
+     'keep_failed_outputs']
     >>> FIELD["timeout"].check(2)
     2.0
 """
@@ -19,7 +20,6 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from operator import attrgetter
 from typing import Any, Literal
 
 from .resources import fits_float, parse_amount
@@ -34,7 +34,6 @@ __all__ = [
     "PYTHON_FIELDS",
     "Field",
     "InvalidValue",
-    "as_json",
     "non_empty_string",
     "positive_int",
 ]
@@ -413,6 +412,8 @@ FIELDS: tuple[Field, ...] = (
     Field("resources", resources_value, defaultable=True, python=python_resources),
     Field("memory_limit", memory_size, defaultable=True),
     Field("shell", shell_value, defaultable=True, json="command"),
+    Field("default", boolean),
+    Field("keep_failed_outputs", boolean, defaultable=True),
 )
 FIELD: Mapping[str, Field] = {field.name: field for field in FIELDS}
 CHECKS: Mapping[str, Callable[[Any], Any]] = {field.name: field.check for field in FIELDS}
@@ -420,31 +421,3 @@ DEFAULTABLE = tuple(field.name for field in FIELDS if field.defaultable)
 #: The keys ``Job(...)`` takes and checks, in table order.
 PYTHON_FIELDS = tuple(field for field in FIELDS if field.python is not None)
 JOB_KEYS = tuple(FIELD)
-
-
-#: For each kind of job, the keys ``list --json`` shows, and a getter of their values.
-_JSON_KEYS = {kind: tuple(field.name for field in FIELDS if field.json in ("always", kind)) for kind in ("command", "call")}
-_JSON_VALUES = {kind: attrgetter(*names) for kind, names in _JSON_KEYS.items()}
-_SCALARS = frozenset({str, int, float, bool, type(None)})
-
-
-def as_json(job: Any) -> dict[str, Any]:
-    """A job as ``list --json`` shows it: its keys in table order, the ones of
-    the other kind of job left out, tuples as lists, mappings as objects."""
-    kind = "command" if job.is_command else "call"
-    data = dict(zip(_JSON_KEYS[kind], map(_plain, _JSON_VALUES[kind](job))))
-    if "resources" in data:
-        data["resources"] = dict(job.resources)
-    if kind == "call" and not isinstance(job.call, str):
-        data["call"] = str(job.call)
-    return data
-
-
-def _plain(value: Any) -> Any:
-    if type(value) in _SCALARS:  # most values; an ABC check costs a microsecond
-        return value
-    if isinstance(value, tuple):
-        return list(value)
-    if isinstance(value, Mapping):
-        return dict(value)
-    return value

@@ -113,6 +113,10 @@ class Job:
     memory_limit: float | None = None
     #: The shell of a ``run`` string, as an argv prefix (None: ``/bin/sh -c``).
     shell: tuple[str, ...] | None = None
+    #: False: runs only when selected (``--only``, ``--tag``) or needed by one that runs.
+    default: bool = True
+    #: True: a job that fails keeps what it made of its ``outputs`` (else they are removed).
+    keep_failed_outputs: bool = False
     #: Internal: the text standing for ``{%}`` (the worker slot) outside shell
     #: strings, replaced where the job runs (see ``taskrunner.slotfill``).
     slot_token: str | None = None

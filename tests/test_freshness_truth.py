@@ -263,3 +263,73 @@ def test_the_worker_name_carries_the_slot_the_job_saw_and_up_to_date_jobs_are_ma
     done = cli.run("report", RESULTS, "--timeline", "t.html")
     page = (cli.workdir / "t.html").read_text()
     assert ">?<" not in page and ">up to date<" in page and ", 2 workers</h1>" in page, done.stderr
+
+
+# -- build-tool parity (item 9) --------------------------------------------------------------
+
+BUILD = """jobs:
+  - name: cc-{f}
+    run: 'if grep -q ERROR {f}.c; then exit 1; fi; cp {f}.c {f}.o'
+    matrix: {f: [a, b, c]}
+    inputs: '{f}.c'
+    outputs: '{f}.o'
+  - name: link
+    run: cat a.o b.o c.o > lib.a
+    inputs: ['*.o']
+    outputs: lib.a
+"""
+
+
+def test_resume_reruns_a_kept_job_whose_input_changed(cli: CliRunner) -> None:
+    for name in "abc":
+        (cli.workdir / f"{name}.c").write_text(f"{name}1\n")
+    (cli.workdir / "b.c").write_text("ERROR\n")
+    write(cli.workdir / "jobs.yaml", BUILD)
+    assert cli.run("run", "jobs.yaml").returncode == 1
+    (cli.workdir / "b.c").write_text("b1\n")  # the fix
+    later = time.time() + 0.5
+    (cli.workdir / "c.c").write_text("c2\n")  # and another file touched
+    os.utime(cli.workdir / "c.c", (later, later))
+    dry = cli.run("run", "jobs.yaml", "--resume", "--dry-run")
+    assert sorted(line.split("\t")[0] for line in dry.stdout.splitlines()) == ["cc-b", "cc-c", "link"], dry.stdout
+    done = cli.run("run", "jobs.yaml", "--resume")
+    assert done.returncode == 0, done.stderr
+    assert (cli.workdir / "lib.a").read_text() == "a1\nb1\nc2\n"
+    assert statuses(cli.workdir / RESULTS) == {"cc-a": "ok", "cc-b": "ok", "cc-c": "ok", "link": "ok"}
+
+
+def test_an_up_to_date_line_keeps_the_last_real_duration_for_the_critical_path(cli: CliRunner) -> None:
+    (cli.workdir / "in.txt").write_text("x")
+    write(cli.workdir / "jobs.yaml",
+          "jobs:\n  - {name: slow, run: 'sleep 0.3; cp in.txt out.txt', inputs: in.txt, outputs: out.txt}\n")
+    assert cli.run("run", "jobs.yaml").returncode == 0
+    for _ in range(2):
+        done = cli.run("run", "jobs.yaml")
+        line = json.loads((cli.workdir / RESULTS).read_text())
+        assert line["status"] == "uptodate" and line["duration"] >= 0.3, line
+        assert "slowest:" not in done.stderr  # it did not run
+
+
+def test_a_default_false_job_runs_only_when_selected(cli: CliRunner) -> None:
+    write(cli.workdir / "jobs.yaml", """jobs:
+  - {name: build, run: 'touch built'}
+  - {name: clean, run: 'rm -f built; touch cleaned', default: false}
+""")
+    assert cli.run("run", "jobs.yaml").returncode == 0
+    assert not (cli.workdir / "cleaned").exists()
+    assert "clean\trun\trm -f built; touch cleaned  (only when selected)" in cli.run("list", "jobs.yaml").stdout
+    assert "clean" not in cli.run("run", "jobs.yaml", "--dry-run").stdout
+    assert cli.run("run", "jobs.yaml", "--only", "clean").returncode == 0
+    assert (cli.workdir / "cleaned").exists() and not (cli.workdir / "built").exists()
+    assert statuses(cli.workdir / RESULTS) == {"build": "ok", "clean": "ok"}
+
+
+def test_a_failed_job_leaves_no_partial_output_unless_it_keeps_them(cli: CliRunner) -> None:
+    write(cli.workdir / "jobs.yaml", """jobs:
+  - {name: half, run: 'echo part > half.txt; exit 1', outputs: half.txt}
+  - {name: kept, run: 'echo part > kept.txt; exit 1', outputs: kept.txt, keep_failed_outputs: true}
+""")
+    assert cli.run("run", "jobs.yaml").returncode == 1
+    assert not (cli.workdir / "half.txt").exists() and (cli.workdir / "kept.txt").exists()
+    (cli.workdir / ".taskrunner" / "jobs.results.jsonl").unlink()  # the record gone: still not up to date
+    assert "half\t" in cli.run("run", "jobs.yaml", "--dry-run").stdout

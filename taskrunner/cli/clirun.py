@@ -248,6 +248,7 @@ def describe(job: Job, fresh: Collection[str] = ()) -> str:
     tags = f"  [{', '.join(job.tags)}]" if job.tags else ""
     after = f"  (after: {', '.join(job.depends_on)})" if job.depends_on else ""
     mark = "  (up to date)" if job.name in fresh else ""
+    mark += "" if job.default else "  (only when selected)"
     return f"{job.name}\t{kind}\t{what}{tags}{after}{mark}"
 
 

@@ -19,9 +19,8 @@ import click
 from ..display.progress import format_summary
 from ..display.timeline import render_timeline
 from ..engine.freshness import Freshness
-from ..engine.selection import dependency_order, select_jobs, unmatched
+from ..engine.selection import default_selection, dependency_order, select_jobs, unmatched
 from ..errors import TaskrunnerError
-from ..fields import as_json as job_as_json
 from ..jobfile.spec import MAX_JOBS, JobFile, load_job_file
 from ..model import Job, JobResult
 from ..paths import default_results, logs_for
@@ -45,6 +44,7 @@ from .clirun import (
     start_helpers,
 )
 from .execcmd import exec_command
+from .jobjson import as_json as job_as_json
 
 __all__ = ["main"]
 
@@ -129,7 +129,7 @@ def run_command(
     """
     start_helpers(settings)
     spec = _load(job_file, max_jobs)
-    select = {job.name for job in _selected(spec, only, tags)} if only or tags else None
+    select = {job.name for job in _selected(spec, only, tags)} if only or tags else default_selection(spec.jobs)
     results = settings.results_path or default_results(job_file)
     if job_file != "-":
         check_results_is_not(results, job_file)
@@ -172,7 +172,8 @@ def list_command(job_file: str, as_json: bool, only: tuple[str, ...], tags: tupl
       taskrunner list jobs.yaml --json | jq '.[].name'
     """
     every = _load(job_file, max_jobs)
-    jobs = dependency_order(_selected(every, only, tags))
+    # Without filters every job is listed, those a run leaves out (default: false) marked.
+    jobs = dependency_order(_selected(every, only, tags) if only or tags else list(every.jobs))
     if as_json:
         echo_json_array(job_as_json(job) for job in jobs)
         return

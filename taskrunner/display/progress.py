@@ -282,7 +282,7 @@ def format_summary(
     for position, result in enumerate(report):
         if result.status in FAILURES:
             problems.append(result)
-        if result.duration is not None and slowest:
+        if result.duration is not None and slowest and result.status is not Status.UPTODATE:  # (it did not run)
             timed_count += 1
             entry = (result.duration, -position, result)
             if len(timed) < slowest:

@@ -27,6 +27,7 @@ recursive) are relative to the job's working directory.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import functools
 import glob
@@ -37,8 +38,11 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from ..jobhash import job_hash
 from ..model import Job, JobResult, Status
+from ..results.resume import RunPreview
+from ..results.retention import Retention
+from .selection import dependency_order
 
-__all__ = ["Freshness", "job_folder", "matches", "unmade_inputs"]
+__all__ = ["Freshness", "job_folder", "matches", "unmade_inputs", "without_stale"]
 
 _MAGIC = re.compile(r"[*?[]")
 #: How far in the future a file's time may be before it counts as clock skew
@@ -127,7 +131,10 @@ class Freshness:
                     changed = self._time(path)
                     if changed is None or changed > oldest_output:
                         return None
-        return JobResult(name=job.name, status=Status.UPTODATE, started=now, finished=now, duration=0.0,
+        # Its duration is the last real run's, which the critical path of the
+        # next clean build needs (this line replaces that run's).
+        last_duration = previous.duration if previous is not None and previous.duration is not None else 0.0
+        return JobResult(name=job.name, status=Status.UPTODATE, started=now, finished=now, duration=last_duration,
                          job_hash=job_hash(job))
 
     def up_to_date(self, jobs: Sequence[Job], now: float = 0.0) -> set[str]:
@@ -141,6 +148,21 @@ class Freshness:
             if self.fresh_result(job, now, dependency_ran=would_run) is not None:
                 fresh.add(job.name)
         return fresh
+
+    def remove_outputs(self, job: Job) -> list[str]:
+        """Remove the files ``job`` declared as outputs (after it failed: a
+        partial file must never be up to date later, as make's
+        ``.DELETE_ON_ERROR``); folders are left. The paths removed."""
+        removed = []
+        for pattern in job.outputs:
+            for path in matches(pattern, job_folder(job)):
+                if not os.path.isdir(path) or os.path.islink(path):
+                    try:
+                        os.unlink(path)
+                    except OSError:
+                        continue
+                    removed.append(path)
+        return removed
 
     def missing_outputs(self, job: Job) -> list[str]:
         """The declared output patterns of ``job`` that match nothing."""
@@ -207,3 +229,28 @@ def _newest_inside(folder: str) -> int | None:
             if changed is not None and (newest is None or changed > newest):
                 newest = changed
     return newest
+
+
+def without_stale(preview: RunPreview, jobs: Sequence[Job], force: bool = False) -> RunPreview:
+    """``preview`` (of a ``--resume`` run) with the kept successes that are no
+    longer up to date run again: a job with outputs older than an input (make's
+    rule, as a plain run applies it), and a kept job depending on one that runs
+    again. A job without outputs keeps its success unless a dependency reruns."""
+    done = preview.retention.done
+    if not done or not any(job.outputs for job in jobs if job.name in done):
+        return preview
+    freshness = Freshness(jobs, preview.last, force)
+    running = {job.name for job in preview.to_run}
+    stale: set[str] = set()
+    for job in dependency_order(jobs):
+        if job.name not in done:
+            continue
+        rerun = any(dep in stale or dep in running for dep in job.depends_on)
+        if (job.outputs or rerun) and freshness.fresh_result(job, 0.0, dependency_ran=rerun) is None:
+            stale.add(job.name)
+    if not stale:
+        return preview
+    retention = Retention([line for line in preview.retention.lines if line.name not in stale],
+                          {name: line for name, line in done.items() if name not in stale}, preview.retention.foreign)
+    return dataclasses.replace(preview, retention=retention,
+                               to_run=[job for job in jobs if job.name in stale or job.name in running])

@@ -150,6 +150,37 @@ def critical_paths(
     return critical
 
 
+class _Reservations:
+    """The run's resources the running jobs hold (none to count without a pool)."""
+
+    def __init__(self, jobs: Sequence[Job], pool: ResourcePool | None) -> None:
+        self._pool = pool
+        self._needs = [demand(dict(job.resources)) for job in jobs] if pool is not None else []
+        self._gpus: dict[int, tuple[str, ...]] = {}
+
+    def reserve(self, index: int) -> bool:
+        """Take job ``index``'s resources if they fit (always true without a pool)."""
+        if self._pool is None:
+            return True
+        if not self._pool.fits(self._needs[index]):
+            return False
+        self._gpus[index] = self._pool.take(self._needs[index])
+        return True
+
+    def release(self, index: int) -> bool:
+        """Give back what job ``index`` held; whether it held anything."""
+        if index not in self._gpus:
+            return False
+        assert self._pool is not None
+        self._pool.give_back(self._needs[index], self._gpus.pop(index))
+        return True
+
+    def gpus_of(self, index: int) -> tuple[str, ...] | None:
+        if self._pool is None or not self._pool.manages_gpus:
+            return None
+        return self._gpus.get(index, ())
+
+
 class Plan:
     """Scheduling state of one run over ``jobs``.
 
@@ -207,9 +238,7 @@ class Plan:
         self._retries: list[tuple[float, int]] = []
         # With a resource pool, a job is taken only when its demand fits; the
         # gpus each running job holds are given back with its outcome.
-        self._pool = resources
-        self._needs = [demand(dict(job.resources)) for job in self.jobs] if resources is not None else []
-        self._gpus: dict[int, tuple[str, ...]] = {}
+        self._held = _Reservations(self.jobs, resources)
         self._blocked = False  # nothing ready fitted at the last take_due
         self._final_count = 0
         self._failures = 0
@@ -279,13 +308,13 @@ class Plan:
             if self._retries and self._retries[0][0] <= now:
                 retry = heapq.heappop(self._retries)
                 index = retry[1]
-                if not self._reserve(index):
+                if not self._held.reserve(index):
                     passed_retries.append(retry)
                     continue
             elif self._has_fresh():
                 entry = self._pop_fresh()
                 index = entry if self._keys is None else entry[2]
-                if not self._reserve(index):
+                if not self._held.reserve(index):
                     passed_fresh.append(entry)
                     if len(passed_fresh) + len(passed_retries) >= BACKFILL_SCAN:
                         break
@@ -302,21 +331,10 @@ class Plan:
             heapq.heappush(self._fresh, entry)
         return taken
 
-    def _reserve(self, index: int) -> bool:
-        """Take the job's resources if they fit (always true without a pool)."""
-        if self._pool is None:
-            return True
-        if not self._pool.fits(self._needs[index]):
-            return False
-        self._gpus[index] = self._pool.take(self._needs[index])
-        return True
-
     def gpus_of(self, index: int) -> tuple[str, ...] | None:
         """The gpu devices the running job ``index`` holds; None when the run
         does not manage gpus (the job sees what the run inherited)."""
-        if self._pool is None or not self._pool.manages_gpus:
-            return None
-        return self._gpus.get(index, ())
+        return self._held.gpus_of(index)
 
     def record(self, index: int, outcome: JobResult, now: float) -> list[JobResult]:
         """Record one attempt's outcome; return the results that became final.
@@ -327,9 +345,7 @@ class Plan:
         directly or not, final as ``skipped``.
         """
         self._running.discard(index)
-        if index in self._gpus:  # its resources are free again
-            assert self._pool is not None
-            self._pool.give_back(self._needs[index], self._gpus.pop(index))
+        if self._held.release(index):  # its resources are free again
             self._blocked = False
         job = self.jobs[index]
         attempt = self._attempts[index]

@@ -33,6 +33,9 @@ from .sendable import unsendable_result
 
 __all__ = ["RunLoop"]
 
+#: How a job ends that may leave half-written outputs (removed, unless it keeps them).
+PARTIAL = frozenset({Status.FAILED, Status.TIMEOUT, Status.CRASHED, Status.CANCELLED})
+
 log = logging.getLogger("taskrunner.run")
 
 #: Seconds between looks at the available memory while ``--memfree`` holds jobs back.
@@ -139,7 +142,10 @@ class RunLoop:
                 missing = self.freshness.missing_outputs(job)
                 if missing:
                     outcome = outcome.evolve(status=Status.FAILED, error=f"missing output {missing[0]}")
-            finals += self.plan.record(index, outcome, time.time())
+            recorded = self.plan.record(index, outcome, time.time())
+            if recorded and recorded[0].status in PARTIAL and job.outputs and not job.keep_failed_outputs:
+                self.freshness.remove_outputs(job)  # (what it made of them may be half written)
+            finals += recorded
         if self.plan.stopped:
             self.pool.stop_starting()  # --fail-fast: not even a held chunk's rest
         return self._publish(finals)

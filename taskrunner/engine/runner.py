@@ -43,10 +43,11 @@ from ..results.resultstore import ResultsView
 from ..results.resume import RunPreview, preview_run
 from ..signals import SignalGuard
 from .fileorder import with_file_dependencies
-from .freshness import Freshness
+from .freshness import Freshness, without_stale
 from .options import RunOptions
 from .plan import Plan, dependency_problems
 from .runloop import RunLoop
+from .selection import default_selection
 from .sendable import check_jobs
 
 __all__ = ["RunIteration", "RunOptions", "RunPreview", "Runner", "run"]
@@ -235,18 +236,21 @@ class Runner:
         Raises ``ResultsFileError`` for a results file that cannot be used.
         """
         check_results_path(self.options.results_path)
-        return self._preview(with_file_dependencies(jobs)[0], select)
+        jobs = with_file_dependencies(jobs)[0]
+        return self._preview(jobs, default_selection(jobs) if select is None else select)
 
     def _preview(self, jobs: Sequence[Job], select: Collection[str] | None) -> RunPreview:
         options = self.options
-        return preview_run(options.results_path, jobs, select, resume=options.resume, source=options.source,
-                           force=options.force)
+        preview = preview_run(options.results_path, jobs, select, resume=options.resume, source=options.source,
+                              force=options.force)
+        return without_stale(preview, jobs, options.force) if options.resume else preview
 
     def _execute(
         self, jobs: Sequence[Job], select: Collection[str] | None
     ) -> Generator[JobResult, None, RunReport]:
         options = self.options
         jobs, by_file = with_file_dependencies(options.apply_to(jobs))  # (order from files)
+        select = default_selection(jobs) if select is None else select  # (default: false jobs stay out)
         check_jobs(jobs)
         started = time.monotonic()
         # Signals first: from here on a Ctrl-C is recorded (every job gets a

@@ -19,20 +19,24 @@ from collections.abc import Sequence
 from ..model import Job
 from .plan import dependency_graph
 
-__all__ = ["dependency_order", "select_jobs", "unmatched"]
+__all__ = ["default_selection", "dependency_order", "select_jobs", "unmatched"]
 
 
 def select_jobs(jobs: Sequence[Job], only: Sequence[str] = (), tags: Sequence[str] = ()) -> list[Job]:
     """Jobs whose name matches a glob in ``only`` or that carry a tag in ``tags``,
-    plus everything they depend on, in file order. No filters: every job."""
+    plus everything they depend on, in file order. No filters: every job but
+    those marked ``default: false`` (a ``clean``), unless one that runs needs them."""
     if not only and not tags:
-        return list(jobs)
+        if all(job.default for job in jobs):
+            return list(jobs)
+        wanted = {job.name for job in jobs if job.default}
+    else:
+        wanted = {
+            job.name
+            for job in jobs
+            if any(fnmatch.fnmatchcase(job.name, pattern) for pattern in only) or set(job.tags) & set(tags)
+        }
     by_name = {job.name: job for job in jobs}
-    wanted = {
-        job.name
-        for job in jobs
-        if any(fnmatch.fnmatchcase(job.name, pattern) for pattern in only) or set(job.tags) & set(tags)
-    }
     pending = deque(wanted)
     while pending:
         for dependency in by_name[pending.popleft()].depends_on:
@@ -40,6 +44,12 @@ def select_jobs(jobs: Sequence[Job], only: Sequence[str] = (), tags: Sequence[st
                 wanted.add(dependency)
                 pending.append(dependency)
     return [job for job in jobs if job.name in wanted]
+
+
+def default_selection(jobs: Sequence[Job]) -> set[str] | None:
+    """The names a run without ``--only``/``--tag`` runs: None (all of them)
+    unless some job is ``default: false``."""
+    return None if all(job.default for job in jobs) else {job.name for job in select_jobs(jobs)}
 
 
 def unmatched(jobs: Sequence[Job], only: Sequence[str] = (), tags: Sequence[str] = ()) -> list[str]:
