@@ -6,8 +6,7 @@ and how), by ``list --json`` (how a key appears), and by a test that holds the R
 key table to it. Adding a key is one entry here plus its behaviour.
 
     >>> [field.name for field in FIELDS if field.defaultable]
-    ['env', 'cwd', 'timeout', 'retries', 'retry_delay', 'tags', 'keep_children', 'success_codes', 'env_file', 'priority', 'resources', 'memory_limit', 'shell',
-     'keep_failed_outputs']
+    ['env', 'cwd', 'timeout', 'retries', 'retry_delay', 'tags', 'keep_children', 'success_codes', 'env_file', 'priority', 'resources', 'memory_limit', 'shell', 'keep_failed_outputs']
     >>> FIELD["timeout"].check(2)
     2.0
 """
