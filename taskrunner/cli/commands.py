@@ -20,7 +20,8 @@ from ..display.progress import format_summary
 from ..display.timeline import render_timeline
 from ..engine.freshness import Freshness
 from ..engine.selection import default_selection, dependency_order, select_jobs, unmatched
-from ..errors import TaskrunnerError
+from ..errors import SpecError, TaskrunnerError
+from ..jobfile.deepcheck import check_jobs_deeply
 from ..jobfile.spec import MAX_JOBS, JobFile, load_job_file
 from ..model import Job, JobResult
 from ..paths import default_results, logs_for
@@ -144,17 +145,26 @@ def run_command(
 @click.argument("job_file", type=click.Path(dir_okay=False))
 @click.option("--max-jobs", type=click.IntRange(min=1), default=MAX_JOBS, show_default=True,
               help="Refuse a file that expands (matrices) to more jobs.")
-def validate_command(job_file: str, max_jobs: int) -> None:
+@click.option("--check", "deep", is_flag=True,
+              help="Also import each call target (in a child process) and look up each program on PATH.")
+def validate_command(job_file: str, max_jobs: int, deep: bool) -> None:
     """Check JOB_FILE and report every problem (exit 0 if valid, 2 if not).
 
+    Without --check nothing is imported or run.
+
     \b
-    Example:
+    Examples:
       taskrunner validate jobs.yaml
+      taskrunner validate --check jobs.yaml
     """
     spec = _load(job_file, max_jobs)
     for warning in spec.warnings:
         click.echo(warning, err=True)
-    click.echo(f"{spec.path}: valid, {len(spec.jobs)} jobs")
+    if deep:
+        problems = check_jobs_deeply(spec.path, spec.jobs, spec.lines)
+        if problems:
+            fail(SpecError(problems))
+    click.echo(f"{spec.path}: valid, {len(spec.jobs)} jobs" + (" (programs and call targets found)" if deep else ""))
 
 
 @cli.command("list")

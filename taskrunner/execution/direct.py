@@ -30,14 +30,14 @@ import re
 import shutil
 from collections.abc import Mapping, Sequence
 
-__all__ = ["direct_argv", "runs_words_alike"]
+__all__ = ["SHELL_WORDS", "direct_argv", "runs_words_alike"]
 
 _PLAIN = re.compile(r"[A-Za-z0-9_\-./:=@%+, \t]+")
 
 # POSIX special and regular built-ins, reserved words, and common bash/dash
 # built-ins: their meaning inside a shell differs from a program's (or there
 # is no program). ``true`` and ``false`` are left out on purpose.
-_SHELL_WORDS = frozenset(
+SHELL_WORDS = frozenset(
     ["!", "{", "}", "[[", "]]", "case", "do", "done", "elif", "else", "esac", "fi", "for", "function", "if", "in", "select", "then", "time", "until", "while", ".", ":", "[", "alias", "bg", "break", "builtin", "caller", "cd", "command", "compgen", "complete", "continue", "declare", "dirs", "disown", "echo", "enable", "eval", "exec", "exit", "export", "fc", "fg", "getopts", "hash", "help", "history", "jobs", "kill", "let", "local", "logout", "mapfile", "newgrp", "popd", "printf", "pushd", "pwd", "read", "readarray", "readonly", "return", "set", "shift", "shopt", "source", "suspend", "test", "times", "trap", "type", "typeset", "ulimit", "umask", "unalias", "unset", "wait"]
 )
 
@@ -51,7 +51,7 @@ def direct_argv(command: str, env: Mapping[str, str]) -> tuple[str, list[str]] |
     if not _PLAIN.fullmatch(command):
         return None
     words = command.split()
-    if not words or "=" in words[0] or words[0] in _SHELL_WORDS:
+    if not words or "=" in words[0] or words[0] in SHELL_WORDS:
         return None
     if "/" in words[0]:
         # A relative path means the job's folder, which is not ours: leave it to the shell.

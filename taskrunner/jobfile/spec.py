@@ -17,7 +17,7 @@ import gc
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +62,8 @@ class JobFile:
     resources: dict[str, float] | None = None
     #: Lines for ``validate`` to show: things that are valid but may not mean what was meant.
     warnings: tuple[str, ...] = ()
+    #: Each job's line in the file (for ``validate --check``).
+    lines: Mapping[str, int] = dataclasses.field(default_factory=dict)
 
 
 #: Default cap on the number of jobs a file may expand to (``--max-jobs``).
@@ -218,12 +220,12 @@ def load_job_file(path: str | os.PathLike[str], *, max_jobs: int = MAX_JOBS) -> 
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark is not None else None
         problem = " ".join(str(part) for part in (error.context, error.problem) if part)
-        raise SpecError(SpecProblem(path, line, f"invalid YAML: {_one_line(problem)}")) from None
+        raise SpecError(SpecProblem(path, line, f"invalid YAML: {' '.join(problem.split())}")) from None
     except yaml.reader.ReaderError as error:
         line = text.count("\n", 0, error.position) + 1
-        raise SpecError(SpecProblem(path, line, f"invalid YAML: {_one_line(error.reason)} (character {error.character!r})")) from None
+        raise SpecError(SpecProblem(path, line, f"invalid YAML: {' '.join(error.reason.split())} (character {error.character!r})")) from None
     except yaml.YAMLError as error:
-        raise SpecError(SpecProblem(path, None, f"invalid YAML: {_one_line(str(error))}")) from None
+        raise SpecError(SpecProblem(path, None, f"invalid YAML: {' '.join(str(error).split())}")) from None
     except RecursionError:
         raise SpecError(SpecProblem(path, None, "invalid YAML: nested too deeply")) from None
     finally:
@@ -235,10 +237,6 @@ def load_job_file(path: str | os.PathLike[str], *, max_jobs: int = MAX_JOBS) -> 
         raise SpecError(reader.problems)
     assert job_file is not None
     return job_file
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def load_jobs(path: str | os.PathLike[str], *, max_jobs: int = MAX_JOBS) -> list[Job]:
@@ -308,7 +306,7 @@ def _read_root(reader: _Reader, root: yaml.Node, base_dir: str) -> JobFile | Non
             reader.problem(nodes[index], message)
         for index, message in unmade_inputs(jobs):
             reader.problem(nodes[index], message)
-    return JobFile(path=reader.path, jobs=tuple(jobs), workers=workers, resources=resources)
+    return JobFile(path=reader.path, jobs=tuple(jobs), workers=workers, resources=resources, lines=first_line)
 
 
 def _resolve_templates(job: Job, templates: dict[str, list[str]], names: dict[str, int]) -> Job:
