@@ -31,6 +31,7 @@ __all__ = [
     "FIELDS",
     "JOB_KEYS",
     "PYTHON_FIELDS",
+    "Depfile",
     "Field",
     "InvalidValue",
     "non_empty_string",
@@ -114,6 +115,29 @@ def paths_value(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not value or not all(isinstance(p, str) and p.strip() for p in value):
         raise InvalidValue(f"must be a path or a list of paths, got {value!r}")
     return tuple(value)
+
+
+class Depfile(str):
+    """An ``inputs`` entry naming a make-format dependency file the job writes
+    (``{depfile: "{f.}.d"}``, as ninja's ``depfile``): the prerequisites it
+    lists are inputs. A ``str`` (a path, filled like one), marked."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Depfile, (str(self),))
+
+
+def inputs_value(value: Any) -> tuple[str, ...]:
+    """Paths, globs and ``{depfile: PATH}`` entries."""
+    items = [value] if isinstance(value, (str, dict)) else value
+    if isinstance(items, (list, tuple)):
+        items = [Depfile(item["depfile"]) if isinstance(item, dict) and list(item) == ["depfile"]
+                 and isinstance(item["depfile"], str) else item for item in items]
+    try:
+        return paths_value(items)
+    except InvalidValue:
+        raise InvalidValue(f"must be a path, a glob or {{depfile: PATH}}, or a list of them, got {value!r}") from None
 
 
 def boolean(value: Any) -> bool:
@@ -306,9 +330,13 @@ def _python_seconds(check: Callable[[Any], float], bound: str) -> Callable[[Any]
     return seconds
 
 
-def python_paths(value: Any) -> tuple[str, ...]:
-    items = [value] if isinstance(value, (str, os.PathLike)) else _sequence(value, "a path or a list of paths")
-    return paths_value([os.fspath(item) if isinstance(item, os.PathLike) else item for item in items])
+def python_paths(value: Any, check: Callable[[Any], tuple[str, ...]] = paths_value) -> tuple[str, ...]:
+    items = [value] if isinstance(value, (str, os.PathLike, dict)) else _sequence(value, "a path or a list of paths")
+    return check([os.fspath(item) if isinstance(item, os.PathLike) else item for item in items])
+
+
+def python_inputs(value: Any) -> tuple[str, ...]:
+    return python_paths(value, inputs_value)
 
 
 def integer(value: Any) -> int:
@@ -405,7 +433,7 @@ FIELDS: tuple[Field, ...] = (
     Field("keep_children", boolean, defaultable=True),
     Field("success_codes", success_codes_value, defaultable=True, json="command", python=python_codes),
     Field("env_file", paths_value, defaultable=True, json="never", python=None),
-    Field("inputs", paths_value, placeholders="names", python=python_paths),
+    Field("inputs", inputs_value, placeholders="names", python=python_inputs),
     Field("outputs", paths_value, placeholders="names", python=python_paths),
     Field("priority", integer, defaultable=True),
     Field("resources", resources_value, defaultable=True, python=python_resources),

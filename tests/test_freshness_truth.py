@@ -333,3 +333,33 @@ def test_a_failed_job_leaves_no_partial_output_unless_it_keeps_them(cli: CliRunn
     assert not (cli.workdir / "half.txt").exists() and (cli.workdir / "kept.txt").exists()
     (cli.workdir / ".taskrunner" / "jobs.results.jsonl").unlink()  # the record gone: still not up to date
     assert "half\t" in cli.run("run", "jobs.yaml", "--dry-run").stdout
+
+
+DEPFILE_BUILD = """jobs:
+  - name: cc-{f}
+    run: 'cat {f}.c inc.h > {f}.o && printf "{f}.o: {f}.c \\\\\\\\\\\\n inc.h\\\\n" > {f}.d && echo {f} >> ran.log'
+    matrix: {f: [a, b]}
+    inputs: ['{f}.c', {depfile: '{f}.d'}]
+    outputs: '{f}.o'
+"""
+
+
+def test_a_depfile_lists_the_headers_a_job_read(cli: CliRunner) -> None:
+    for name in ("a.c", "b.c", "inc.h"):
+        (cli.workdir / name).write_text(name)
+    write(cli.workdir / "jobs.yaml", DEPFILE_BUILD)
+    assert cli.run("validate", "jobs.yaml").returncode == 0  # no .d yet: not an unmade input
+    listed = json.loads(cli.run("list", "jobs.yaml", "--json").stdout)
+    assert listed[0]["inputs"] == ["a.c", {"depfile": "a.d"}]
+    assert cli.run("run", "jobs.yaml").returncode == 0
+    assert (cli.workdir / "a.d").read_text() == "a.o: a.c \\\n inc.h\n"
+    assert sorted((cli.workdir / "ran.log").read_text().split()) == ["a", "b"]
+    (cli.workdir / "ran.log").unlink()
+    assert cli.run("run", "jobs.yaml").returncode == 0 and not (cli.workdir / "ran.log").exists()
+    os.utime(cli.workdir / "inc.h")  # the header both read (now: newer than the objects): both rebuild
+    assert cli.run("run", "jobs.yaml").returncode == 0
+    assert sorted((cli.workdir / "ran.log").read_text().split()) == ["a", "b"]
+    (cli.workdir / "ran.log").unlink()
+    os.utime(cli.workdir / "b.c")  # only b's source
+    assert cli.run("run", "jobs.yaml").returncode == 0
+    assert (cli.workdir / "ran.log").read_text().split() == ["b"]

@@ -276,3 +276,28 @@ def test_memfree_holds_new_jobs_back(cli: CliRunner) -> None:
     assert statuses(cli.workdir / ".taskrunner/jobs.results.jsonl") == {"a": "cancelled"}
     bad = cli.run("run", "jobs.yaml", "--memfree", "plenty")
     assert bad.returncode == 2 and bad.stderr.startswith("memfree must be") and "Traceback" not in bad.stderr
+
+
+# -- deciding at the last moment (issue 27, item 7) ----------------------------------------------
+
+def _order(cli: CliRunner, jobs: list[str]) -> list[str]:
+    write(cli.workdir / "jobs.yaml", "jobs:\n" + "".join(f"  - {job}\n" for job in jobs))
+    done = cli.run("run", "jobs.yaml", "-j", "1")
+    assert done.returncode == 0, done.stderr
+    return (cli.workdir / "order.log").read_text().split()
+
+
+def _job(name: str, extra: str = "") -> str:
+    return f"{{name: {name}, run: 'echo {name} >> order.log; sleep 0.2'{extra}}}"
+
+
+def test_a_job_that_becomes_ready_with_a_higher_priority_goes_first(cli: CliRunner) -> None:
+    jobs = [_job("A", ", priority: 50"), _job("B", ", priority: 100, depends_on: A")]
+    jobs += [_job(f"C{i}") for i in range(1, 5)]
+    assert _order(cli, jobs)[:3] == ["A", "B", "C1"]
+
+
+def test_the_critical_path_is_followed_as_it_becomes_ready(cli: CliRunner) -> None:
+    jobs = [_job("head"), _job("mid", ", depends_on: head"), _job("tail", ", depends_on: mid"),
+            _job("solo1"), _job("solo2")]
+    assert _order(cli, jobs)[:2] == ["head", "mid"]

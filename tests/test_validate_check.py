@@ -24,10 +24,10 @@ def test_a_typo_in_a_call_target_is_found_with_the_module_meant(cli: CliRunner) 
     assert done.returncode == 2, done.stdout
     lines = done.stderr.strip().splitlines()
     assert lines == [
-        "jobs.yaml:3: job 'typo-module': cannot import 'stat:summarise': 'stat' has no 'summarise' "
-        "(did you mean 'stats:summarise'?)",
-        "jobs.yaml:4: job 'typo-function': cannot import 'stats:sumarise': 'stats' has no 'sumarise' "
-        "(did you mean 'summarise'?)",
+        ("jobs.yaml:3: job 'typo-module': cannot import 'stat:summarise': 'stat' has no 'summarise' "
+        "(did you mean 'stats:summarise'?)"),
+        ("jobs.yaml:4: job 'typo-function': cannot import 'stats:sumarise': 'stats' has no 'sumarise' "
+        "(did you mean 'summarise'?)"),
         "jobs.yaml:5: job 'no-module': cannot import 'nosuchmodule_xyz:f': No module named 'nosuchmodule_xyz'",
     ], done.stderr
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from operator import attrgetter
 from typing import Any
 
-from ..fields import FIELDS
+from ..fields import FIELDS, Depfile
 
 __all__ = ["as_json"]
 
@@ -29,6 +29,8 @@ def as_json(job: Any) -> dict[str, Any]:
     data = dict(zip(_JSON_KEYS[kind], map(_plain, _JSON_VALUES[kind](job))))
     if "resources" in data:
         data["resources"] = dict(job.resources)
+    if any(isinstance(path, Depfile) for path in job.inputs):
+        data["inputs"] = [{"depfile": str(path)} if isinstance(path, Depfile) else path for path in job.inputs]
     if kind == "call" and not isinstance(job.call, str):
         data["call"] = str(job.call)
     return data

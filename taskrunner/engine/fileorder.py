@@ -23,6 +23,7 @@ import os
 import re
 from collections.abc import Sequence
 
+from ..fields import Depfile
 from ..model import Job
 from .freshness import job_folder
 
@@ -54,6 +55,8 @@ def with_file_dependencies(jobs: Sequence[Job]) -> tuple[list[Job], dict[tuple[s
         folder = job_folder(job)
         new: list[str] = []
         for pattern in job.inputs:
+            if isinstance(pattern, Depfile):
+                continue  # (the job's own record of what it read)
             for producer in producers.of(os.path.normpath(os.path.join(folder, pattern)), bool(_MAGIC.search(pattern))):
                 name = jobs[producer].name
                 if producer != index and name not in job.depends_on and name not in new:

@@ -36,10 +36,12 @@ import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 
+from ..fields import Depfile
 from ..jobhash import job_hash
 from ..model import Job, JobResult, Status
 from ..results.resume import RunPreview
 from ..results.retention import Retention
+from .depfile import read_prerequisites
 from .selection import dependency_order
 
 __all__ = ["Freshness", "job_folder", "matches", "unmade_inputs", "without_stale"]
@@ -76,8 +78,8 @@ def unmade_inputs(jobs: Sequence[Job]) -> list[tuple[int, str]]:
     for index, job in enumerate(jobs):
         folder = job_folder(job)
         for pattern in job.inputs:
-            if matches(pattern, folder):
-                continue
+            if isinstance(pattern, Depfile) or matches(pattern, folder):
+                continue  # (a dependency file is the job's own: missing until it first runs)
             wanted = os.path.normpath(os.path.join(folder, pattern))
             if not any(fnmatch.fnmatchcase(out, wanted) or fnmatch.fnmatchcase(wanted, out) for out in made):
                 problems.append(
@@ -122,7 +124,7 @@ class Freshness:
             return None
         for patterns, folder, order_only in self._inputs_of(job):
             for pattern in patterns:
-                found = matches(pattern, folder)
+                found = _depfile_inputs(pattern, folder) if isinstance(pattern, Depfile) else matches(pattern, folder)
                 if not found:
                     return None
                 for path in found:
@@ -210,6 +212,15 @@ class Freshness:
                                      "the jobs using it run")
             return None
         return changed
+
+
+def _depfile_inputs(depfile: str, folder: str) -> list[str]:
+    """The prerequisites a job's dependency file lists, as paths (relative
+    ones to the job's folder, where its compiler ran); none if the file is
+    missing (never built: not up to date). A prerequisite that is gone
+    stays in the list: it has no time, so the job is not up to date."""
+    listed = read_prerequisites(os.path.join(folder, depfile))
+    return [] if listed is None else [os.path.join(folder, path) for path in listed] or [os.path.join(folder, depfile)]
 
 
 def _mtime(path: str) -> int | None:

@@ -165,7 +165,7 @@ def expand(
             if key in shell:
                 fields[key], referenced = shell[key].fill(substitute.replacements)
             elif how == "run":
-                fields[key] = tuple(substitute.text(item) for item in value)
+                fields[key] = tuple(type(item)(substitute.text(item)) for item in value)  # (a Depfile stays one)
             elif how == "data":
                 fields[key] = substitute.data(value)
             elif how == "env":
@@ -173,7 +173,7 @@ def expand(
             elif how == "text":
                 fields[key] = substitute.text(value)
             elif how == "names":
-                fields[key] = tuple(substitute.text(item) for item in value)
+                fields[key] = tuple(type(item)(substitute.text(item)) for item in value)  # (a Depfile stays one)
         if referenced:  # the values a shell string refers to (see shellvalues)
             fields["env"] = {**fields.get("env", {}), **referenced}
         if substitute.slot_used:

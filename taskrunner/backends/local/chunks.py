@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 
-__all__ = ["CHUNK_SECONDS", "MAX_CHUNK", "TAKE_REST_AFTER", "ChunkSizer", "Item"]
+__all__ = ["CHUNK_SECONDS", "DECIDE_LATE_SECONDS", "MAX_CHUNK", "TAKE_REST_AFTER", "ChunkSizer", "Item"]
 
 #: Work one queue item should hold, and the most attempts it may hold.
 CHUNK_SECONDS = 0.01
 MAX_CHUNK = 512
+#: Attempts that take this long or longer are handed to a worker only when
+#: it is free, so the choice among ready jobs (priority, critical path,
+#: resources) is made at the last moment; shorter ones are queued ahead (a
+#: round trip per job would cost more than the choice is worth).
+DECIDE_LATE_SECONDS = 0.01
 #: An attempt running this much longer than its chunk was meant to take
 #: holds up the rest of that chunk: an idle worker then takes the rest.
 TAKE_REST_AFTER = 3 * CHUNK_SECONDS
@@ -49,6 +54,11 @@ class ChunkSizer:
     def __init__(self) -> None:
         self.size = 1
         self._mean: float | None = None
+
+    @property
+    def decide_late(self) -> bool:
+        """Whether attempts wait for a free worker (long ones, or none seen yet)."""
+        return self._mean is None or self._mean >= DECIDE_LATE_SECONDS
 
     def observe(self, duration: float) -> None:
         """Account for one finished attempt that ran ``duration`` seconds.

@@ -120,8 +120,11 @@ class LocalPool:
     # -- submitting and collecting ------------------------------------------
 
     def capacity(self) -> int:
-        """How many more attempts to submit now: two chunks a worker, so the
-        queue stays short but never runs dry."""
+        """How many more attempts to submit now: for long attempts, one per
+        free worker (the run chooses the next job when a worker is free); for
+        short ones two chunks a worker, so the queue never runs dry."""
+        if self._chunks.decide_late:
+            return max(0, self.workers - len(self._ledger.outstanding))
         return max(0, 2 * self.workers * self._chunks.size - len(self._ledger.outstanding))
 
     def submit(self, attempt: Attempt) -> None:
