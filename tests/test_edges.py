@@ -221,7 +221,7 @@ def test_verbose_shows_supervision_events(cli: CliRunner) -> None:
     assert "taskrunner.local" not in quiet.stderr
     loud = cli.run("-v", "run", str(jobs), "-w", "1")
     assert loud.returncode == 1
-    assert "taskrunner: taskrunner.local: worker w0-" in loud.stderr and "died (signal SIGKILL)" in loud.stderr
+    assert "taskrunner: taskrunner.local: worker w1-" in loud.stderr and "died (signal SIGKILL)" in loud.stderr
     assert "replacement" in loud.stderr
 
 

@@ -60,6 +60,11 @@ class ChunkSizer:
         """Whether attempts wait for a free worker (long ones, or none seen yet)."""
         return self._mean is None or self._mean >= DECIDE_LATE_SECONDS
 
+    def ahead(self, workers: int) -> int:
+        """How many attempts ``workers`` workers should have queued or running:
+        one each for long attempts, two chunks each for short ones."""
+        return workers if self.decide_late else 2 * workers * self.size
+
     def observe(self, duration: float) -> None:
         """Account for one finished attempt that ran ``duration`` seconds.
 

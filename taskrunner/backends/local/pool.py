@@ -123,9 +123,7 @@ class LocalPool:
         """How many more attempts to submit now: for long attempts, one per
         free worker (the run chooses the next job when a worker is free); for
         short ones two chunks a worker, so the queue never runs dry."""
-        if self._chunks.decide_late:
-            return max(0, self.workers - len(self._ledger.outstanding))
-        return max(0, 2 * self.workers * self._chunks.size - len(self._ledger.outstanding))
+        return max(0, self._chunks.ahead(self.workers) - len(self._ledger.outstanding))
 
     def submit(self, attempt: Attempt) -> None:
         """Queue ``attempt`` (``poll()`` sends a partial chunk); raises what pickling raised."""
