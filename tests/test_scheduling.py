@@ -301,3 +301,19 @@ def test_the_critical_path_is_followed_as_it_becomes_ready(cli: CliRunner) -> No
     jobs = [_job("head"), _job("mid", ", depends_on: head"), _job("tail", ", depends_on: mid"),
             _job("solo1"), _job("solo2")]
     assert _order(cli, jobs)[:2] == ["head", "mid"]
+
+
+def test_chunks_grow_only_after_enough_attempts_were_seen() -> None:
+    # Two quick jobs at the start of a run of long ones must not make the next
+    # long ones travel together, one queued behind another on a busy worker.
+    from taskrunner.backends.local.chunks import MIN_SAMPLES, ChunkSizer
+
+    sizer = ChunkSizer()
+    assert sizer.decide_late and sizer.ahead(3) == 3  # nothing seen yet: one per free worker
+    for _ in range(MIN_SAMPLES - 1):
+        sizer.observe(0.0001)
+    assert sizer.size == 1 and not sizer.decide_late and sizer.ahead(3) == 6
+    sizer.observe(0.0001)
+    assert sizer.size == 100 and sizer.ahead(3) == 600
+    sizer.observe(0.05)
+    assert sizer.decide_late and sizer.ahead(3) == 3

@@ -13,6 +13,8 @@ __all__ = ["CHUNK_SECONDS", "DECIDE_LATE_SECONDS", "MAX_CHUNK", "TAKE_REST_AFTER
 #: Work one queue item should hold, and the most attempts it may hold.
 CHUNK_SECONDS = 0.01
 MAX_CHUNK = 512
+#: Attempts seen before chunks grow past one attempt.
+MIN_SAMPLES = 10
 #: Attempts that take this long or longer are handed to a worker only when
 #: it is free, so the choice among ready jobs (priority, critical path,
 #: resources) is made at the last moment; shorter ones are queued ahead (a
@@ -54,6 +56,7 @@ class ChunkSizer:
     def __init__(self) -> None:
         self.size = 1
         self._mean: float | None = None
+        self._seen = 0
 
     @property
     def decide_late(self) -> bool:
@@ -76,4 +79,9 @@ class ChunkSizer:
             self._mean = duration
         else:
             self._mean = 0.9 * self._mean + 0.1 * duration
-        self.size = max(1, min(MAX_CHUNK, round(CHUNK_SECONDS / max(self._mean, 1e-6))))
+        self._seen += 1
+        if self._seen >= MIN_SAMPLES:
+            # Not on the first few: two quick jobs at the start of a run of long
+            # ones would put long ones in one chunk, one behind the other,
+            # while a later job in file order took the free worker.
+            self.size = max(1, min(MAX_CHUNK, round(CHUNK_SECONDS / max(self._mean, 1e-6))))
