@@ -6,7 +6,7 @@ and how), by ``list --json`` (how a key appears), and by a test that holds the R
 key table to it. Adding a key is one entry here plus its behaviour.
 
     >>> [field.name for field in FIELDS if field.defaultable]
-    ['env', 'cwd', 'timeout', 'retries', 'retry_delay', 'tags', 'keep_children', 'success_codes', 'env_file', 'priority', 'resources', 'memory_limit', 'shell', 'keep_failed_outputs']
+    ['env', 'cwd', 'timeout', 'retries', 'retry_delay', 'tags', 'keep_children', 'success_codes', 'env_file', 'priority', 'resources', 'memory_limit', 'shell', 'keep_failed_outputs', 'freshness']
     >>> FIELD["timeout"].check(2)
     2.0
 """
@@ -24,19 +24,8 @@ from typing import Any, Literal
 from .resources import fits_float, parse_amount
 from .sources import Source, parse_source
 
-__all__ = [
-    "CHECKS",
-    "DEFAULTABLE",
-    "FIELD",
-    "FIELDS",
-    "JOB_KEYS",
-    "PYTHON_FIELDS",
-    "Depfile",
-    "Field",
-    "InvalidValue",
-    "non_empty_string",
-    "positive_int",
-]
+__all__ = ["CHECKS", "DEFAULTABLE", "FIELD", "FIELDS", "JOB_KEYS", "PYTHON_FIELDS", "Depfile", "Field", "InvalidValue",
+           "non_empty_string", "positive_int"]
 
 _CALL_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
@@ -138,6 +127,12 @@ def inputs_value(value: Any) -> tuple[str, ...]:
         return paths_value(items)
     except InvalidValue:
         raise InvalidValue(f"must be a path, a glob or {{depfile: PATH}}, or a list of them, got {value!r}") from None
+
+
+def freshness_value(value: Any) -> str:
+    if value not in ("mtime", "content"):
+        raise InvalidValue(f"must be mtime or content, got {value!r}")
+    return str(value)
 
 
 def boolean(value: Any) -> bool:
@@ -441,6 +436,7 @@ FIELDS: tuple[Field, ...] = (
     Field("shell", shell_value, defaultable=True, json="command"),
     Field("default", boolean),
     Field("keep_failed_outputs", boolean, defaultable=True),
+    Field("freshness", freshness_value, defaultable=True),
 )
 FIELD: Mapping[str, Field] = {field.name: field for field in FIELDS}
 CHECKS: Mapping[str, Callable[[Any], Any]] = {field.name: field.check for field in FIELDS}

@@ -117,6 +117,8 @@ class Job:
     default: bool = True
     #: True: a job that fails keeps what it made of its ``outputs`` (else they are removed).
     keep_failed_outputs: bool = False
+    #: How up-to-dateness is judged: ``mtime`` (make's rule) or ``content`` (hashes).
+    freshness: str = "mtime"
     #: Internal: the text standing for ``{%}`` (the worker slot) outside shell
     #: strings, replaced where the job runs (see ``taskrunner.slotfill``).
     slot_token: str | None = None
@@ -297,7 +299,8 @@ class JobResult:
     ``history`` holds ``(started, finished, worker, status)`` of every attempt
     that ran (for the timeline); ``job_hash`` fingerprints the job's definition
     (see ``taskrunner.jobhash``), so ``--resume`` can tell a stale success;
-    ``max_rss`` is the peak resident memory of the last attempt, in bytes.
+    ``max_rss`` is the peak resident memory of the last attempt, in bytes;
+    ``content_hash`` the digest of its files (``freshness: content``).
 
     >>> result = JobResult.from_dict({"name": "a", "status": "failed", "returncode": 3})
     >>> result.ok, result.to_dict()["status"]
@@ -320,6 +323,8 @@ class JobResult:
     history: tuple[tuple[float, float, str, str], ...] = ()
     job_hash: str | None = None
     max_rss: int | None = None
+    #: ``freshness: content`` only: the digest of the job's inputs and outputs when it last ran.
+    content_hash: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -359,6 +364,8 @@ class JobResult:
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}
         data["status"] = self.status.value
         data["history"] = [list(entry) for entry in self.history]
+        if self.content_hash is None:
+            del data["content_hash"]  # (only lines of content-checked jobs carry it)
         return data
 
     @classmethod

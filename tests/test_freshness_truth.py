@@ -363,3 +363,32 @@ def test_a_depfile_lists_the_headers_a_job_read(cli: CliRunner) -> None:
     os.utime(cli.workdir / "b.c")  # only b's source
     assert cli.run("run", "jobs.yaml").returncode == 0
     assert (cli.workdir / "ran.log").read_text().split() == ["b"]
+
+
+def test_content_freshness_ignores_times_and_follows_content(cli: CliRunner) -> None:
+    (cli.workdir / "in.txt").write_text("one")
+    write(cli.workdir / "jobs.yaml", """defaults: {freshness: content}
+jobs:
+  - {name: copy, run: 'cp in.txt out.txt && echo copy >> ran.log', inputs: in.txt, outputs: out.txt}
+""")
+    assert cli.run("run", "jobs.yaml").returncode == 0
+    line = json.loads((cli.workdir / RESULTS).read_text())
+    assert len(line["content_hash"]) == 32
+    os.utime(cli.workdir / "in.txt", (time.time() + 5,) * 2)  # touched (even from the future), not changed
+    assert cli.run("run", "jobs.yaml").returncode == 0
+    assert statuses(cli.workdir / RESULTS) == {"copy": "uptodate"}
+    assert json.loads((cli.workdir / RESULTS).read_text())["content_hash"] == line["content_hash"]
+    (cli.workdir / "in.txt").write_text("two")  # changed, and older than the output
+    os.utime(cli.workdir / "in.txt", (time.time() - 100,) * 2)
+    assert "(up to date)" not in cli.run("run", "jobs.yaml", "--dry-run").stdout
+    assert cli.run("run", "jobs.yaml").returncode == 0
+    assert statuses(cli.workdir / RESULTS) == {"copy": "ok"} and (cli.workdir / "out.txt").read_text() == "two"
+    (cli.workdir / "out.txt").write_text("edited by hand")  # an output changed: rerun too
+    assert cli.run("run", "jobs.yaml").returncode == 0
+    assert (cli.workdir / "ran.log").read_text().split() == ["copy"] * 3
+
+
+def test_a_bad_freshness_is_refused(cli: CliRunner) -> None:
+    write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: a, run: 'true', freshness: hash}\n")
+    done = cli.run("validate", "jobs.yaml")
+    assert done.returncode == 2 and "'freshness' must be mtime or content" in done.stderr

@@ -261,7 +261,7 @@ BAD_VALUES = {
     "name": " ", "run": [], "call": "no-colon", "args": {"a": 1}, "kwargs": {1: 2}, "env": {"A=B": "x"},
     "cwd": "", "timeout": 0, "retries": -1, "retry_delay": -1, "tags": [1], "depends_on": [""],
     "keep_children": "yes", "success_codes": [256], "inputs": [""], "outputs": [3], "priority": 1.5, "resources": {"mem": "lots"}, "memory_limit": "0M",
-    "shell": "bash -e", "default": "no", "keep_failed_outputs": 1,
+    "shell": "bash -e", "default": "no", "keep_failed_outputs": 1, "freshness": "hash",
 }
 
 

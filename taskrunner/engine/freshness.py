@@ -31,6 +31,7 @@ import dataclasses
 import fnmatch
 import functools
 import glob
+import hashlib
 import os
 import re
 import time
@@ -119,6 +120,8 @@ class Freshness:
         previous = self._last.get(job.name)
         if previous is not None and (not previous.ok or previous.job_hash != job_hash(job)):
             return None
+        if job.freshness == "content":
+            return self._same_content(job, previous, now)
         oldest_output = self._oldest(job.outputs, job_folder(job))
         if oldest_output is None:
             return None
@@ -150,6 +153,38 @@ class Freshness:
             if self.fresh_result(job, now, dependency_ran=would_run) is not None:
                 fresh.add(job.name)
         return fresh
+
+    def _same_content(self, job: Job, previous: JobResult | None, now: float) -> JobResult | None:
+        """``freshness: content``: up to date when its files hash as they did when it last ran."""
+        if previous is None or previous.content_hash is None:
+            return None
+        digest = self.content_digest(job)
+        if digest != previous.content_hash:
+            return None
+        return JobResult(name=job.name, status=Status.UPTODATE, started=now, finished=now,
+                         duration=previous.duration or 0.0, job_hash=job_hash(job), content_hash=digest)
+
+    def content_digest(self, job: Job) -> str | None:
+        """The digest of what ``job`` read and made: the names and contents of
+        its outputs and inputs (dependency files' prerequisites and the
+        dependencies' output files included; folders by the files in them).
+        None if an output or an input is missing."""
+        digest = hashlib.sha256()
+        folder = job_folder(job)
+        groups = [(job.outputs, folder)] + [(patterns, where) for patterns, where, _ in self._inputs_of(job)]
+        for patterns, where in groups:
+            for pattern in patterns:
+                found = _depfile_inputs(pattern, where) if isinstance(pattern, Depfile) else matches(pattern, where)
+                if not found:
+                    return None
+                for path in sorted(found):
+                    for file in sorted(_files(path)):
+                        content = _file_digest(file)
+                        if content is None:
+                            return None
+                        digest.update(os.path.relpath(file, folder).encode("utf-8", "surrogateescape") + b"\0")
+                        digest.update(content)
+        return digest.hexdigest()[:32]
 
     def remove_outputs(self, job: Job) -> list[str]:
         """Remove the files ``job`` declared as outputs (after it failed: a
@@ -221,6 +256,24 @@ def _depfile_inputs(depfile: str, folder: str) -> list[str]:
     stays in the list: it has no time, so the job is not up to date."""
     listed = read_prerequisites(os.path.join(folder, depfile))
     return [] if listed is None else [os.path.join(folder, path) for path in listed] or [os.path.join(folder, depfile)]
+
+
+def _files(path: str) -> list[str]:
+    """``path``, or the files under it if it is a folder."""
+    if not os.path.isdir(path):
+        return [path]
+    return [os.path.join(root, name) for root, _dirs, names in os.walk(path) for name in names]
+
+
+def _file_digest(path: str) -> bytes | None:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as file:
+            for block in iter(lambda: file.read(1 << 20), b""):  # (a block at a time: files may be huge)
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.digest()
 
 
 def _mtime(path: str) -> int | None:

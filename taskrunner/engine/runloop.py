@@ -142,6 +142,8 @@ class RunLoop:
                 missing = self.freshness.missing_outputs(job)
                 if missing:
                     outcome = outcome.evolve(status=Status.FAILED, error=f"missing output {missing[0]}")
+                elif job.freshness == "content":  # what the next run compares with
+                    outcome = outcome.evolve(content_hash=self.freshness.content_digest(job))
             recorded = self.plan.record(index, outcome, time.time())
             if recorded and recorded[0].status in PARTIAL and job.outputs and not job.keep_failed_outputs:
                 self.freshness.remove_outputs(job)  # (what it made of them may be half written)

@@ -90,7 +90,9 @@ def result_line(result: JobResult) -> str:
         f'"finished": {_json(result.finished)}, "duration": {_json(result.duration)}, '
         f'"worker": {_json(result.worker)}, "stdout_log": {_json(result.stdout_log)}, '
         f'"stderr_log": {_json(result.stderr_log)}, "stderr_tail": {_json(result.stderr_tail)}, '
-        f'"history": [{history}], "job_hash": {_json(result.job_hash)}, "max_rss": {_json(result.max_rss)}}}\n'
+        f'"history": [{history}], "job_hash": {_json(result.job_hash)}, "max_rss": {_json(result.max_rss)}'
+        + ("" if result.content_hash is None else f', "content_hash": {_json(result.content_hash)}')
+        + "}\n"
     )
 
 

@@ -101,6 +101,7 @@ _FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "history": (_history, "a list of [started, finished, worker, status]"),
     "job_hash": (_optional(_text), "a string or null"),
     "max_rss": (_optional(_whole(0, _INT64)), "a whole number >= 0 (64 bits) or null"),
+    "content_hash": (_optional(_text), "a string or null"),
 }
 _REQUIRED = ("name", "status")
 
