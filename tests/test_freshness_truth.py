@@ -156,7 +156,7 @@ def pipelines(draw: st.DrawFn) -> tuple[list[dict[str, object]], dict[str, objec
         for output in outputs:
             files[output] = draw(FILE_TIMES)
         specs.append({"name": f"j{i}", "depends_on": [f"j{d}" for d in depends], "outputs": outputs,
-                      "inputs": inputs})
+                      "inputs": inputs, "freshness": draw(st.sampled_from(["mtime", "content"]))})
         previous = draw(st.sampled_from(["none", "ok", "failed"]))
         if previous != "none":
             earlier[f"j{i}"] = previous
@@ -177,11 +177,21 @@ def _make(folder: Path, name: str, when: object, base: float) -> None:
     os.utime(path, (stamp, stamp))
 
 
+def _dry_run_then_run(runner: Runner, jobs: list[Job], why: object) -> None:
+    preview = runner.preview(jobs)
+    would_skip = Freshness(jobs, preview.last).up_to_date(dependency_order(preview.to_run))  # as --dry-run
+    report = runner.run(jobs)
+    ran = {r.name for r in report.results if r.status is Status.OK}
+    skipped = {r.name for r in report.results if r.status is Status.UPTODATE}
+    assert skipped == would_skip and ran == {job.name for job in jobs} - would_skip, why
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(pipeline=pipelines())
+@given(pipeline=pipelines(), data=st.data())
 def test_the_dry_run_names_exactly_the_jobs_the_run_runs(tmp_path_factory: pytest.TempPathFactory,
                                                           pipeline: tuple[list[dict[str, object]], dict[str, object],
-                                                                          dict[str, str]]) -> None:
+                                                                          dict[str, str]],
+                                                          data: st.DataObject) -> None:
     specs, files, earlier = pipeline
     folder = tmp_path_factory.mktemp("pipeline")
     base = time.time() - 1000
@@ -193,18 +203,25 @@ def test_the_dry_run_names_exactly_the_jobs_the_run_runs(tmp_path_factory: pytes
         touch = " && ".join(f"mkdir -p {o} && touch {o}/f {o}" if o.startswith("dir") else f"touch {o}"
                             for o in outputs) or "true"
         jobs.append(Job(name=str(spec["name"]), run=touch, cwd=str(folder), outputs=tuple(outputs),
-                        inputs=tuple(spec["inputs"]), depends_on=tuple(spec["depends_on"])))  # type: ignore[call-overload]
+                        inputs=tuple(spec["inputs"]), depends_on=tuple(spec["depends_on"]),  # type: ignore[call-overload]
+                        freshness=str(spec["freshness"])))
     results = folder / "r.jsonl"
     results.write_text("".join(result_line(JobResult(name, Status.OK if how == "ok" else Status.FAILED,
                                                      job_hash=job_hash(next(j for j in jobs if j.name == name))))
                                for name, how in earlier.items()))
     runner = Runner(backend=InProcessBackend(), results=str(results), progress=False)
-    preview = runner.preview(jobs)
-    would_skip = Freshness(jobs, preview.last).up_to_date(dependency_order(preview.to_run))  # as --dry-run
-    report = runner.run(jobs)
-    ran = {r.name for r in report.results if r.status is Status.OK}
-    skipped = {r.name for r in report.results if r.status is Status.UPTODATE}
-    assert skipped == would_skip and ran == {job.name for job in jobs} - would_skip, (specs, files, earlier)
+    _dry_run_then_run(runner, jobs, (specs, files, earlier))
+    # Then some files are touched, rewritten (with an old time) or left alone, and again.
+    changes = {name: data.draw(st.sampled_from(["none", "touch", "rewrite"])) for name in files
+               if (folder / name).is_file()}
+    for name, change in changes.items():
+        if change == "rewrite":
+            stamp = (folder / name).stat().st_mtime_ns
+            (folder / name).write_text("changed")
+            os.utime(folder / name, ns=(stamp, stamp))
+        elif change == "touch":
+            os.utime(folder / name)
+    _dry_run_then_run(runner, jobs, (specs, files, earlier, changes))
 
 
 # -- order from files (item 3) ---------------------------------------------------------------
