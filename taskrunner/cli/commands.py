@@ -23,10 +23,11 @@ from ..engine.selection import default_selection, dependency_order, select_jobs,
 from ..errors import SpecError, TaskrunnerError
 from ..jobfile.deepcheck import check_jobs_deeply
 from ..jobfile.spec import MAX_JOBS, JobFile, load_job_file
-from ..model import Job, JobResult
+from ..model import Job
 from ..paths import default_results, logs_for
 from ..results.journal import read_results
 from ..results.report import RunReport
+from ..results.resume import read_quietly
 from ..version import DISTRIBUTION
 from .clirun import (
     EXIT_NOT_OK,
@@ -190,19 +191,13 @@ def list_command(job_file: str, as_json: bool, only: tuple[str, ...], tags: tupl
     # Marked as the run would decide: with the results file's last lines (a
     # changed command is not up to date), the whole file's jobs for the
     # dependencies' outputs.
-    freshness = Freshness(every.jobs, _last_results(default_results(job_file)))
+    results = default_results(job_file)
+    last = {result.name: result for result in read_quietly(results)} if os.path.exists(results) else {}
+    freshness = Freshness(every.jobs, last)
     fresh = freshness.up_to_date(jobs)  # once: it looks at every job
     echo_lines(describe(job, fresh) for job in jobs)
     for warning in freshness.warnings:
         click.echo(warning, err=True)
-
-
-def _last_results(path: str) -> dict[str, JobResult]:
-    """Each job's last line in the results file at ``path``; none if it cannot be read."""
-    try:
-        return {result.name: result for result in read_results(path)} if os.path.exists(path) else {}
-    except TaskrunnerError:
-        return {}
 
 
 @cli.command("report")

@@ -25,9 +25,9 @@ from collections.abc import Sequence
 
 from ..fields import Depfile
 from ..model import Job
-from .freshness import job_folder
+from .freshness import job_folder, matches
 
-__all__ = ["with_file_dependencies"]
+__all__ = ["unmade_inputs", "with_file_dependencies"]
 
 _MAGIC = re.compile(r"[*?[]")
 
@@ -38,17 +38,7 @@ def with_file_dependencies(jobs: Sequence[Job]) -> tuple[list[Job], dict[tuple[s
     input that made it (as the job wrote it)."""
     if not any(job.outputs for job in jobs) or not any(job.inputs for job in jobs):
         return list(jobs), {}
-    exact: dict[str, list[int]] = {}
-    globbed: list[tuple[str, int]] = []
-    for index, job in enumerate(jobs):
-        folder = job_folder(job)
-        for pattern in job.outputs:
-            path = os.path.normpath(os.path.join(folder, pattern))
-            if _MAGIC.search(pattern):
-                globbed.append((path, index))
-            else:
-                exact.setdefault(path, []).append(index)
-    producers = _Producers(exact, globbed)
+    producers = _Producers(jobs)
     added: dict[tuple[str, str], str] = {}
     result = []
     for index, job in enumerate(jobs):
@@ -70,9 +60,17 @@ class _Producers:
     """Which jobs make the files an input names (memoised by input: a header
     glob every job of a large build shares is matched once)."""
 
-    def __init__(self, exact: dict[str, list[int]], globbed: list[tuple[str, int]]) -> None:
-        self._exact = exact
-        self._globbed = globbed
+    def __init__(self, jobs: Sequence[Job]) -> None:
+        self._exact: dict[str, list[int]] = {}
+        self._globbed: list[tuple[str, int]] = []
+        for index, job in enumerate(jobs):
+            folder = job_folder(job)
+            for pattern in job.outputs:
+                path = os.path.normpath(os.path.join(folder, pattern))
+                if _MAGIC.search(pattern):
+                    self._globbed.append((path, index))
+                else:
+                    self._exact.setdefault(path, []).append(index)
 
     @functools.lru_cache(maxsize=4096)  # noqa: B019 - one instance a load, dropped with it
     def of(self, path: str, is_glob: bool) -> tuple[int, ...]:
@@ -85,3 +83,25 @@ class _Producers:
         found += [index for made, index in self._globbed if fnmatch.fnmatchcase(path, made)
                   or (is_glob and fnmatch.fnmatchcase(made, path))]
         return tuple(dict.fromkeys(found))
+
+
+def unmade_inputs(jobs: Sequence[Job]) -> list[tuple[int, str]]:
+    """(job index, message) for each ``inputs`` pattern that matches nothing
+    and that no job's ``outputs`` would make (a typo, not a later stage's file).
+
+    >>> unmade_inputs([Job(name="b", run="x", inputs=("/nonexistent/a.txt",))])
+    [(0, "job 'b': 'inputs' pattern '/nonexistent/a.txt' matches nothing, and no job's outputs make it")]
+    """
+    producers: _Producers | None = None  # (built once an input is missing: most files have none)
+    problems = []
+    for index, job in enumerate(jobs):
+        folder = job_folder(job)
+        for pattern in job.inputs:
+            if isinstance(pattern, Depfile) or matches(pattern, folder):
+                continue  # (a dependency file is the job's own: missing until it first runs)
+            producers = producers or _Producers(jobs)
+            if not producers.of(os.path.normpath(os.path.join(folder, pattern)), bool(_MAGIC.search(pattern))):
+                problems.append(
+                    (index, f"job {job.name!r}: 'inputs' pattern {pattern!r} matches nothing, and no job's outputs make it")
+                )
+    return problems

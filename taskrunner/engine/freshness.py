@@ -28,7 +28,6 @@ recursive) are relative to the job's working directory.
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 import functools
 import glob
 import hashlib
@@ -45,7 +44,7 @@ from ..results.retention import Retention
 from .depfile import read_prerequisites
 from .selection import dependency_order
 
-__all__ = ["Freshness", "job_folder", "matches", "unmade_inputs", "without_stale"]
+__all__ = ["Freshness", "job_folder", "matches", "without_stale"]
 
 _MAGIC = re.compile(r"[*?[]")
 #: How far in the future a file's time may be before it counts as clock skew
@@ -65,28 +64,6 @@ def matches(pattern: str, folder: str) -> list[str]:
         return [os.path.join(folder, found) for found in glob.glob(pattern, root_dir=folder, recursive=True)]
     path = os.path.join(folder, pattern)
     return [path] if os.path.exists(path) else []
-
-
-def unmade_inputs(jobs: Sequence[Job]) -> list[tuple[int, str]]:
-    """(job index, message) for each ``inputs`` pattern that matches nothing
-    and that no job's ``outputs`` would make (a typo, not a later stage's file).
-
-    >>> unmade_inputs([Job(name="b", run="x", inputs=("/nonexistent/a.txt",))])
-    [(0, "job 'b': 'inputs' pattern '/nonexistent/a.txt' matches nothing, and no job's outputs make it")]
-    """
-    made = [os.path.normpath(os.path.join(job_folder(job), out)) for job in jobs for out in job.outputs]
-    problems = []
-    for index, job in enumerate(jobs):
-        folder = job_folder(job)
-        for pattern in job.inputs:
-            if isinstance(pattern, Depfile) or matches(pattern, folder):
-                continue  # (a dependency file is the job's own: missing until it first runs)
-            wanted = os.path.normpath(os.path.join(folder, pattern))
-            if not any(fnmatch.fnmatchcase(out, wanted) or fnmatch.fnmatchcase(wanted, out) for out in made):
-                problems.append(
-                    (index, f"job {job.name!r}: 'inputs' pattern {pattern!r} matches nothing, and no job's outputs make it")
-                )
-    return problems
 
 
 class Freshness:
@@ -118,29 +95,42 @@ class Freshness:
         if self._force or not job.outputs or dependency_ran:
             return None
         previous = self._last.get(job.name)
-        if previous is not None and (not previous.ok or previous.job_hash != job_hash(job)):
+        definition = job_hash(job)
+        if previous is not None and (not previous.ok or previous.job_hash != definition):
             return None
+        content_hash = None
         if job.freshness == "content":
-            return self._same_content(job, previous, now)
+            # Up to date while its files hash as they did when it last ran.
+            if previous is None or previous.content_hash is None:
+                return None
+            content_hash = self.content_digest(job)
+            if content_hash != previous.content_hash:
+                return None
+        elif not self._newer_than_inputs(job):
+            return None
+        # Its duration is the last real run's, which the critical path of the
+        # next clean build needs (this line replaces that run's).
+        last_duration = previous.duration if previous is not None and previous.duration is not None else 0.0
+        return JobResult(name=job.name, status=Status.UPTODATE, started=now, finished=now, duration=last_duration,
+                         job_hash=definition, content_hash=content_hash)
+
+    def _newer_than_inputs(self, job: Job) -> bool:
+        """make's rule: every output exists and is at least as new as every input."""
         oldest_output = self._oldest(job.outputs, job_folder(job))
         if oldest_output is None:
-            return None
+            return False
         for patterns, folder, order_only in self._inputs_of(job):
             for pattern in patterns:
-                found = _depfile_inputs(pattern, folder) if isinstance(pattern, Depfile) else matches(pattern, folder)
+                found = _paths(pattern, folder)
                 if not found:
-                    return None
+                    return False
                 for path in found:
                     if order_only and os.path.isdir(path):
                         continue  # a dependency's folder: that it exists is what counts
                     changed = self._time(path)
                     if changed is None or changed > oldest_output:
-                        return None
-        # Its duration is the last real run's, which the critical path of the
-        # next clean build needs (this line replaces that run's).
-        last_duration = previous.duration if previous is not None and previous.duration is not None else 0.0
-        return JobResult(name=job.name, status=Status.UPTODATE, started=now, finished=now, duration=last_duration,
-                         job_hash=job_hash(job))
+                        return False
+        return True
 
     def up_to_date(self, jobs: Sequence[Job], now: float = 0.0) -> set[str]:
         """The names of ``jobs`` (in dependency order) that are up to date now
@@ -154,16 +144,6 @@ class Freshness:
                 fresh.add(job.name)
         return fresh
 
-    def _same_content(self, job: Job, previous: JobResult | None, now: float) -> JobResult | None:
-        """``freshness: content``: up to date when its files hash as they did when it last ran."""
-        if previous is None or previous.content_hash is None:
-            return None
-        digest = self.content_digest(job)
-        if digest != previous.content_hash:
-            return None
-        return JobResult(name=job.name, status=Status.UPTODATE, started=now, finished=now,
-                         duration=previous.duration or 0.0, job_hash=job_hash(job), content_hash=digest)
-
     def content_digest(self, job: Job) -> str | None:
         """The digest of what ``job`` read and made: the names and contents of
         its outputs and inputs (dependency files' prerequisites and the
@@ -174,7 +154,7 @@ class Freshness:
         groups = [(job.outputs, folder)] + [(patterns, where) for patterns, where, _ in self._inputs_of(job)]
         for patterns, where in groups:
             for pattern in patterns:
-                found = _depfile_inputs(pattern, where) if isinstance(pattern, Depfile) else matches(pattern, where)
+                found = _paths(pattern, where)
                 if not found:
                     return None
                 for path in sorted(found):
@@ -249,13 +229,15 @@ class Freshness:
         return changed
 
 
-def _depfile_inputs(depfile: str, folder: str) -> list[str]:
-    """The prerequisites a job's dependency file lists, as paths (relative
-    ones to the job's folder, where its compiler ran); none if the file is
-    missing (never built: not up to date). A prerequisite that is gone
-    stays in the list: it has no time, so the job is not up to date."""
-    listed = read_prerequisites(os.path.join(folder, depfile))
-    return [] if listed is None else [os.path.join(folder, path) for path in listed] or [os.path.join(folder, depfile)]
+def _paths(pattern: str, folder: str) -> list[str]:
+    """The paths an input names: a pattern's matches, or the prerequisites
+    a dependency file lists (relative ones to the job's folder, where its
+    compiler ran; none while the file is missing: never built, not up to
+    date; a prerequisite that is gone stays listed, and has no time)."""
+    if not isinstance(pattern, Depfile):
+        return matches(pattern, folder)
+    listed = read_prerequisites(os.path.join(folder, pattern))
+    return [] if listed is None else [os.path.join(folder, path) for path in listed] or [os.path.join(folder, pattern)]
 
 
 def _files(path: str) -> list[str]:
@@ -286,13 +268,7 @@ def _mtime(path: str) -> int | None:
 
 def _newest_inside(folder: str) -> int | None:
     """The newest modification time of the files under ``folder`` (its own, if it has none)."""
-    newest = _mtime(folder)
-    for root, _dirs, files in os.walk(folder):
-        for name in files:
-            changed = _mtime(os.path.join(root, name))
-            if changed is not None and (newest is None or changed > newest):
-                newest = changed
-    return newest
+    return max((t for t in map(_mtime, [folder, *_files(folder)]) if t is not None), default=None)
 
 
 def without_stale(preview: RunPreview, jobs: Sequence[Job], force: bool = False) -> RunPreview:

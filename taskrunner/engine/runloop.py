@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from ..backends.backend import Backend
 from ..display.progress import GuardedReporter, Reporter
 from ..execution.memwatch import available_memory
-from ..model import Attempt, JobResult, Status
+from ..model import FAILURES, Attempt, JobResult, Status
 from ..paths import log_paths
 from ..results.journal import Journal
 from ..signals import SignalGuard, signal_name
@@ -34,7 +34,7 @@ from .sendable import unsendable_result
 __all__ = ["RunLoop"]
 
 #: How a job ends that may leave half-written outputs (removed, unless it keeps them).
-PARTIAL = frozenset({Status.FAILED, Status.TIMEOUT, Status.CRASHED, Status.CANCELLED})
+PARTIAL = FAILURES | {Status.CANCELLED}
 
 log = logging.getLogger("taskrunner.run")
 

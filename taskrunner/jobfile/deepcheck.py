@@ -18,6 +18,7 @@ import difflib
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -64,7 +65,7 @@ def program_problem(job: Job, env: Mapping[str, str]) -> str | None:
         folder = os.path.join(job.base_dir or os.getcwd(), job.cwd or "")
         full = os.path.join(folder, program)
         return None if os.access(full, os.X_OK) and not os.path.isdir(full) else f"program {program!r} not found"
-    if _which(program, search):
+    if shutil.which(program, path=search):
         return None
     close = difflib.get_close_matches(program, sorted(_programs_on(search)), n=1)
     return f"program {program!r} not found on PATH" + (f" (did you mean {close[0]!r}?)" if close else "")
@@ -84,11 +85,6 @@ def _program(job: Job) -> str | None:
     if "=" in first or first in SHELL_WORDS or any(c in first for c in "$`{}()<>|;&*?[]~"):
         return None
     return first
-
-
-def _which(name: str, search: str) -> bool:
-    return any(os.access(os.path.join(folder or ".", name), os.X_OK)
-               and not os.path.isdir(os.path.join(folder or ".", name)) for folder in search.split(os.pathsep))
 
 
 def _programs_on(search: str) -> Iterable[str]:

@@ -23,8 +23,7 @@ from typing import Any
 
 import yaml
 
-from ..engine.fileorder import with_file_dependencies
-from ..engine.freshness import unmade_inputs
+from ..engine.fileorder import unmade_inputs, with_file_dependencies
 from ..engine.plan import dependency_problems
 from ..errors import SpecError, SpecProblem
 from ..fields import CHECKS, DEFAULTABLE, JOB_KEYS, InvalidValue, non_empty_string, positive_int, resources_value

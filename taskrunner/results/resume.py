@@ -13,7 +13,7 @@ from ..model import Job, JobResult
 from .journal import check_replaceable, read_results
 from .retention import Retention, retain
 
-__all__ = ["RunPreview", "preview_run"]
+__all__ = ["RunPreview", "preview_run", "read_quietly"]
 
 
 @dataclass(frozen=True)
@@ -54,14 +54,14 @@ def preview_run(
         check_replaceable(results_path)
     retention = retain(previous, jobs, resume=resume, select=select)
     if not previous and any(job.depends_on for job in jobs) and os.path.exists(results_path):
-        previous = _read_quietly(results_path)  # only the durations, to order by critical path
+        previous = read_quietly(results_path)  # only the durations, to order by critical path
     if retention.foreign:
         notes.append(f"kept {retention.foreign} results of jobs not in {source or 'the job list'}")
     last = {result.name: result for result in previous}
     return RunPreview(retention.to_run(jobs, select), retention, tuple(notes), last)
 
 
-def _read_quietly(path: str) -> list[JobResult]:
+def read_quietly(path: str) -> list[JobResult]:
     """The file's results, or none if it cannot be read (a run replaces it anyway)."""
     try:
         return read_results(path)
