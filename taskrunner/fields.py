@@ -22,7 +22,7 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from .resources import fits_float, parse_amount
-from .sources import Source, parse_source
+from .sources import Source, glob_hint, parse_source
 
 __all__ = ["CHECKS", "DEFAULTABLE", "FIELD", "FIELDS", "JOB_KEYS", "PYTHON_FIELDS", "Depfile", "Field", "InvalidValue",
            "non_empty_string", "positive_int"]
@@ -244,7 +244,7 @@ def matrix_value(value: Any) -> dict[str, list[Any] | Source]:
                 raise InvalidValue(str(error)) from None
             continue
         if not isinstance(values, list) or not values:
-            raise InvalidValue(f"variable {name!r} must list at least one value, got {values!r}")
+            raise InvalidValue(f"variable {name!r} must list at least one value, got {values!r}{glob_hint(values)}")
         for item in values:
             if not isinstance(item, (str, int, float, bool)):
                 raise InvalidValue(f"variable {name!r}: values must be strings, numbers or booleans, got {item!r}")

@@ -23,7 +23,17 @@ import re
 import sys
 from collections.abc import Sequence
 
-__all__ = ["STATE_DIR", "default_results", "exec_results", "log_file_stem", "log_paths", "logs_for", "script_results"]
+__all__ = [
+    "STATE_DIR",
+    "default_results",
+    "exec_results",
+    "keep_out_of_git",
+    "log_file_stem",
+    "log_paths",
+    "logs_for",
+    "script_results",
+    "shown_path",
+]
 
 STATE_DIR = ".taskrunner"
 
@@ -55,6 +65,43 @@ def script_results() -> str:
     script = getattr(main, "__file__", None)
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", os.path.basename(script)) if script else "interactive"
     return os.path.join(STATE_DIR, "python", f"{stem}.results.jsonl")
+
+
+def keep_out_of_git(folder: str) -> None:
+    """Give the ``.taskrunner`` folder that holds ``folder`` (if one does) a
+    ``.gitignore`` of ``*``, so a run's files never show in ``git status``
+    (as ``.pytest_cache`` does). Best effort: a folder we cannot write to is
+    reported by whoever writes there next."""
+    here = os.path.abspath(folder)
+    while os.path.basename(here) and os.path.basename(here) != STATE_DIR:
+        here = os.path.dirname(here)
+    if os.path.basename(here) != STATE_DIR:
+        return
+    try:
+        fd = os.open(os.path.join(here, ".gitignore"), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    except OSError:  # there already (or not ours to write)
+        return
+    try:
+        os.write(fd, b"# Written by taskrunner: its results and logs stay out of git.\n*\n")
+    finally:
+        os.close(fd)
+
+
+def shown_path(path: str) -> str:
+    """``path`` as printed: relative to the current folder when it is inside it
+    (as ``results:`` is given), else as it is.
+
+    >>> shown_path(os.path.join(os.getcwd(), "a", "b.err")), shown_path("/elsewhere/x")
+    ('a/b.err', '/elsewhere/x')
+    """
+    try:
+        here = os.getcwd()
+    except OSError:  # the folder was removed under us
+        return path
+    absolute = os.path.abspath(path)
+    if os.path.commonpath([here, absolute]) != here or absolute == here:
+        return path
+    return os.path.relpath(absolute, here)
 
 
 def log_file_stem(name: str) -> str:

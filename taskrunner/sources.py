@@ -8,10 +8,11 @@ checks it, because checking a job file needs no I/O.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Source", "SourceError", "parse_source"]
+__all__ = ["Source", "SourceError", "glob_hint", "parse_source"]
 
 
 class SourceError(ValueError):
@@ -50,3 +51,15 @@ def parse_source(name: str, value: dict[str, Any]) -> Source:
         raise ValueError(f"variable {name!r}: 'range' must be [start, stop] or [start, stop, step] "
                          f"(whole numbers, step not 0), got {argument!r}")
     return Source(kind, argument, allow_empty)
+
+
+def glob_hint(value: Any) -> str:
+    """For a matrix variable given one string that looks like a glob: the
+    ``glob`` source that lists those files.
+
+    >>> glob_hint("data/*.gz"), glob_hint("plain")
+    (' (to list files, use {glob: "data/*.gz"})', '')
+    """
+    if isinstance(value, str) and any(char in value for char in "*?["):
+        return f" (to list files, use {{glob: {json.dumps(value)}}})"
+    return ""

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import CliRunner, write
-from taskrunner.display.progress import format_summary
+from taskrunner.display.summary import format_summary
 from taskrunner.model import JobResult, Status
 from taskrunner.results.report import RunReport
 

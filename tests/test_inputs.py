@@ -92,7 +92,7 @@ def test_a_glob_that_matches_nothing_is_an_error_unless_allowed(cli: CliRunner) 
     assert "matches nothing" in done.stderr and len(done.stderr.splitlines()) == 1
     write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: b, run: 'true'}\n  - name: a\n    run: echo {f}\n"
                                      "    matrix: {f: {glob: 'none/*.x', allow_empty: true}}\n")
-    assert cli.run("validate", "jobs.yaml").stdout.strip() == "jobs.yaml: valid, 1 jobs"
+    assert cli.run("validate", "jobs.yaml").stdout.strip() == "jobs.yaml: valid, 1 job"
 
 
 def test_lines_from_a_file_and_from_standard_input(cli: CliRunner) -> None:
@@ -203,7 +203,7 @@ def test_exec_bad_input_is_one_line_and_exit_2(cli: CliRunner) -> None:
 
 def test_job_file_from_standard_input(cli: CliRunner) -> None:
     text = "jobs:\n  - {name: a, run: 'touch made-by-stdin'}\n"
-    assert cli.run("validate", "-", input=text).stdout.strip() == "<stdin>: valid, 1 jobs"
+    assert cli.run("validate", "-", input=text).stdout.strip() == "<stdin>: valid, 1 job"
     assert cli.run("list", "-", input=text).stdout.startswith("a\trun\ttouch made-by-stdin")
     done = cli.run("run", "-", input=text)
     assert done.returncode == 0, done.stderr

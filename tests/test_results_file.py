@@ -80,7 +80,7 @@ def test_dry_run_with_resume_lists_exactly_what_would_run(cli: CliRunner) -> Non
     done = cli.run("run", str(jobs), "--resume", "--dry-run")
     assert done.returncode == 0, done.stderr
     assert [line.split("\t")[0] for line in done.stdout.splitlines()] == ["c"]
-    assert "1 jobs would run; 4 results kept; nothing was run (--dry-run)" in done.stderr
+    assert "1 job would run; 4 results kept; nothing was run (--dry-run)" in done.stderr
     selected = cli.run("run", str(jobs), "--resume", "--dry-run", "--only", "a")
     assert selected.stdout == "" and "0 jobs would run; 5 results kept" in selected.stderr
     assert (cli.workdir / RESULTS).read_bytes() == before
@@ -276,7 +276,7 @@ def test_resume_reruns_changed_jobs_and_keeps_foreign_lines(cli: CliRunner) -> N
     done = cli.run("run", str(jobs), "--resume")
     assert done.returncode == 0, done.stderr
     assert "kept 2 results of jobs not in" in done.stderr and "jobs.yaml" in done.stderr
-    assert "resumed: kept 4 results, ran 1 jobs" in done.stderr
+    assert "resumed: kept 4 results, ran 1 job" in done.stderr
     after = by_name(cli.workdir / RESULTS)
     assert set(after) == set("abcdexy")
     assert after["b"]["started"] != first["b"]["started"] and after["b"]["job_hash"] != hashes["b"]

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from taskrunner.cli.commands import cli
-from taskrunner.display.progress import format_summary
+from taskrunner.display.summary import format_summary
 from taskrunner.display.timeline import render_timeline
 from taskrunner.errors import ResultsFileError
 from taskrunner.jobhash import job_hash

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import CliRunner
-from taskrunner.display.progress import format_summary
+from taskrunner.display.summary import format_summary
 from taskrunner.model import Job, JobResult, Status
 from taskrunner.results.report import RunReport
 from taskrunner.results.resultstore import ResultStore, ResultsView

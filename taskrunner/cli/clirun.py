@@ -13,15 +13,16 @@ import functools
 import json
 import os
 import sys
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import click
 
 from ..backends.backend import BACKENDS
-from ..display.progress import TerminalReporter, bar_wanted, format_summary
-from ..display.showtext import shell_word
+from ..display.progress import TerminalReporter, bar_wanted
+from ..display.showtext import plural, shell_word
+from ..display.summary import format_summary
 from ..engine.freshness import Freshness
 from ..engine.runner import Runner, RunPreview
 from ..engine.selection import dependency_order
@@ -87,47 +88,68 @@ class ResourceList(click.ParamType):  # type: ignore[type-arg,unused-ignore]
             self.fail(str(error), param, ctx)
 
 
-_RUN_OPTIONS: list[Callable[[Any], Any]] = [
-    click.option("-w", "-j", "--workers", type=click.IntRange(min=1),
-                 help="Worker processes (default: the file's 'workers', else the CPU count)."),
-    click.option("--results", "results_path", type=click.Path(),
-                 help="Results file (JSON Lines). Default: .taskrunner/<file>.results.jsonl"),
-    click.option("--log-dir", type=click.Path(file_okay=False),
-                 help="Folder for per-job output. Default: .taskrunner/<file>.logs"),
-    click.option("--timeout", type=Duration(), help="Seconds, or 90s, 5m, 1h30m; for jobs without their own timeout."),
-    click.option("--retries", type=click.IntRange(min=0), help="Extra attempts, for jobs without their own retries."),
-    click.option("--fail-fast", is_flag=True, help="Stop at the first failure; cancel running jobs."),
-    click.option("--max-failures", type=click.IntRange(min=1), help="Stop after N jobs failed; cancel running jobs."),
-    click.option("--resume", is_flag=True, help="Skip jobs the results file already records as ok; run the rest."),
-    click.option("--force", is_flag=True, help="Run jobs whose outputs are up to date too."),
-    click.option("--resources", type=ResourceList(), metavar="NAME=AMOUNT,...",
-                 help="The run's capacity, e.g. cpu=8,mem=32G,gpu=2 (default cpu = workers, mem = the machine's)."),
-    click.option("--memfree", metavar="SIZE", help="Start no job while the machine has less memory available (e.g. 2G)."),
-    click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: only on a terminal)."),
-    click.option("--dry-run", is_flag=True, help="Print the jobs that would run, in order, and run nothing."),
-    click.option("--output", "show_output", is_flag=True, help="Print each job's output when it finishes, grouped per job."),
-    click.option("--prefix", is_flag=True, help="With --output: start each output line with the job name."),
-    click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout (everything else goes to stderr)."),
-    click.option("--backend", type=click.Choice(BACKENDS), default="local", show_default=True,
-                 help="Who runs the jobs: local worker processes, or a Dask cluster "
-                      "(needs Dask: pip install '.[dask]' from this repository)."),
-    click.option("--scheduler", metavar="ADDRESS",
-                 help="With --backend dask: the scheduler, e.g. tcp://host:8786 "
-                      "(default: an embedded cluster of --workers processes)."),
-]
+def _run_option_list(command: str) -> list[Callable[[Any], Any]]:
+    """The run options, their help in ``command``'s words (``exec`` has no job file,
+    and shows the jobs' output unless ``--quiet``)."""
+    has_file = command == "run"
+    results_default = ".taskrunner/<file>.results.jsonl" if has_file else \
+        ".taskrunner/exec-<hash of the command>.results.jsonl"
+    output = (click.option("--output", "show_output", is_flag=True,
+                           help="Print each job's output when it finishes, grouped per job.") if has_file else
+              click.option("--output/--quiet", "show_output", default=True,
+                           help="Print each job's output when it finishes, grouped per job (default), or not "
+                                "(it stays in the log files)."))
+    return [
+        click.option("-w", "-j", "--workers", type=click.IntRange(min=1),
+                     help="Worker processes (default: " + ("the file's 'workers', else " if has_file else "")
+                          + "the CPU count)."),
+        click.option("--results", "results_path", type=click.Path(),
+                     help=f"Results file (JSON Lines). Default: {results_default}"),
+        click.option("--log-dir", type=click.Path(file_okay=False),
+                     help="Folder for per-job output. Default: beside the results file, named after it (.logs)."),
+        click.option("--timeout", type=Duration(),
+                     help="Seconds, or 90s, 5m, 1h30m" + ("; for jobs without their own timeout." if has_file else ".")),
+        click.option("--retries", type=click.IntRange(min=0),
+                     help="Extra attempts" + (", for jobs without their own retries." if has_file else ".")),
+        click.option("--fail-fast", is_flag=True, help="Stop at the first failure; cancel running jobs."),
+        click.option("--max-failures", type=click.IntRange(min=1), help="Stop after N jobs failed; cancel running jobs."),
+        click.option("--resume", is_flag=True, help="Skip jobs the results file already records as ok; run the rest."),
+        click.option("--force", is_flag=True, help="Run jobs whose outputs are up to date too."),
+        click.option("--resources", type=ResourceList(), metavar="NAME=AMOUNT,...",
+                     help="The run's capacity, e.g. cpu=8,mem=32G,gpu=2 (default cpu = workers, mem = the machine's)."),
+        click.option("--memfree", metavar="SIZE",
+                     help="Start no job while the machine has less memory available (e.g. 2G)."),
+        click.option("--progress/--no-progress", default=None,
+                     help="Show progress: a bar on a terminal (default there); elsewhere, when asked, a plain "
+                          "line at most every 10 s and at each failure."),
+        click.option("--dry-run", is_flag=True, help="Print the jobs that would run, in order, and run nothing."),
+        output,
+        click.option("--prefix", is_flag=True, help="With output shown: start each output line with the job name."),
+        click.option("--json", "as_json", is_flag=True,
+                     help="Print a JSON summary on stdout (everything else goes to stderr)."),
+        click.option("--backend", type=click.Choice(BACKENDS), default="local", show_default=True,
+                     help="Who runs the jobs: local worker processes, or a Dask cluster "
+                          "(needs Dask: pip install '.[dask]' from this repository)."),
+        click.option("--scheduler", metavar="ADDRESS",
+                     help="With --backend dask: the scheduler, e.g. tcp://host:8786 "
+                          "(default: an embedded cluster of --workers processes)."),
+    ]
 
 
-def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """The options of ``run`` that ``exec`` shares, gathered into one ``settings``
-    argument (a ``RunSettings``)."""
-    @functools.wraps(command)  # also keeps the options already on it (__click_params__)
-    def gathered(**values: Any) -> Any:
-        settings = RunSettings(**{name: values.pop(name) for name in RunSettings.__dataclass_fields__})
-        return command(settings=settings, **values)
+def run_options(command_name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The options of ``run`` that ``exec`` shares (help in ``command_name``'s
+    words), gathered into one ``settings`` argument (a ``RunSettings``)."""
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(command)  # also keeps the options already on it (__click_params__)
+        def gathered(**values: Any) -> Any:
+            settings = RunSettings(**{name: values.pop(name) for name in RunSettings.__dataclass_fields__})
+            return command(settings=settings, **values)
 
-    for option in reversed(_RUN_OPTIONS):
-        gathered = option(gathered)
-    return gathered
+        for option in reversed(_run_option_list(command_name)):
+            gathered = option(gathered)
+        return gathered
+
+    return decorate
 
 
 @dataclass(frozen=True)
@@ -177,6 +199,7 @@ def run_jobs(
     resume_command: str,
     workers: int | None = None,
     resources: dict[str, float] | None = None,
+    templates: Mapping[str, Sequence[str]] | None = None,
 ) -> NoReturn:
     """Run (or with --dry-run, preview) ``jobs``; print the summary; exit with the run's code."""
     reporter = TerminalReporter(bar=bar_wanted(settings.progress), show_output=settings.show_output,
@@ -192,7 +215,7 @@ def run_jobs(
             raise_interrupt=False,  # the summary, then exit 130
         )
         if settings.dry_run:
-            _dry_run(jobs, runner.preview(jobs, select), settings.force)
+            _dry_run(jobs, runner.preview(jobs, select), settings.force, templates)
         report = runner.run(jobs, select)
     except (WorkerError, ResultsWriteError) as error:
         # The run started (a lost Dask scheduler, a full disk): not bad input.
@@ -238,32 +261,50 @@ def quoted(parts: Iterable[str]) -> str:
     return " ".join(shell_word(part) for part in parts)
 
 
-def describe(job: Job, fresh: Collection[str] = ()) -> str:
+def describe(job: Job, fresh: Collection[str] = (), templates: Mapping[str, Sequence[str]] | None = None) -> str:
     """One line for list/--dry-run: name, run or call, what, [tags], (after: deps),
-    and ``(up to date)`` for a name in ``fresh``."""
+    and ``(up to date)`` for a name in ``fresh``. A dependency on every expansion
+    of a matrix job (in ``templates``) is shown once: ``gz-{f} ×14``."""
     if job.is_command:
         what, kind = (job.run if isinstance(job.run, str) else " ".join(job.run or ())), "run"
     else:
         what, kind = str(job.call), "call"
     tags = f"  [{', '.join(job.tags)}]" if job.tags else ""
-    after = f"  (after: {', '.join(job.depends_on)})" if job.depends_on else ""
+    after = f"  (after: {', '.join(_dependencies_shown(job.depends_on, templates or {}))})" if job.depends_on else ""
     mark = "  (up to date)" if job.name in fresh else ""
     mark += "" if job.default else "  (only when selected)"
     return f"{job.name}\t{kind}\t{what}{tags}{after}{mark}"
 
 
-def _dry_run(jobs: Sequence[Job], preview: RunPreview, force: bool) -> NoReturn:
+def _dependencies_shown(names: Sequence[str], templates: Mapping[str, Sequence[str]]) -> list[str]:
+    """``names``, with each complete set of a matrix job's expansions as ``template ×N``."""
+    chosen = set(names)
+    complete = {template: expansions for template, expansions in templates.items()
+                if len(expansions) > 1 and chosen.issuperset(expansions)}
+    template_of = {name: template for template, expansions in complete.items() for name in expansions}
+    shown: list[str] = []
+    for name in names:
+        template = template_of.get(name)
+        if template is None:
+            shown.append(name)
+        elif template in complete:
+            shown.append(f"{template} ×{len(complete.pop(template))}")
+    return shown
+
+
+def _dry_run(jobs: Sequence[Job], preview: RunPreview, force: bool,
+             templates: Mapping[str, Sequence[str]] | None) -> NoReturn:
     """Print the jobs that would run (stdout; those up to date marked) and what would be kept (stderr)."""
     ordered = dependency_order(preview.to_run)
     freshness = Freshness(jobs, preview.last, force)  # the run's own rule (and the run's view of the file)
     fresh = freshness.up_to_date(ordered)
-    echo_lines(describe(job, fresh) for job in ordered)
+    echo_lines(describe(job, fresh, templates) for job in ordered)
     for note in (*preview.notes, *freshness.warnings):
         click.echo(note, err=True)
     kept = len(preview.retention.lines)
     up_to_date = f" ({len(fresh)} of them up to date)" if fresh else ""
-    click.echo(f"{len(preview.to_run)} jobs would run{up_to_date}; {kept} results kept; nothing was run (--dry-run)",
-               err=True)
+    click.echo(f"{plural(len(preview.to_run), 'job')} would run{up_to_date}; {plural(kept, 'result')} kept; "
+               "nothing was run (--dry-run)", err=True)
     sys.exit(EXIT_OK)
 
 

@@ -16,7 +16,8 @@ from typing import Any, NoReturn
 
 import click
 
-from ..display.progress import format_summary
+from ..display.showtext import plural
+from ..display.summary import format_failures, format_summary
 from ..display.timeline import render_timeline
 from ..engine.freshness import Freshness
 from ..engine.selection import default_selection, dependency_order, select_jobs, unmatched
@@ -28,6 +29,7 @@ from ..paths import default_results, logs_for
 from ..results.journal import read_results
 from ..results.report import RunReport
 from ..results.resume import read_quietly
+from ..suggest import did_you_mean
 from ..version import DISTRIBUTION
 from .clirun import (
     EXIT_NOT_OK,
@@ -68,18 +70,38 @@ def _load(path: str, max_jobs: int = MAX_JOBS) -> JobFile:
 def _selected(spec: JobFile, only: tuple[str, ...], tags: tuple[str, ...]) -> list[Job]:
     missing = unmatched(spec.jobs, only, tags)
     if missing:
-        click.echo(f"{spec.path}: --only/--tag {missing[0]!r} matches no job", err=True)
+        word = missing[0]
+        if word in only:
+            hint = did_you_mean(word, (job.name for job in spec.jobs), glob=True)
+            click.echo(f"{spec.path}: --only {word!r} matches no job{hint}", err=True)
+        else:
+            hint = did_you_mean(word, sorted({tag for job in spec.jobs for tag in job.tags}))
+            click.echo(f"{spec.path}: --tag {word!r} is no job's tag{hint}", err=True)
         sys.exit(EXIT_USAGE)
     return select_jobs(spec.jobs, only, tags)
+
+
+def _complete_selection(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Shell completion for --only (job names) and --tag (tags) from the job file on the command line."""
+    # (Before an option's value, click leaves the file among the unparsed words.)
+    job_file = ctx.params.get("job_file") or next(iter(ctx.args), None)
+    if not job_file or job_file == "-":
+        return []
+    try:
+        jobs = load_job_file(job_file).jobs
+    except TaskrunnerError:
+        return []
+    words = [job.name for job in jobs] if param.name == "only" else sorted({t for job in jobs for t in job.tags})
+    return [word for word in dict.fromkeys(words) if word.startswith(incomplete)]
 
 
 def _selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--only, --tag and --max-jobs, shared by run and list."""
     command = click.option("--max-jobs", type=click.IntRange(min=1), default=MAX_JOBS, show_default=True,
                            help="Refuse a file that expands (matrices) to more jobs.")(command)
-    command = click.option("--tag", "tags", multiple=True, metavar="TAG",
+    command = click.option("--tag", "tags", multiple=True, metavar="TAG", shell_complete=_complete_selection,
                            help="Only jobs carrying TAG, plus their dependencies (repeatable).")(command)
-    command = click.option("--only", multiple=True, metavar="GLOB",
+    command = click.option("--only", multiple=True, metavar="GLOB", shell_complete=_complete_selection,
                            help="Only jobs whose name matches GLOB, plus their dependencies (repeatable).")(command)
     return command
 
@@ -97,7 +119,7 @@ def main(args: list[str] | None = None, prog_name: str = "taskrunner") -> NoRetu
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name=DISTRIBUTION)
+@click.version_option(None, "-V", "--version", package_name=DISTRIBUTION)
 @click.option("-v", "--verbose", count=True,
               help="Show what the supervisor does (worker deaths, replacements, repairs) on stderr; -vv: more.")
 def cli(verbose: int) -> None:
@@ -115,7 +137,7 @@ def cli(verbose: int) -> None:
 
 @cli.command("run")
 @click.argument("job_file", type=click.Path(dir_okay=False))
-@run_options
+@run_options("run")
 @_selection_options
 def run_command(
     job_file: str, settings: RunSettings, only: tuple[str, ...], tags: tuple[str, ...], max_jobs: int
@@ -139,7 +161,8 @@ def run_command(
     resume += ["--results", settings.results_path] if settings.results_path else []
     resume += ["--log-dir", settings.log_dir] if settings.log_dir else []
     run_jobs(spec.jobs, select, settings, results=results, log_dir=settings.log_dir or logs_for(results),
-             source=spec.path, resume_command=quoted(resume), workers=spec.workers, resources=spec.resources)
+             source=spec.path, resume_command=quoted(resume), workers=spec.workers, resources=spec.resources,
+             templates=spec.templates)
 
 
 @cli.command("validate")
@@ -165,7 +188,7 @@ def validate_command(job_file: str, max_jobs: int, deep: bool) -> None:
         problems = check_jobs_deeply(spec.path, spec.jobs, spec.lines)
         if problems:
             fail(SpecError(problems))
-    click.echo(f"{spec.path}: valid, {len(spec.jobs)} jobs" + (" (programs and call targets found)" if deep else ""))
+    click.echo(f"{spec.path}: valid, {plural(len(spec.jobs), 'job')}" + (" (programs and call targets found)" if deep else ""))
 
 
 @cli.command("list")
@@ -195,22 +218,25 @@ def list_command(job_file: str, as_json: bool, only: tuple[str, ...], tags: tupl
     last = {result.name: result for result in read_quietly(results)} if os.path.exists(results) else {}
     freshness = Freshness(every.jobs, last)
     fresh = freshness.up_to_date(jobs)  # once: it looks at every job
-    echo_lines(describe(job, fresh) for job in jobs)
+    echo_lines(describe(job, fresh, every.templates) for job in jobs)
     for warning in freshness.warnings:
         click.echo(warning, err=True)
 
 
 @cli.command("report")
 @click.argument("results_file", type=click.Path(dir_okay=False))
+@click.option("--failures", is_flag=True, help="Every job that is not ok, in full (the summary groups them).")
 @click.option("--timeline", type=click.Path(dir_okay=False), help="Also write a self-contained HTML timeline here.")
 @click.option("--json", "as_json", is_flag=True, help="The summary as JSON instead of text.")
-def report_command(results_file: str, timeline: str | None, as_json: bool) -> None:
+def report_command(results_file: str, failures: bool, timeline: str | None, as_json: bool) -> None:
     """Summarise a results file (also of an interrupted run); exit 0 if all ok, else 1.
 
     \b
-    Example:
+    Examples:
       taskrunner report .taskrunner/jobs.results.jsonl --timeline timeline.html
+      taskrunner report .taskrunner/jobs.results.jsonl --failures
     """
+    _refuse_job_file(results_file)
     try:
         results = read_results(results_file, on_warning=lambda warning: click.echo(warning, err=True))
     except TaskrunnerError as error:
@@ -219,7 +245,10 @@ def report_command(results_file: str, timeline: str | None, as_json: bool) -> No
     logs = next((os.path.dirname(r.stderr_log) for r in results if r.stderr_log), None)
     report = RunReport(tuple(results), wall_time=(max(times) - min(times)) if times else 0.0,
                        results_path=results_file, log_dir=logs)
-    click.echo(report.to_json() if as_json else format_summary(report))
+    if as_json:
+        click.echo(report.to_json())
+    else:
+        click.echo(format_failures(report) if failures else format_summary(report))
     if timeline:
         try:
             with open(timeline, "w", encoding="utf-8") as page:
@@ -229,6 +258,16 @@ def report_command(results_file: str, timeline: str | None, as_json: bool) -> No
             sys.exit(EXIT_USAGE)
         click.echo(f"timeline: {timeline}", err=True)
     sys.exit(EXIT_OK if report.ok else EXIT_NOT_OK)
+
+
+def _refuse_job_file(path: str) -> None:
+    """``report jobs.yaml``: say it is a job file and where its results are (exit 2)."""
+    if not path.endswith((".yaml", ".yml")) or not os.path.isfile(path):
+        return
+    results = default_results(path)
+    where = (f"its results are in {results}: taskrunner report {quoted([results])}" if os.path.exists(results)
+             else f"it has no results yet ({results}): taskrunner run {quoted([path])}")
+    fail(TaskrunnerError(f"{path} is a job file, not a results file; {where}"))
 
 
 cli.add_command(exec_command)

@@ -132,7 +132,7 @@ def jobs_for(command: list[str], values: list[list[Any]], limit: int = MAX_JOBS)
 
 @click.command("exec", context_settings={"allow_interspersed_args": False})
 @click.argument("words", nargs=-1, type=click.UNPROCESSED, required=True)
-@run_options
+@run_options("exec")
 @click.option("--max-jobs", type=click.IntRange(min=1), default=MAX_JOBS, show_default=True,
               help="Refuse inputs that make more jobs.")
 def exec_command(words: tuple[str, ...], settings: RunSettings, max_jobs: int) -> None:

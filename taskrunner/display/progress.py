@@ -12,37 +12,23 @@ bar shows go through tqdm, so the bar never breaks or flickers.
 
 from __future__ import annotations
 
-import heapq
 import os
-import re
 import sys
 import time
 from collections import Counter
+from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from ..model import FAILURES, SUCCESSES, JobResult, Status
-from ..results.report import RunReport
-from .showtext import shown
+from .showtext import printable, shown
+from .summary import short_reason
 
-__all__ = ["GuardedReporter", "Reporter", "SilentReporter", "TerminalReporter", "bar_wanted", "format_summary",
-           "short_reason"]
+__all__ = ["GuardedReporter", "Reporter", "SilentReporter", "TerminalReporter", "bar_wanted", "use_color"]
 
 if TYPE_CHECKING:
     from tqdm import tqdm
 
 _RED, _RESET = "\033[31m", "\033[0m"
-# C0 and C1 control characters and DEL: a job name or an error could move the
-# cursor, clear the screen or retitle the terminal if printed raw.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def printable(text: str) -> str:
-    r"""``text`` with control characters shown as escapes, for a terminal.
-
-    >>> printable("evil\x1b[2J\nname")
-    'evil\\x1b[2J\\nname'
-    """
-    return _CONTROL.sub(lambda found: repr(found[0])[1:-1], text)
 #: Seconds between redraws of the bar (and rebuilds of its postfix).
 REDRAW_INTERVAL = 0.1
 #: At most this many seconds between redraws while jobs run but none ends.
@@ -77,20 +63,6 @@ class SilentReporter:
         pass
 
 
-def short_reason(result: JobResult) -> str:
-    """A few words on why a job is not ok: ``exit 3``, ``timeout``, ``ValueError: x``.
-
-    >>> short_reason(JobResult("a", Status.FAILED, returncode=3))
-    'exit 3'
-    """
-    if result.status is Status.FAILED and result.returncode is not None and result.returncode > 0:
-        return f"exit {result.returncode}"
-    if result.status is Status.FAILED and result.error:
-        last = result.error.strip().splitlines()[-1]
-        return last if len(last) <= 80 else last[:77] + "..."
-    return result.status.value
-
-
 def bar_wanted(progress: bool | None, stream: IO[str] | None = None) -> bool:
     """``--progress/--no-progress`` as given, else: is ``stream`` (stderr) a terminal?"""
     if progress is not None:
@@ -99,8 +71,19 @@ def bar_wanted(progress: bool | None, stream: IO[str] | None = None) -> bool:
     return hasattr(stream, "isatty") and stream.isatty()
 
 
-def _use_color(stream: IO[str]) -> bool:
-    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
+def use_color(stream: IO[str], environ: Mapping[str, str] = os.environ) -> bool:
+    """Colour on a terminal; never when ``NO_COLOR`` is set to something
+    (no-color.org: an empty value does not count); always when ``FORCE_COLOR``
+    is (a CI log that renders escapes).
+
+    >>> use_color(sys.stderr, {"NO_COLOR": "1", "FORCE_COLOR": "1"}), use_color(__import__("io").StringIO(), {"FORCE_COLOR": "1"})
+    (False, True)
+    """
+    if environ.get("NO_COLOR"):
+        return False
+    if environ.get("FORCE_COLOR"):
+        return True
+    return hasattr(stream, "isatty") and stream.isatty()
 
 
 class GuardedReporter:
@@ -159,7 +142,7 @@ class TerminalReporter:
         self._bar: tqdm[Any] | None = None
         self._show_output = show_output or prefix
         self._prefix = prefix
-        self._color = _use_color(self._stream)
+        self._color = use_color(self._stream)
         encoding = getattr(self._stream, "encoding", None) or "ascii"
         self._mark = "✗" if "✗".encode(encoding, errors="ignore") else "x"
         self._counts: Counter[Status] = Counter()
@@ -248,63 +231,3 @@ def _put(data: bytes, stream: IO[str]) -> None:
     else:  # a text-only stream (a test's StringIO)
         stream.write(data.decode("utf-8", "replace"))
         stream.flush()
-
-
-def _indent(text: str, prefix: str = "    | ") -> str:
-    return "\n".join(prefix + printable(line) for line in text.split("\n"))
-
-
-def format_summary(
-    report: RunReport,
-    *,
-    resume_command: str | None = None,
-    resumed: bool = False,
-    max_problems_shown: int = 10,
-    slowest: int = 3,
-) -> str:
-    """Lines for stderr: counts and wall time; notes on the results file and,
-    for a ``resumed`` run, what was kept and what ran; each problem with its
-    stderr tail and log; the slowest jobs; the results path and, if needed,
-    how to resume."""
-    counts = ", ".join(f"{n} {status}" for status, n in report.counts.items() if n)
-    lines = [f"{len(report)} jobs in {report.wall_time:.1f}s: {counts or 'nothing ran'}"]
-    if report.interrupted_by:
-        lines[0] += f" (interrupted by {report.interrupted_by})"
-    lines += report.notes
-    if report.output_lost:
-        lines.append(report.output_lost)
-    if resumed or report.kept:
-        lines.append(f"resumed: kept {report.kept} results, ran {len(report) - report.kept} jobs")
-    # One pass, keeping only what is shown: a report may hold a million results.
-    problems: list[JobResult] = []
-    timed: list[tuple[float, int, JobResult]] = []  # the slowest, as a heap
-    timed_count = 0
-    for position, result in enumerate(report):
-        if result.status in FAILURES:
-            problems.append(result)
-        if result.duration is not None and slowest and result.status is not Status.UPTODATE:  # (it did not run)
-            timed_count += 1
-            entry = (result.duration, -position, result)
-            if len(timed) < slowest:
-                heapq.heappush(timed, entry)
-            elif entry > timed[0]:
-                heapq.heapreplace(timed, entry)
-    for result in problems[:max_problems_shown]:
-        reason = (result.error or "").strip().splitlines()[-1:] or [result.status.value]
-        lines.append(f"{result.status.value.upper()} {shown(result.name)}: {printable(reason[0])}")
-        if result.stderr_tail:
-            lines.append(_indent(result.stderr_tail))
-        if result.stderr_log:
-            lines.append(f"    full log: {result.stderr_log}")
-    if len(problems) > max_problems_shown:
-        lines.append(f"... and {len(problems) - max_problems_shown} more not ok (see the results file)")
-    if timed_count > 1:
-        slow = [result for _, _, result in sorted(timed, reverse=True)]
-        lines.append("slowest: " + ", ".join(f"{shown(r.name)} {r.duration:.1f}s" for r in slow))
-    if report.results_path:
-        lines.append(f"results: {report.results_path}")
-    if report.log_dir:
-        lines.append(f"logs:    {report.log_dir}")
-    if resume_command and not report.ok:
-        lines.append(f"resume:  {resume_command}")
-    return "\n".join(lines)

@@ -18,11 +18,13 @@ from __future__ import annotations
 import re
 import shlex
 
-__all__ = ["shell_word", "shown"]
+__all__ = ["plural", "printable", "shell_word", "shown"]
 
 #: C0 and C1 controls, DEL, surrogate escapes (bytes that were not UTF-8),
 #: and the Unicode line and paragraph separators a terminal may act on.
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\udc80-\udcff]")
+#: C0 and C1 control characters and DEL (for ``printable``).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r", "\x1b": "\\e", "\\": "\\\\", "'": "\\'"}
 
 
@@ -46,3 +48,22 @@ def shell_word(text: str) -> str:
 def shown(text: str) -> str:
     """``text`` for a line of output: as it is when printable, else as a shell word."""
     return text if not _UNPRINTABLE.search(text) else shell_word(text)
+
+
+def printable(text: str) -> str:
+    r"""``text`` with control characters shown as escapes, for a terminal
+    (a job's stderr or error: not a name, so Python's escapes suffice).
+
+    >>> printable("evil\x1b[2J\nname")
+    'evil\\x1b[2J\\nname'
+    """
+    return _CONTROL.sub(lambda found: repr(found[0])[1:-1], text)
+
+
+def plural(count: int, word: str) -> str:
+    """``1 job``, ``2 jobs``, ``0 results``.
+
+    >>> plural(1, "job"), plural(2, "result")
+    ('1 job', '2 results')
+    """
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"

@@ -29,6 +29,7 @@ from ..jobhash import job_hash
 from ..model import FAILURES, Job, JobResult, Status
 from ..resources import ResourcePool, demand
 from ..results.resultstore import ResultStore
+from ..suggest import did_you_mean
 
 __all__ = ["RETRYABLE", "Plan", "critical_paths", "dependency_graph", "dependency_problems"]
 
@@ -57,7 +58,8 @@ def dependency_problems(
     for i, job in enumerate(jobs):
         for name in job.depends_on:
             if name not in index_of and name not in known:
-                problems.append((i, f"job {job.name!r}: depends on unknown job {name!r}"))
+                hint = did_you_mean(name, itertools.chain(index_of, known))
+                problems.append((i, f"job {job.name!r}: depends on unknown job {name!r}{hint}"))
     # Depth-first search with colours; report each cycle once, from its first job.
     state = [0] * len(jobs)  # 0 new, 1 on the current path, 2 done
     for root in range(len(jobs)):

@@ -12,7 +12,6 @@ reports every problem found at once — nothing runs on an invalid file.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import gc
 import os
 import re
@@ -29,6 +28,7 @@ from ..errors import SpecError, SpecProblem
 from ..fields import CHECKS, DEFAULTABLE, JOB_KEYS, InvalidValue, non_empty_string, positive_int, resources_value
 from ..model import Job, expanded_job, field_checks, trusted_job
 from ..sources import Source, SourceError
+from ..suggest import did_you_mean
 from . import matrix
 from .envfile import read_env_file
 from .inputs import resolve
@@ -39,6 +39,7 @@ from .yamlnodes import (
     AliasBomb,
     Loader,
     expanded_size,
+    flow_brace_hint,
     holds_nul,
     mapping_pairs,
     scalars_as_written,
@@ -63,6 +64,8 @@ class JobFile:
     warnings: tuple[str, ...] = ()
     #: Each job's line in the file (for ``validate --check``).
     lines: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    #: A matrix job's name as written -> the names of its expansions (for ``list``).
+    templates: Mapping[str, list[str]] = dataclasses.field(default_factory=dict)
 
 
 #: Default cap on the number of jobs a file may expand to (``--max-jobs``).
@@ -86,8 +89,7 @@ _OTHER_NAMES = {
 def _did_you_mean(key: str, choices: list[str] | tuple[str, ...]) -> str:
     if _OTHER_NAMES.get(key) in choices:
         return f" (did you mean {_OTHER_NAMES[key]!r}?)"
-    close = difflib.get_close_matches(key, choices, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    return did_you_mean(key, choices)
 
 
 class _Reader:
@@ -219,7 +221,8 @@ def load_job_file(path: str | os.PathLike[str], *, max_jobs: int = MAX_JOBS) -> 
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark is not None else None
         problem = " ".join(str(part) for part in (error.context, error.problem) if part)
-        raise SpecError(SpecProblem(path, line, f"invalid YAML: {' '.join(problem.split())}")) from None
+        hint = flow_brace_hint(error, text)
+        raise SpecError(SpecProblem(path, line, f"invalid YAML: {' '.join(problem.split())}{hint}")) from None
     except yaml.reader.ReaderError as error:
         line = text.count("\n", 0, error.position) + 1
         raise SpecError(SpecProblem(path, line, f"invalid YAML: {' '.join(error.reason.split())} (character {error.character!r})")) from None
@@ -305,7 +308,7 @@ def _read_root(reader: _Reader, root: yaml.Node, base_dir: str) -> JobFile | Non
             reader.problem(nodes[index], message)
         for index, message in unmade_inputs(jobs):
             reader.problem(nodes[index], message)
-    return JobFile(path=reader.path, jobs=tuple(jobs), workers=workers, resources=resources, lines=first_line)
+    return JobFile(reader.path, tuple(jobs), workers, resources, lines=first_line, templates=templates)
 
 
 def _resolve_templates(job: Job, templates: dict[str, list[str]], names: dict[str, int]) -> Job:

@@ -33,7 +33,7 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
 
 __all__ = ["MERGE_TAG", "SEQ_TAG", "STR_TAG", "AliasBomb", "Loader", "expanded_size", "first_plain_scalar",
-           "holds_nul", "mapping_pairs", "scalars_as_written", "yaml11_warning"]
+           "flow_brace_hint", "holds_nul", "mapping_pairs", "scalars_as_written", "yaml11_warning"]
 
 STR_TAG = "tag:yaml.org,2002:str"
 SEQ_TAG = "tag:yaml.org,2002:seq"
@@ -202,3 +202,29 @@ def scalars_as_written(loader: Any, node: yaml.Node) -> list[tuple[str, int, str
     return [(key.value, index, item.value) for key, value, _ in mapping_pairs(loader, node)
             if isinstance(value, yaml.SequenceNode) for index, item in enumerate(value.value)
             if isinstance(item, yaml.ScalarNode)]
+
+
+#: A word with a placeholder in it, as written in a flow list: ``recompress-{f}``.
+_BRACED_WORD = re.compile(r"[^\s,\[\]{}'\"]*\{[^\s,\[\]{}'\"]*\}[^\s,\[\]{}'\"]*")
+
+
+def flow_brace_hint(error: yaml.MarkedYAMLError, text: str) -> str:
+    """For a parse error in a flow list or mapping next to a ``{``: how to
+    quote the value (YAML reads ``{`` there as the start of a mapping).
+
+    >>> try:
+    ...     yaml.safe_load("deps: [stats, recompress-{f}]")
+    ... except yaml.MarkedYAMLError as error:
+    ...     print(flow_brace_hint(error, "deps: [stats, recompress-{f}]"))
+    ; quote a value with { in a [...] or {...} list, e.g. "recompress-{f}"
+    """
+    if "flow" not in f"{error.context} {error.problem}":
+        return ""
+    marks = [mark for mark in (error.context_mark, error.problem_mark) if mark is not None]
+    lines = text.splitlines()
+    for mark in marks:
+        if mark.line < len(lines):
+            found = _BRACED_WORD.search(lines[mark.line])
+            if found:
+                return f'; quote a value with {{ in a [...] or {{...}} list, e.g. "{found[0]}"'
+    return ""

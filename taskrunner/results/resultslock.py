@@ -21,6 +21,7 @@ import os
 
 from ..errors import ResultsFileBusy, ResultsFileError
 from ..owner import Owner
+from ..paths import keep_out_of_git
 
 __all__ = ["ResultsLock"]
 
@@ -46,6 +47,7 @@ class ResultsLock:
         for _ in range(10):
             try:
                 os.makedirs(folder, exist_ok=True)
+                keep_out_of_git(folder)
                 fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
             except OSError as error:
                 raise ResultsFileError(f"cannot lock {self.what} {self.shown}: {error.strerror}") from None

@@ -56,7 +56,7 @@ def preview_run(
     if not previous and any(job.depends_on for job in jobs) and os.path.exists(results_path):
         previous = read_quietly(results_path)  # only the durations, to order by critical path
     if retention.foreign:
-        notes.append(f"kept {retention.foreign} results of jobs not in {source or 'the job list'}")
+        notes.append(f"kept {retention.foreign} result{'' if retention.foreign == 1 else 's'} of jobs not in {source or 'the job list'}")
     last = {result.name: result for result in previous}
     return RunPreview(retention.to_run(jobs, select), retention, tuple(notes), last)
 
