@@ -1,0 +1,290 @@
+"""What people see, round two (issue 28): parallel's output from ``exec``, one
+block per cause in the summary, the skipped and retried named, small words,
+and escaping checked as bytes, from a pipe and under a real terminal (a pty)."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import CliRunner, write
+
+pytestmark = pytest.mark.timeout(120)
+
+#: 14 jobs that fail the same way (a missing out/), each with a many-line
+#: stderr (a Python traceback), and two jobs after them.
+RECOMPRESS = """
+jobs:
+  - name: recompress-{f}
+    matrix:
+      f: {glob: "logs/*.log"}
+    run: python3 recompress.py {f}
+  - name: stats
+    run: ls out | wc -l
+    depends_on: ["recompress-{f}"]
+  - name: upload
+    run: echo upload
+    depends_on: [stats]
+"""
+RECOMPRESS_PY = """
+import gzip, os, sys
+def write(src, dst):
+    with open(src, "rb") as f, gzip.open(dst, "wb") as out:
+        out.write(f.read())
+def main(path):
+    print(f"recompressing {path} ({os.path.getsize(path)} bytes)", file=sys.stderr)
+    write(path, os.path.join("out", os.path.basename(path) + ".gz"))
+main(sys.argv[1])
+"""
+
+
+def recompress_folder(root: Path, count: int = 14) -> Path:
+    (root / "logs").mkdir()
+    for i in range(1, count + 1):
+        (root / "logs" / f"app-{i}.log").write_text(f"log {i}\n" * i)
+    write(root / "recompress.py", RECOMPRESS_PY)
+    return write(root / "jobs.yaml", RECOMPRESS)
+
+
+def summary_of(stderr: str) -> list[str]:
+    """The closing summary: from the counts line to the end."""
+    lines = stderr.splitlines()
+    start = next(i for i, line in enumerate(lines) if " in " in line and line.split()[1] in ("job", "jobs"))
+    return lines[start:]
+
+
+# -- 1. exec shows output ---------------------------------------------------
+
+
+def test_exec_prints_each_jobs_output_as_parallel_does(cli: CliRunner) -> None:
+    done = cli.run("exec", "--", "echo", "{1}", "{2}", ":::", "a", "b", ":::", "1", "2")
+    assert done.returncode == 0, done.stderr
+    assert sorted(done.stdout.splitlines()) == ["a 1", "a 2", "b 1", "b 2"]
+    quiet = cli.run("exec", "--quiet", "--", "echo", "{}", ":::", "a", "b")
+    assert quiet.returncode == 0 and quiet.stdout == "", quiet.stdout
+    # run keeps its quiet default.
+    jobs = write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: a, run: echo hello}\n")
+    assert cli.run("run", str(jobs)).stdout == ""
+
+
+def test_exec_output_stays_grouped_per_job(cli: CliRunner) -> None:
+    done = cli.run("exec", "-j", "3", "--", "for i in 1 2 3; do echo {}-$i; sleep 0.05; done", ":::", "x", "y", "z")
+    lines = done.stdout.splitlines()
+    for name in "xyz":
+        start = lines.index(f"{name}-1")
+        assert lines[start:start + 3] == [f"{name}-1", f"{name}-2", f"{name}-3"], lines
+
+
+# -- 2. one block per cause ---------------------------------------------------
+
+
+def test_fourteen_jobs_failing_one_way_are_one_block_on_one_screen(cli: CliRunner) -> None:
+    jobs = recompress_folder(cli.workdir)
+    done = cli.run("run", str(jobs), "-w", "2")
+    assert done.returncode == 1
+    summary = summary_of(done.stderr)
+    assert len(summary) <= 30, "\n".join(summary)
+    assert summary[0] == "16 jobs in " + summary[0].split(" in ")[1] and "14 failed, 2 skipped" in summary[0]
+    header = next(line for line in summary if "the same way" in line)
+    assert header.startswith("14 jobs failed the same way (exit 1), e.g. recompress-logs/app-")
+    assert ", ..." in header
+    assert sum("FileNotFoundError" in line for line in summary) == 1  # one tail, not fourteen
+    assert "all 14: taskrunner report --failures .taskrunner/jobs.results.jsonl" in done.stderr
+    assert "2 skipped because recompress-logs/app-" in done.stderr and ": stats, upload" in done.stderr
+    # Paths inside the current folder are printed relative to it, as results: is.
+    full_log = next(line for line in summary if "full log:" in line)
+    assert full_log.split("full log: ")[1].startswith(".taskrunner/jobs.logs/"), full_log
+    every = cli.run("report", ".taskrunner/jobs.results.jsonl", "--failures")
+    assert every.returncode == 1
+    assert every.stdout.count("FAILED recompress-logs/app-") == 14
+    assert every.stdout.count("FileNotFoundError") == 14
+    assert "SKIPPED stats: dependency" in every.stdout and "SKIPPED upload" in every.stdout
+
+
+def test_many_different_failures_still_fit_on_one_screen(cli: CliRunner) -> None:
+    body = "".join(f"  - {{name: j{i}, run: 'for n in 1 2 3 4 5 6 7 8 9; do echo line $n >&2; done; "
+                   f"echo reason-{'abcdefghijklmnopqrstuvwxyz'[i % 26]}{'xyz'[i % 3]} >&2; exit 1'}}\n"
+                   for i in range(60))
+    jobs = write(cli.workdir / "jobs.yaml", "jobs:\n" + body)
+    done = cli.run("run", str(jobs), "-w", "2")
+    summary = summary_of(done.stderr)
+    assert len(summary) <= 32, "\n".join(summary)  # about a screen, however many causes
+    assert any(line.startswith("... and ") and "taskrunner report --failures" in line for line in summary)
+    assert cli.run("report", ".taskrunner/jobs.results.jsonl", "--failures").stdout.count("FAILED j") == 60
+
+
+def test_retries_used_are_named(cli: CliRunner) -> None:
+    jobs = write(cli.workdir / "jobs.yaml",
+                 "jobs:\n  - {name: flaky, run: 'test -e seen || { touch seen; exit 1; }', retries: 2}\n"
+                 "  - {name: steady, run: 'true'}\n")
+    done = cli.run("run", str(jobs))
+    assert done.returncode == 0, done.stderr
+    assert "retried: flaky (2 attempts, ok)" in done.stderr
+
+
+def test_cancelled_jobs_are_not_the_slowest(cli: CliRunner) -> None:
+    jobs = write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: long, run: 'sleep 20'}\n"
+                 "  - {name: quick, run: 'sleep 0.2'}\n  - {name: bad, run: 'sleep 1; exit 1'}\n")
+    done = cli.run("run", str(jobs), "-w", "3", "--fail-fast")
+    assert done.returncode == 1
+    assert "1 cancelled" in done.stderr, done.stderr
+    slowest = next(line for line in done.stderr.splitlines() if line.startswith("slowest:"))
+    assert "long" not in slowest and "bad" in slowest, slowest
+
+
+# -- 6. small words -------------------------------------------------------------
+
+
+def test_report_on_a_job_file_says_so(cli: CliRunner) -> None:
+    jobs = write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: a, run: 'true'}\n")
+    before = cli.run("report", "jobs.yaml")
+    assert before.returncode == 2
+    assert before.stderr.strip() == ("jobs.yaml is a job file, not a results file; it has no results yet "
+                                     "(.taskrunner/jobs.results.jsonl): taskrunner run jobs.yaml")
+    assert cli.run("run", str(jobs)).returncode == 0
+    after = cli.run("report", "jobs.yaml")
+    assert after.returncode == 2 and "its results are in .taskrunner/jobs.results.jsonl" in after.stderr
+
+
+def test_one_is_singular(cli: CliRunner) -> None:
+    jobs = write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: a, run: 'true'}\n  - {name: b, run: 'false'}\n")
+    assert cli.run("validate", "jobs.yaml").stdout.strip() == "jobs.yaml: valid, 2 jobs"
+    cli.run("run", str(jobs))
+    write(jobs, "jobs:\n  - {name: a, run: 'true'}\n  - {name: b, run: 'true'}\n")
+    resumed = cli.run("run", str(jobs), "--resume")
+    assert "resumed: kept 1 result, ran 1 job" in resumed.stderr, resumed.stderr
+    one = write(cli.workdir / "one.yaml", "jobs:\n  - {name: a, run: 'true'}\n")
+    assert cli.run("validate", str(one)).stdout.strip().endswith("valid, 1 job")
+    assert "1 job in " in cli.run("run", str(one)).stderr
+
+
+def test_version_and_execs_own_help(cli: CliRunner) -> None:
+    version = cli.run("-V")
+    assert version.returncode == 0 and version.stdout.startswith("taskrunner, version ")
+    help_text = " ".join(cli.run("exec", "--help").stdout.split())
+    assert "<file>" not in help_text and "the file's" not in help_text, help_text
+    assert ".taskrunner/exec-<hash of the command>.results.jsonl" in help_text and "--quiet" in help_text
+    run_help = " ".join(cli.run("run", "--help").stdout.split())
+    assert ".taskrunner/<file>.results.jsonl" in run_help and "--quiet" not in run_help
+
+
+def test_did_you_mean_for_names_globs_and_tags(cli: CliRunner) -> None:
+    write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: stats, run: 'true', tags: [nightly]}\n"
+          "  - {name: upload, run: 'true', depends_on: [stat]}\n")
+    typo = cli.run("validate", "jobs.yaml")
+    assert typo.returncode == 2
+    assert typo.stderr.strip() == "jobs.yaml:3: job 'upload': depends on unknown job 'stat' (did you mean 'stats'?)"
+    write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: compress-a, run: 'true', tags: [nightly]}\n")
+    only = cli.run("run", "jobs.yaml", "--only", "compres-*")
+    assert only.returncode == 2 and "--only 'compres-*' matches no job (did you mean 'compress*'?)" in only.stderr
+    tag = cli.run("list", "jobs.yaml", "--tag", "nighty")
+    assert tag.returncode == 2 and "--tag 'nighty' is no job's tag (did you mean 'nightly'?)" in tag.stderr
+
+
+def test_hints_for_a_glob_string_and_a_brace_in_a_flow_list(cli: CliRunner) -> None:
+    write(cli.workdir / "g.yaml", "jobs:\n  - name: z-{f}\n    matrix:\n      f: data/*.gz\n    run: echo {f}\n")
+    glob = cli.run("validate", "g.yaml")
+    assert glob.returncode == 2 and glob.stderr.strip().endswith('(to list files, use {glob: "data/*.gz"})')
+    write(cli.workdir / "f.yaml", "jobs:\n  - {name: a, run: x}\n  - {name: b, run: x, depends_on: [a, gz-{f}]}\n")
+    flow = cli.run("validate", "f.yaml")
+    assert flow.returncode == 2 and flow.stderr.startswith("f.yaml:3: invalid YAML")
+    assert flow.stderr.strip().endswith('quote a value with { in a [...] or {...} list, e.g. "gz-{f}"')
+
+
+def test_list_shows_a_dependency_on_every_expansion_once(cli: CliRunner) -> None:
+    jobs = recompress_folder(cli.workdir)
+    listed = cli.run("list", str(jobs)).stdout.splitlines()
+    assert listed[-2].endswith("(after: recompress-{f} ×14)") and listed[-1].endswith("(after: stats)")
+    dry = cli.run("run", str(jobs), "--dry-run").stdout.splitlines()
+    assert dry[-2].endswith("(after: recompress-{f} ×14)")
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_the_state_folder_stays_out_of_git(cli: CliRunner) -> None:
+    subprocess.run(["git", "init", "-q", str(cli.workdir)], check=True, timeout=30)
+    jobs = write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: a, run: 'true'}\n")
+    assert cli.run("run", str(jobs)).returncode == 0
+    assert (cli.workdir / ".taskrunner/.gitignore").read_text().splitlines()[-1] == "*"
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=cli.workdir,
+                            capture_output=True, text=True, check=True, timeout=30).stdout
+    assert ".taskrunner" not in status and "jobs.yaml" in status
+
+
+def test_completion_offers_job_names_and_tags(cli: CliRunner) -> None:
+    write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: stats, run: 'true', tags: [nightly]}\n"
+          "  - {name: store, run: 'true'}\n  - {name: upload, run: 'true'}\n")
+    env = {**cli.env, "_TASKRUNNER_COMPLETE": "bash_complete"}
+
+    def complete(words: str) -> list[str]:
+        done = subprocess.run(cli.command(), env={**env, "COMP_WORDS": words, "COMP_CWORD": str(len(words.split()) - 1)},
+                              cwd=cli.workdir, capture_output=True, text=True, timeout=30, check=False)
+        return done.stdout.split()
+
+    assert complete("taskrunner run jobs.yaml --only st") == ["plain,stats", "plain,store"]
+    assert complete("taskrunner list jobs.yaml --tag n") == ["plain,nightly"]
+
+
+@pytest.mark.parametrize(("no_color", "force", "coloured"), [("1", "", False), ("", "1", True), ("1", "1", False)])
+def test_colour_follows_no_color_and_force_color(cli: CliRunner, no_color: str, force: str, coloured: bool) -> None:
+    jobs = write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: bad, run: 'exit 3'}\n")
+    cli.env.update(NO_COLOR=no_color, FORCE_COLOR=force)
+    done = subprocess.run(cli.command("run", str(jobs)), cwd=cli.workdir, env=cli.env, capture_output=True,
+                          timeout=60, check=False)
+    assert (b"\x1b[31m" in done.stderr) is coloured, done.stderr
+
+
+# -- escaping, as bytes and under a terminal ------------------------------------
+
+EVIL = 'jobs:\n  - {name: "evil\\e[2J\\rname", run: "printf \'bad\\\\033[2J\\\\rX\\\\n\' >&2; exit 3"}\n'
+
+
+def test_control_characters_are_escaped_in_the_bytes_of_a_pipe(cli: CliRunner) -> None:
+    jobs = write(cli.workdir / "jobs.yaml", EVIL)
+    done = subprocess.run(cli.command("run", str(jobs)), cwd=cli.workdir, env=cli.env, capture_output=True,
+                          timeout=60, check=False)
+    assert done.returncode == 1
+    assert b"\x1b" not in done.stderr and b"\r" not in done.stderr, done.stderr
+    assert b"$'evil\\e[2J\\rname'" in done.stderr and b"bad\\x1b[2J" in done.stderr
+
+
+def run_in_a_pty(cli: CliRunner, *args: str) -> bytes:
+    """The command's stderr and stdout as a terminal receives them, as bytes."""
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(cli.command(*args), cwd=cli.workdir, env={**cli.env, "TERM": "xterm"},
+                            stdin=subprocess.DEVNULL, stdout=follower, stderr=follower)
+    os.close(follower)
+    received = b""
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([leader], [], [], 0.5)
+            if ready:
+                try:
+                    chunk = os.read(leader, 65536)
+                except OSError:  # EIO: the last writer closed the terminal
+                    break
+                if not chunk:
+                    break
+                received += chunk
+            elif proc.poll() is not None:
+                break
+    finally:
+        os.close(leader)
+        proc.wait(timeout=30)
+    return received
+
+
+def test_control_characters_are_escaped_under_a_real_terminal(cli: CliRunner) -> None:
+    jobs = write(cli.workdir / "jobs.yaml", EVIL)
+    screen = run_in_a_pty(cli, "run", str(jobs))
+    assert b"\x1b[2J" not in screen and b"evil\x1b" not in screen and b"bad\x1b" not in screen, screen
+    assert b"\rname" not in screen and b"\rX" not in screen, screen
+    assert b"$'evil\\e[2J\\rname'" in screen and b"bad\\x1b[2J" in screen
+    assert b"\x1b[31m" in screen  # a terminal: the failure line is red
