@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pty
+import select
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import time
 import uuid
 from collections.abc import Iterator
@@ -85,6 +90,35 @@ class CliRunner:
             text=True,
             **popen,  # type: ignore[arg-type]
         )
+
+
+def run_in_a_pty(cli: CliRunner, *args: str) -> bytes:
+    """The command's stderr and stdout as a terminal receives them, as bytes."""
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))  # 30 rows, 120 columns
+    proc = subprocess.Popen(cli.command(*args), cwd=cli.workdir, env={**cli.env, "TERM": "xterm"},
+                            stdin=subprocess.DEVNULL, stdout=follower, stderr=follower)
+    os.close(follower)
+    received = b""
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([leader], [], [], 0.5)
+            if ready:
+                try:
+                    chunk = os.read(leader, 65536)
+                except OSError:  # EIO: the last writer closed the terminal
+                    break
+                if not chunk:
+                    break
+                received += chunk
+            elif proc.poll() is not None:
+                break
+    finally:
+        os.close(leader)
+        proc.wait(timeout=30)
+    return received
+
 
 
 @pytest.fixture(scope="session", autouse=True)

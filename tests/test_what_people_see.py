@@ -4,9 +4,6 @@ and escaping checked as bytes, from a pipe and under a real terminal (a pty)."""
 
 from __future__ import annotations
 
-import os
-import pty
-import select
 import shutil
 import subprocess
 import time
@@ -14,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CliRunner, write
+from conftest import CliRunner, run_in_a_pty, write
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -254,33 +251,6 @@ def test_control_characters_are_escaped_in_the_bytes_of_a_pipe(cli: CliRunner) -
     assert b"$'evil\\e[2J\\rname'" in done.stderr and b"bad\\x1b[2J" in done.stderr
 
 
-def run_in_a_pty(cli: CliRunner, *args: str) -> bytes:
-    """The command's stderr and stdout as a terminal receives them, as bytes."""
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen(cli.command(*args), cwd=cli.workdir, env={**cli.env, "TERM": "xterm"},
-                            stdin=subprocess.DEVNULL, stdout=follower, stderr=follower)
-    os.close(follower)
-    received = b""
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([leader], [], [], 0.5)
-            if ready:
-                try:
-                    chunk = os.read(leader, 65536)
-                except OSError:  # EIO: the last writer closed the terminal
-                    break
-                if not chunk:
-                    break
-                received += chunk
-            elif proc.poll() is not None:
-                break
-    finally:
-        os.close(leader)
-        proc.wait(timeout=30)
-    return received
-
-
 def test_control_characters_are_escaped_under_a_real_terminal(cli: CliRunner) -> None:
     jobs = write(cli.workdir / "jobs.yaml", EVIL)
     screen = run_in_a_pty(cli, "run", str(jobs))
@@ -288,3 +258,77 @@ def test_control_characters_are_escaped_under_a_real_terminal(cli: CliRunner) ->
     assert b"\rname" not in screen and b"\rX" not in screen, screen
     assert b"$'evil\\e[2J\\rname'" in screen and b"bad\\x1b[2J" in screen
     assert b"\x1b[31m" in screen  # a terminal: the failure line is red
+
+
+# -- 3. a run you can watch -------------------------------------------------------
+
+LONG = ("jobs:\n  - {name: long-a, run: 'sleep 30'}\n  - {name: long-b, run: 'sleep 30'}\n"
+        "  - {name: quick, run: 'true'}\n")
+
+
+def wait_for(condition: object, seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)
+
+
+def test_report_shows_the_jobs_running_now_from_another_terminal(cli: CliRunner) -> None:
+    jobs = write(cli.workdir / "jobs.yaml", LONG)
+    proc = cli.start("-v", "run", str(jobs), "-w", "3")
+    live = cli.workdir / ".taskrunner/jobs.results.jsonl.running"
+    try:
+        wait_for(lambda: live.exists() and "long-b" in live.read_text() and "long-a" in live.read_text())
+        time.sleep(1.2)
+        seen = cli.run("report", ".taskrunner/jobs.results.jsonl")
+        lines = seen.stdout.splitlines()
+        assert lines[0].startswith("1 job in") and "1 ok" in lines[0], seen.stdout  # the finished counts
+        now = next(i for i, line in enumerate(lines) if line.startswith("running now: 2 jobs (1 of 3 done; run pid"))
+        running = sorted(line.split()[-1] for line in lines[now + 1:now + 3])
+        assert running == ["long-a", "long-b"], seen.stdout
+        assert all(float(line.split()[0].rstrip("s")) >= 1.0 for line in lines[now + 1:now + 3]), seen.stdout
+        assert all(line.split()[1].startswith("w") for line in lines[now + 1:now + 3]), seen.stdout
+    finally:
+        proc.send_signal(2)  # Ctrl-C: the run cancels its jobs and ends
+        _, stderr = proc.communicate(timeout=30)
+    assert "starting long-a" in stderr and "starting quick" in stderr  # -v logs each start
+    assert not live.exists()  # the run removes it as it ends
+    assert "running now" not in cli.run("report", ".taskrunner/jobs.results.jsonl").stdout
+
+
+def test_a_killed_runs_leftover_is_recognised_as_stale(cli: CliRunner) -> None:
+    jobs = write(cli.workdir / "jobs.yaml", LONG)
+    proc = cli.start("run", str(jobs), "-w", "3")
+    live = cli.workdir / ".taskrunner/jobs.results.jsonl.running"
+    wait_for(lambda: live.exists() and "long-b" in live.read_text())
+    proc.kill()  # SIGKILL: nothing removes the file
+    proc.communicate(timeout=30)
+    assert live.exists()
+    seen = cli.run("report", ".taskrunner/jobs.results.jsonl")
+    assert "running now" not in seen.stdout
+    assert f"not running: the run (pid {proc.pid} on" in seen.stdout and "ended without finishing" in seen.stdout
+    # The next run takes over and, as it ends, leaves nothing behind.
+    write(jobs, "jobs:\n  - {name: quick, run: 'true'}\n")
+    assert cli.run("run", str(jobs)).returncode == 0 and not live.exists()
+
+
+# -- 4. CI logs ---------------------------------------------------------------------
+
+
+def test_progress_into_a_file_is_plain_lines(cli: CliRunner) -> None:
+    jobs = write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: long, run: 'sleep 11.5'}\n"
+                 "  - {name: bad, run: 'sleep 0.3; exit 2'}\n  - {name: fine, run: 'sleep 1'}\n")
+    log = cli.workdir / "ci.log"
+    with log.open("wb") as sink:
+        done = subprocess.run(cli.command("run", str(jobs), "-w", "3", "--progress"), cwd=cli.workdir, env=cli.env,
+                              stdout=sink, stderr=sink, timeout=60, check=False)
+    assert done.returncode == 1
+    data = log.read_bytes()
+    assert b"\r" not in data and b"\x1b" not in data, data
+    lines = data.decode().splitlines()
+    progress = [line for line in lines if " done, ok=" in line]
+    # One at the failure, one 10 s later, none more (the run lasts under 12 s).
+    assert len(progress) == 2, lines
+    assert lines[lines.index("✗ bad (exit 2)") + 1] == progress[0]
+    assert progress[0].startswith("1/3 done, ok=0 failed=1 running=2")
+    assert progress[1].startswith("2/3 done, ok=1 failed=1 running=1, ETA "), progress

@@ -43,8 +43,10 @@ class Backend(Protocol):
         """Wait up to ``timeout`` seconds; return ``(attempt_id, outcome)`` pairs.
         A worker's death is an outcome (``crashed``), not an exception."""
 
-    def running_count(self) -> int:
-        """How many attempts run right now."""
+    def running(self) -> list[tuple[int, str, float | None]]:
+        """``(attempt_id, worker, started)`` of each attempt running right now, as
+        far as the backend knows without asking far away (``started``: epoch
+        seconds, or None if unknown)."""
 
     def cancel(self) -> list[tuple[int, JobResult]]:
         """Stop everything outstanding and return its outcomes (``cancelled``

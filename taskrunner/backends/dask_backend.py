@@ -27,6 +27,7 @@ name); use one thread per worker (``dask worker --nthreads 1``) when jobs are
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import pickle
@@ -240,10 +241,10 @@ class DaskBackend:
     def _watch(self, attempt_id: int, future: Any) -> None:
         future.add_done_callback(lambda _: self._done.put(attempt_id))
 
-    def running_count(self) -> int:
+    def running(self) -> list[tuple[int, str, float | None]]:
         # Asking Dask what is processing costs a round-trip: estimate it as
-        # the outstanding tasks, at most one per worker thread.
-        return min(len(self._futures), self._threads)
+        # the oldest outstanding tasks, at most one per worker thread.
+        return [(attempt_id, "dask", None) for attempt_id in itertools.islice(self._futures, self._threads)]
 
     def poll(self, timeout: float | None) -> list[tuple[int, JobResult]]:
         timeout = MAX_WAIT if timeout is None else max(0.0, min(timeout, MAX_WAIT))

@@ -56,8 +56,8 @@ class InProcessBackend:
             outcomes.append((attempt.attempt_id, execute(attempt, worker="inprocess")))
         return outcomes
 
-    def running_count(self) -> int:
-        return 0
+    def running(self) -> list[tuple[int, str, float | None]]:
+        return []
 
     def stop_starting(self) -> None:
         self._stopped = True

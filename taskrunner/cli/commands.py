@@ -11,13 +11,14 @@ import gc
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable
 from typing import Any, NoReturn
 
 import click
 
 from ..display.showtext import plural
-from ..display.summary import format_failures, format_summary
+from ..display.summary import format_failures, format_live, format_summary
 from ..display.timeline import render_timeline
 from ..engine.freshness import Freshness
 from ..engine.selection import default_selection, dependency_order, select_jobs, unmatched
@@ -27,6 +28,7 @@ from ..jobfile.spec import MAX_JOBS, JobFile, load_job_file
 from ..model import Job
 from ..paths import default_results, logs_for
 from ..results.journal import read_results
+from ..results.livefile import read_live
 from ..results.report import RunReport
 from ..results.resume import read_quietly
 from ..suggest import did_you_mean
@@ -245,10 +247,13 @@ def report_command(results_file: str, failures: bool, timeline: str | None, as_j
     logs = next((os.path.dirname(r.stderr_log) for r in results if r.stderr_log), None)
     report = RunReport(tuple(results), wall_time=(max(times) - min(times)) if times else 0.0,
                        results_path=results_file, log_dir=logs)
+    live = read_live(results_file)
     if as_json:
         click.echo(report.to_json())
     else:
         click.echo(format_failures(report) if failures else format_summary(report))
+        if live is not None:
+            click.echo(format_live(live, results_file, time.time()))
     if timeline:
         try:
             with open(timeline, "w", encoding="utf-8") as page:

@@ -7,7 +7,10 @@ running jobs may have changed, one ``result()`` per final job result, and
 postfix text is rebuilt at most every ``mininterval``); tqdm decides when to
 redraw, so thousands of tiny jobs cost nothing extra. tqdm itself is imported
 only when a bar is shown (its import costs ~40 ms). Lines printed while the
-bar shows go through tqdm, so the bar never breaks or flickers.
+bar shows go through tqdm, so the bar never breaks or flickers. Progress
+asked for on something that is not a terminal (a CI log) is plain lines
+instead, at most one every ``PLAIN_INTERVAL`` seconds and one at each failure.
+The closing summary is ``summary.py``'s.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from ..model import FAILURES, SUCCESSES, JobResult, Status
-from .showtext import printable, shown
+from .showtext import duration_text, printable, shown
 from .summary import short_reason
 
 __all__ = ["GuardedReporter", "Reporter", "SilentReporter", "TerminalReporter", "bar_wanted", "use_color"]
@@ -33,6 +36,9 @@ _RED, _RESET = "\033[31m", "\033[0m"
 REDRAW_INTERVAL = 0.1
 #: At most this many seconds between redraws while jobs run but none ends.
 LIVE_INTERVAL = 0.5
+#: Progress forced onto something that is not a terminal (a CI log): a plain
+#: line at most this often (and at every failure).
+PLAIN_INTERVAL = 10.0
 
 
 class Reporter(Protocol):
@@ -63,12 +69,15 @@ class SilentReporter:
         pass
 
 
+def _is_terminal(stream: IO[str]) -> bool:
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
 def bar_wanted(progress: bool | None, stream: IO[str] | None = None) -> bool:
     """``--progress/--no-progress`` as given, else: is ``stream`` (stderr) a terminal?"""
     if progress is not None:
         return progress
-    stream = stream or sys.stderr
-    return hasattr(stream, "isatty") and stream.isatty()
+    return _is_terminal(stream or sys.stderr)
 
 
 def use_color(stream: IO[str], environ: Mapping[str, str] = os.environ) -> bool:
@@ -83,7 +92,7 @@ def use_color(stream: IO[str], environ: Mapping[str, str] = os.environ) -> bool:
         return False
     if environ.get("FORCE_COLOR"):
         return True
-    return hasattr(stream, "isatty") and stream.isatty()
+    return _is_terminal(stream)
 
 
 class GuardedReporter:
@@ -149,9 +158,15 @@ class TerminalReporter:
         self._running = 0
         self._postfix_at = 0.0
         self._drawn_at = 0.0
+        self._plain = False
+        self._total, self._started_at, self._plain_at = 0, 0.0, 0.0
 
     def start(self, total: int) -> None:
-        if self._want_bar:
+        self._total, self._started_at = total, time.monotonic()
+        self._plain_at = self._started_at
+        if self._want_bar and not _is_terminal(self._stream):
+            self._plain = True  # a CI log: lines, no carriage returns or escapes
+        elif self._want_bar:
             from tqdm import tqdm
 
             self._bar = tqdm(
@@ -170,6 +185,8 @@ class TerminalReporter:
         if self._bar is not None and time.monotonic() - self._drawn_at >= LIVE_INTERVAL:
             self._drawn_at = time.monotonic()
             self._bar.refresh()
+        elif self._plain and time.monotonic() - self._plain_at >= PLAIN_INTERVAL:
+            self._plain_line()
 
     def result(self, result: JobResult) -> None:
         self._counts[result.status] += 1
@@ -178,6 +195,8 @@ class TerminalReporter:
         if result.status in FAILURES:
             line = f"{self._mark} {shown(result.name)} ({printable(short_reason(result))})"
             self._write(f"{_RED}{line}{_RESET}" if self._color else line, self._stream)
+            if self._plain:
+                self._plain_line()
         if self._bar is not None:
             if time.monotonic() - self._postfix_at >= REDRAW_INTERVAL:
                 self._refresh_postfix()
@@ -187,6 +206,17 @@ class TerminalReporter:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+    def _plain_line(self) -> None:
+        """``37/120 done, ok=35 failed=2 running=4, ETA 1m20s``."""
+        now = time.monotonic()
+        self._plain_at = now
+        ok = sum(n for status, n in self._counts.items() if status in SUCCESSES)
+        done = sum(self._counts.values())
+        line = f"{done}/{self._total} done, ok={ok} failed={done - ok} running={self._running}"
+        if 0 < done < self._total and now - self._started_at >= 1.0:
+            line += f", ETA {duration_text((now - self._started_at) / done * (self._total - done))}"
+        self._write(line, self._stream)
 
     def _refresh_postfix(self) -> None:
         if self._bar is not None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import shlex
 
-__all__ = ["plural", "printable", "shell_word", "shown"]
+__all__ = ["duration_text", "plural", "printable", "shell_word", "shown"]
 
 #: C0 and C1 controls, DEL, surrogate escapes (bytes that were not UTF-8),
 #: and the Unicode line and paragraph separators a terminal may act on.
@@ -67,3 +67,19 @@ def plural(count: int, word: str) -> str:
     ('1 job', '2 results')
     """
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def duration_text(seconds: float) -> str:
+    """A duration as people read it: ``0.4s``, ``42s``, ``1m20s``, ``2h05m``.
+
+    >>> duration_text(0.43), duration_text(42.2), duration_text(80), duration_text(7500)
+    ('0.4s', '42s', '1m20s', '2h05m')
+    """
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"

@@ -26,10 +26,11 @@ from dataclasses import dataclass, field
 
 from ..model import FAILURES, JobResult, Status
 from ..paths import shown_path
+from ..results.livefile import LiveState, live_path
 from ..results.report import RunReport
-from .showtext import plural, printable, shown
+from .showtext import duration_text, plural, printable, shown
 
-__all__ = ["SCREEN_LINES", "failure_cause", "format_failures", "format_summary", "short_reason"]
+__all__ = ["SCREEN_LINES", "failure_cause", "format_failures", "format_live", "format_summary", "short_reason"]
 
 #: The summary fits in this many lines, however many jobs failed.
 SCREEN_LINES = 30
@@ -266,3 +267,20 @@ def format_failures(report: RunReport) -> str:
                 block.append(f"    output:   {shown_path(result.stdout_log)}")
             blocks.append("\n".join(block))
     return "\n".join(blocks)
+
+
+def format_live(state: LiveState, results: str, now: float) -> str:
+    """What a live run is doing (``report`` while it runs): the jobs running
+    now, longest first, with how long each has run; or that it is gone."""
+    where = state.host or "?"
+    if state.stale:
+        return (f"not running: the run (pid {state.pid} on {where}) that left {shown_path(live_path(results))} "
+                "ended without finishing; resume it to finish")
+    since = duration_text(max(0.0, now - state.run_started))
+    lines = [f"running now: {plural(len(state.running), 'job')} ({state.done} of {state.total} done; "
+             + f"run pid {state.pid} on {where}, for {since})"]
+    for job in sorted(state.running, key=lambda job: job.started)[: SCREEN_LINES - 5]:
+        lines.append(f"  {duration_text(max(0.0, now - job.started)):>7}  {shown(job.worker)}  {shown(job.name)}")
+    if len(state.running) > SCREEN_LINES - 5:
+        lines.append(f"  ... and {len(state.running) - (SCREEN_LINES - 5)} more")
+    return "\n".join(lines)

@@ -26,6 +26,7 @@ from ..execution.memwatch import available_memory
 from ..model import FAILURES, Attempt, JobResult, Status
 from ..paths import log_paths
 from ..results.journal import Journal
+from ..results.livefile import LiveFile
 from ..signals import SignalGuard, signal_name
 from .freshness import Freshness
 from .plan import Plan
@@ -58,6 +59,7 @@ class RunLoop:
         log_dir: str,
         on_result: Callable[[JobResult], None] | None = None,
         memfree: float | None = None,
+        live: LiveFile | None = None,
     ) -> None:
         self.plan, self.pool, self.journal, self.signals = plan, pool, journal, signals
         self.seqs, self.freshness, self.on_result = seqs, freshness, on_result
@@ -68,6 +70,7 @@ class RunLoop:
         self._attempt_jobs: dict[int, int] = {}
         self._attempt_ids = itertools.count(1)
         self._memfree = memfree
+        self._live, self._done = live, 0
 
     def results(self) -> Iterator[JobResult]:
         """Run; yield each final result as it is recorded (see the module docstring)."""
@@ -90,8 +93,9 @@ class RunLoop:
                     for index, number in plan.take_due(time.time(), pool.capacity()):
                         yield from self._dispatch(index, number)
                 # Held back by --memfree: look again a moment later, not at once.
-                yield from self._record(pool.poll(self._wait_time() if memory_allows else MEMORY_RECHECK))
-                self.reporter.running(pool.running_count())
+                outcomes = pool.poll(self._wait_time() if memory_allows else MEMORY_RECHECK)
+                self._show_running()  # first: a failure's line then tells what still runs
+                yield from self._record(outcomes)
         finally:
             if not plan.finished:
                 plan.stop()
@@ -101,8 +105,21 @@ class RunLoop:
                                outcome.status is Status.CANCELLED else outcome) for attempt_id, outcome in pool.cancel()])
                 self._publish(plan.cancel_waiting(why))
             self.reporter.close()
+            if self._live is not None:
+                self._live.remove()
             if self.reporter.error is not None and self.output_lost is None:
                 self._output_failed(self.reporter.error)
+
+    def _show_running(self) -> None:
+        """The bar's running count; the live file (``report`` from another terminal), when due."""
+        running = self.pool.running()
+        self.reporter.running(len(running))
+        now = time.time()
+        if self._live is not None and self._live.due(now):
+            jobs, attempt_jobs = self.plan.jobs, self._attempt_jobs
+            self._live.update(now, [(attempt_id, jobs[attempt_jobs[attempt_id]].name, worker, started)
+                                    for attempt_id, worker, started in running if attempt_id in attempt_jobs],
+                              self._done)
 
     def _output_failed(self, error: OSError) -> None:
         """A reader that left (EPIPE) stops the run, as it would stop ``head``'s
@@ -127,6 +144,8 @@ class RunLoop:
                  if number == 1 else None)
         if fresh is not None:
             return self._record([(attempt.attempt_id, fresh)])
+        if log.isEnabledFor(logging.INFO):  # (-v: each start, as the job is handed to a worker)
+            log.info("starting %s%s", job.name, f" (attempt {number})" if number > 1 else "")
         try:
             self.pool.submit(attempt)
         except (pickle.PicklingError, TypeError, AttributeError) as error:
@@ -155,6 +174,7 @@ class RunLoop:
     def _publish(self, finals: list[JobResult]) -> list[JobResult]:
         if finals:
             self.journal.write_all(finals)
+            self._done += len(finals)
         for final in finals:
             self.reporter.result(final)
             if self.on_result is not None:

@@ -37,6 +37,7 @@ from ..results.journal import (
     check_results_path,
     replace_results,
 )
+from ..results.livefile import LiveFile
 from ..results.report import RunReport
 from ..results.resultslock import ResultsLock
 from ..results.resultstore import ResultsView
@@ -285,7 +286,7 @@ class Runner:
                 seqs=_places(jobs, preview.to_run),
                 freshness=freshness,
                 reporter=self._reporter(), log_dir=options.log_dir, on_result=self.on_result,
-                memfree=options.memfree,
+                memfree=options.memfree, live=LiveFile(options.results_path, len(preview.to_run)),
             )
             with journal, pool:
                 yield from loop.results()

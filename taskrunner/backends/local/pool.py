@@ -166,9 +166,9 @@ class LocalPool:
         """Also end a ``poll()`` wait when ``fd`` is readable (an Executor's wake-up pipe)."""
         self._poller.register(fd, select.POLLIN)
 
-    def running_count(self) -> int:
-        """How many attempts workers hold right now."""
-        return len(self._workers.busy())
+    def running(self) -> list[tuple[int, str, float | None]]:
+        """(attempt id, worker name, when it started) of each attempt a worker holds right now."""
+        return self._workers.running()
 
     def poll(self, timeout: float | None) -> list[tuple[int, JobResult]]:
         """Wait up to ``timeout`` seconds; return outcomes of finished attempts.
@@ -254,7 +254,7 @@ class LocalPool:
     def _poll_while_running(self, seconds: float) -> list[tuple[int, JobResult]]:
         outcomes: list[tuple[int, JobResult]] = []
         deadline = time.monotonic() + seconds
-        while self.running_count() and time.monotonic() < deadline:
+        while self._workers.busy() and time.monotonic() < deadline:
             outcomes += self.poll(0.05)
         return outcomes
 

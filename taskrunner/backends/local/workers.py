@@ -91,6 +91,15 @@ class Workers:
         """The slots whose worker holds an attempt."""
         return [slot for slot in range(self.count) if self.slots.held[slot] != NOT_HELD]
 
+    def running(self) -> list[tuple[int, str, float | None]]:
+        """(attempt id, worker name, when it started) of each attempt a worker holds, by slot."""
+        found: list[tuple[int, str, float | None]] = []
+        for slot in range(self.count):
+            attempt_id, process = self.slots.held[slot], self.procs[slot]
+            if attempt_id != NOT_HELD and process is not None:
+                found.append((attempt_id, f"w{slot + 1}-{process.pid}", self.slots.started[slot]))
+        return found
+
     def live(self) -> list[int]:
         """The slots with a worker process."""
         return [slot for slot in range(self.count) if self.procs[slot] is not None]
