@@ -4,6 +4,7 @@ and escaping checked as bytes, from a pipe and under a real terminal (a pty)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import time
@@ -12,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from conftest import CliRunner, run_in_a_pty, write
+from taskrunner.model import JobResult, Status
+from taskrunner.results.journal import result_line
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -332,3 +335,93 @@ def test_progress_into_a_file_is_plain_lines(cli: CliRunner) -> None:
     assert lines[lines.index("✗ bad (exit 2)") + 1] == progress[0]
     assert progress[0].startswith("1/3 done, ok=0 failed=1 running=2")
     assert progress[1].startswith("2/3 done, ok=1 failed=1 running=1, ETA "), progress
+
+
+# -- 5. pictures that scale ---------------------------------------------------------
+
+
+def synthetic_results(path: Path, jobs: int, workers: int = 8, start: float = 1.8e9, failing_every: int = 997) -> None:
+    """A results file as a run of ``jobs`` short jobs on ``workers`` slots writes it
+    (real lines, made by the journal's own encoder)."""
+    lines = []
+    clock = [start] * workers
+    for number in range(jobs):
+        slot = number % workers
+        began, ended = clock[slot], clock[slot] + 0.004 + (number % 7) * 0.001
+        clock[slot] = ended + 0.0005
+        status = Status.FAILED if number % failing_every == 1 else Status.OK
+        worker = f"w{slot + 1}-{4000 + slot}"
+        lines.append(result_line(JobResult(f"job-{number}", status, returncode=0 if status is Status.OK else 1,
+                                           attempts=1, started=began, finished=ended, duration=ended - began,
+                                           worker=worker, history=((began, ended, worker, status.value),))))
+    path.write_text("".join(lines))
+
+
+def chromium_screenshot(page: Path, shot: Path, profile: Path, height: int = 600) -> dict[tuple[int, int, int], int]:
+    """Pixel counts by colour of ``page`` as headless Chromium draws it."""
+    from PIL import Image
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    assert browser is not None
+    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    f"--user-data-dir={profile}", f"--window-size=1200,{height}", f"--screenshot={shot}",
+                    page.as_uri()], capture_output=True, timeout=90, cwd=page.parent, check=False)
+    assert shot.exists()
+    return {color: n for n, color in Image.open(shot).convert("RGB").getcolors(maxcolors=1 << 24)}
+
+
+GREEN, RED = (0x2E, 0x9E, 0x44), (0xD6, 0x27, 0x28)
+
+
+def test_report_writes_the_run_as_chrome_trace_events(cli: CliRunner) -> None:
+    jobs = write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: a, run: 'sleep 0.2'}\n  - {name: b, run: 'sleep 0.1'}\n"
+                 "  - {name: retry, run: 'exit 1', retries: 1}\n  - {name: after, run: 'true', depends_on: [retry]}\n")
+    assert cli.run("run", str(jobs), "-w", "2").returncode == 1
+    done = cli.run("report", ".taskrunner/jobs.results.jsonl", "--trace", "run.json")
+    assert done.returncode == 1 and "trace: run.json" in done.stderr
+    events = json.loads((cli.workdir / "run.json").read_text())["traceEvents"]
+    lanes = {e["tid"]: e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "thread_name"}
+    complete = [e for e in events if e["ph"] == "X"]
+    assert sorted(e["name"] for e in complete) == ["a", "b", "retry", "retry"]  # one per attempt
+    assert {lanes[e["tid"]] for e in complete} <= {"w1", "w2"}
+    a = next(e for e in complete if e["name"] == "a")
+    assert a["cat"] == "ok" and 0.15e6 < a["dur"] < 5e6 and a["ts"] >= 0
+    assert [e["args"]["attempt"] for e in complete if e["name"] == "retry" and "attempt" in e["args"]] == [2]
+    (skipped,) = [e for e in events if e["ph"] == "i"]
+    assert skipped["name"] == "after" and lanes[skipped["tid"]] == "skipped"
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium is not installed (.ci/run installs it)")
+def test_the_timeline_of_50000_jobs_is_small_and_drawn(cli: CliRunner) -> None:
+    synthetic_results(cli.workdir / "big.jsonl", 50_000)
+    done = cli.run("report", "big.jsonl", "--timeline", "big.html")
+    assert done.returncode == 1, done.stderr  # some failed
+    page = cli.workdir / "big.html"
+    text = page.read_text()
+    assert page.stat().st_size < 5_000_000 and "http" not in text.replace('charset="utf-8"', "")
+    assert "50000 jobs: 50000 attempts" in text and "density" in text
+    assert "failed job-1</div>" in text.split("not ok</h2>")[1]  # the failures are named
+    colors = chromium_screenshot(page, cli.workdir / "big.png", cli.workdir / "profile")
+    green = sum(n for color, n in colors.items() if color[1] > color[0] + 40 and color[1] > color[2] + 40)
+    assert green > 8 * 500, green  # eight lanes drawn
+    assert colors.get(RED, 0) > 0  # failures stand out
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium is not installed (.ci/run installs it)")
+def test_kept_lines_of_an_earlier_run_are_drawn_apart_and_skipped_jobs_drawn(cli: CliRunner) -> None:
+    earlier, later = cli.workdir / "earlier.jsonl", cli.workdir / "later.jsonl"
+    synthetic_results(earlier, 40, workers=4, start=1.8e9)
+    synthetic_results(later, 40, workers=4, start=1.8e9 + 15.0)  # --resume, 15 s later
+    skipped = JobResult("after", Status.SKIPPED, error="dependency 'job-1' did not succeed")
+    (cli.workdir / "all.jsonl").write_text(earlier.read_text().replace('"job-', '"old-') + later.read_text()
+                                           + result_line(skipped))
+    done = cli.run("report", "all.jsonl", "--timeline", "all.html")
+    text = (cli.workdir / "all.html").read_text()
+    assert done.returncode == 1
+    first, rest = text.split("earlier run 1 (results kept by --resume)")
+    assert first.split("</h1>")[0].endswith("40 attempts, 76ms, 4 workers")  # this run's span, not 15 s
+    assert "old-" not in first and "old-" in rest and 'class="mark skipped"' in first
+    assert "after: skipped (dependency &#x27;job-1&#x27; did not succeed)" in first
+    colors = chromium_screenshot(cli.workdir / "all.html", cli.workdir / "all.png", cli.workdir / "profile", 900)
+    assert colors.get(GREEN, 0) > 2000 and colors.get((0xC7, 0xC7, 0xC7), 0) > 0  # bars, and the skipped mark

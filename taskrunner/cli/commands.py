@@ -13,13 +13,14 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import IO, Any, NoReturn
 
 import click
 
 from ..display.showtext import plural
 from ..display.summary import format_failures, format_live, format_summary
 from ..display.timeline import render_timeline
+from ..display.trace import write_trace
 from ..engine.freshness import Freshness
 from ..engine.selection import default_selection, dependency_order, select_jobs, unmatched
 from ..errors import SpecError, TaskrunnerError
@@ -229,14 +230,18 @@ def list_command(job_file: str, as_json: bool, only: tuple[str, ...], tags: tupl
 @click.argument("results_file", type=click.Path(dir_okay=False))
 @click.option("--failures", is_flag=True, help="Every job that is not ok, in full (the summary groups them).")
 @click.option("--timeline", type=click.Path(dir_okay=False), help="Also write a self-contained HTML timeline here.")
+@click.option("--trace", type=click.Path(dir_okay=False),
+              help="Also write the run as Chrome trace events here (open in ui.perfetto.dev, chrome://tracing, "
+                   "speedscope).")
 @click.option("--json", "as_json", is_flag=True, help="The summary as JSON instead of text.")
-def report_command(results_file: str, failures: bool, timeline: str | None, as_json: bool) -> None:
+def report_command(results_file: str, failures: bool, timeline: str | None, trace: str | None, as_json: bool) -> None:
     """Summarise a results file (also of an interrupted run); exit 0 if all ok, else 1.
 
     \b
     Examples:
       taskrunner report .taskrunner/jobs.results.jsonl --timeline timeline.html
       taskrunner report .taskrunner/jobs.results.jsonl --failures
+      taskrunner report .taskrunner/jobs.results.jsonl --trace run.json   # then open it in ui.perfetto.dev
     """
     _refuse_job_file(results_file)
     try:
@@ -254,15 +259,22 @@ def report_command(results_file: str, failures: bool, timeline: str | None, as_j
         click.echo(format_failures(report) if failures else format_summary(report))
         if live is not None:
             click.echo(format_live(live, results_file, time.time()))
+    title = os.path.basename(results_file)
     if timeline:
-        try:
-            with open(timeline, "w", encoding="utf-8") as page:
-                page.write(render_timeline(results, title=os.path.basename(results_file)))
-        except OSError as error:
-            click.echo(f"cannot write timeline {timeline}: {error.strerror}", err=True)
-            sys.exit(EXIT_USAGE)
-        click.echo(f"timeline: {timeline}", err=True)
+        _write_picture("timeline", timeline, lambda out: out.write(render_timeline(results, title=title)))
+    if trace:
+        _write_picture("trace", trace, lambda out: write_trace(results, out, title=title))
     sys.exit(EXIT_OK if report.ok else EXIT_NOT_OK)
+
+
+def _write_picture(what: str, path: str, write: Callable[[IO[str]], object]) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as out:
+            write(out)
+    except OSError as error:
+        click.echo(f"cannot write {what} {path}: {error.strerror}", err=True)
+        sys.exit(EXIT_USAGE)
+    click.echo(f"{what}: {path}", err=True)
 
 
 def _refuse_job_file(path: str) -> None:

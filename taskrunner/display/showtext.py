@@ -72,9 +72,11 @@ def plural(count: int, word: str) -> str:
 def duration_text(seconds: float) -> str:
     """A duration as people read it: ``0.4s``, ``42s``, ``1m20s``, ``2h05m``.
 
-    >>> duration_text(0.43), duration_text(42.2), duration_text(80), duration_text(7500)
-    ('0.4s', '42s', '1m20s', '2h05m')
+    >>> duration_text(0.043), duration_text(0.43), duration_text(42.2), duration_text(80), duration_text(7500)
+    ('43ms', '0.4s', '42s', '1m20s', '2h05m')
     """
+    if seconds < 0.1:
+        return f"{seconds * 1000:.0f}ms"
     if seconds < 10:
         return f"{seconds:.1f}s"
     whole = int(seconds)
