@@ -303,9 +303,11 @@ def test_a_killed_runs_leftover_is_recognised_as_stale(cli: CliRunner) -> None:
     jobs = write(cli.workdir / "jobs.yaml", LONG)
     proc = cli.start("run", str(jobs), "-w", "3")
     live = cli.workdir / ".taskrunner/jobs.results.jsonl.running"
-    wait_for(lambda: live.exists() and "long-b" in live.read_text())
-    proc.kill()  # SIGKILL: nothing removes the file
-    proc.communicate(timeout=30)
+    try:
+        wait_for(lambda: live.exists() and "long-b" in live.read_text())
+    finally:
+        proc.kill()  # SIGKILL: nothing removes the file
+        proc.communicate(timeout=30)
     assert live.exists()
     seen = cli.run("report", ".taskrunner/jobs.results.jsonl")
     assert "running now" not in seen.stdout
