@@ -96,12 +96,13 @@ def test_file_workers_default_and_override(cli: CliRunner) -> None:
 
 
 def test_no_progress_bar_in_a_pipe_unless_forced(cli: CliRunner) -> None:
-    jobs = write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: a, run: 'sleep 0.3'}\n")
+    jobs = write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: a, run: 'sleep 0.3'}\n  - {name: b, run: 'exit 1'}\n")
     plain = cli.run("run", str(jobs))
-    assert plain.returncode == 0 and "job/s" not in plain.stderr
+    assert plain.returncode == 1 and "job/s" not in plain.stderr and " done, ok=" not in plain.stderr
+    # Forced onto a pipe: plain lines (a CI log), not a bar; a bar under a terminal is test_display's.
     forced = cli.run("run", str(jobs), "--progress")
-    assert forced.returncode == 0 and "job/s" in forced.stderr
-    assert "job/s" not in cli.run("run", str(jobs), "--no-progress").stderr
+    assert forced.returncode == 1 and "job/s" not in forced.stderr and "1/2 done, ok=0 failed=1" in forced.stderr
+    assert " done, ok=" not in cli.run("run", str(jobs), "--no-progress").stderr
 
 
 def test_validate(cli: CliRunner) -> None:

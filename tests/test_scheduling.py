@@ -151,7 +151,7 @@ def test_the_timeline_shows_uptodate_jobs() -> None:
 
     page = render_timeline([JobResult("ran", Status.OK, history=((0.0, 1.0, "w0-1", "ok"),)),
                             JobResult("skipped-work", Status.UPTODATE, started=0.5, finished=0.5)])
-    assert 'class="bar uptodate"' in page and "skipped-work: uptodate" in page and ">up to date<" in page
+    assert 'class="mark uptodate"' in page and "skipped-work: up to date" in page and ">up to date<" in page
 
 
 # -- resources -------------------------------------------------------------------

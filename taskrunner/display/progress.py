@@ -37,8 +37,22 @@ REDRAW_INTERVAL = 0.1
 #: At most this many seconds between redraws while jobs run but none ends.
 LIVE_INTERVAL = 0.5
 #: Progress forced onto something that is not a terminal (a CI log): a plain
-#: line at most this often (and at every failure).
+#: line at most this often (and at every failure); ``TASKRUNNER_PROGRESS_EVERY``
+#: (seconds) sets another.
 PLAIN_INTERVAL = 10.0
+
+
+def plain_interval(environ: Mapping[str, str] = os.environ) -> float:
+    """``TASKRUNNER_PROGRESS_EVERY`` if it is a number of seconds >= 0.1, else ``PLAIN_INTERVAL``.
+
+    >>> plain_interval({"TASKRUNNER_PROGRESS_EVERY": "60"}), plain_interval({"TASKRUNNER_PROGRESS_EVERY": "x"})
+    (60.0, 10.0)
+    """
+    try:
+        seconds = float(environ.get("TASKRUNNER_PROGRESS_EVERY", ""))
+    except ValueError:
+        return PLAIN_INTERVAL
+    return seconds if 0.1 <= seconds <= 86400 else PLAIN_INTERVAL
 
 
 class Reporter(Protocol):
@@ -158,14 +172,14 @@ class TerminalReporter:
         self._running = 0
         self._postfix_at = 0.0
         self._drawn_at = 0.0
-        self._plain = False
+        self._plain, self._plain_every = False, PLAIN_INTERVAL
         self._total, self._started_at, self._plain_at = 0, 0.0, 0.0
 
     def start(self, total: int) -> None:
         self._total, self._started_at = total, time.monotonic()
         self._plain_at = self._started_at
         if self._want_bar and not _is_terminal(self._stream):
-            self._plain = True  # a CI log: lines, no carriage returns or escapes
+            self._plain, self._plain_every = True, plain_interval()  # a CI log: lines, no \r, no escapes
         elif self._want_bar:
             from tqdm import tqdm
 
@@ -185,7 +199,7 @@ class TerminalReporter:
         if self._bar is not None and time.monotonic() - self._drawn_at >= LIVE_INTERVAL:
             self._drawn_at = time.monotonic()
             self._bar.refresh()
-        elif self._plain and time.monotonic() - self._plain_at >= PLAIN_INTERVAL:
+        elif self._plain and time.monotonic() - self._plain_at >= self._plain_every:
             self._plain_line()
 
     def result(self, result: JobResult) -> None:
