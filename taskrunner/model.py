@@ -6,6 +6,8 @@ compare exactly in tests.
 
 from __future__ import annotations
 
+import ast
+import re
 import sys
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import MISSING, dataclass, field
@@ -16,7 +18,7 @@ from typing import Any, TypeVar
 
 from .fields import FIELD, PYTHON_FIELDS, Field, InvalidValue
 
-__all__ = ["FAILURES", "SUCCESSES", "Attempt", "Job", "JobResult", "Status"]
+__all__ = ["FAILURES", "SUCCESSES", "Attempt", "Job", "JobResult", "Status", "skip_reason", "skipped_after"]
 
 
 class Status(str, Enum):
@@ -397,3 +399,27 @@ def _rebuild_result(values: tuple[Any, ...]) -> JobResult:
     if fields["history"] == _OWN_HISTORY:
         fields["history"] = ((fields["started"], fields["finished"], worker, fields["status"].value),)
     return _built(JobResult, fields)
+
+
+_SKIP_REASON = re.compile(r"dependency (.+) did not succeed$")
+
+
+def skip_reason(dependency: str) -> str:
+    """The error of a job skipped because ``dependency`` did not succeed
+    (the results-file text; ``skipped_after`` reads it back).
+
+    >>> skip_reason("gz-1"), skipped_after(JobResult("stats", Status.SKIPPED, error=skip_reason("gz-1")))
+    ("dependency 'gz-1' did not succeed", 'gz-1')
+    """
+    return f"dependency {dependency!r} did not succeed"
+
+
+def skipped_after(result: JobResult) -> str | None:
+    """The name of the dependency whose failure skipped ``result``, if its error says."""
+    found = _SKIP_REASON.match(result.error or "") if result.status is Status.SKIPPED else None
+    if found is None:
+        return None
+    try:
+        return str(ast.literal_eval(found[1]))
+    except (ValueError, SyntaxError):
+        return None

@@ -15,12 +15,10 @@ earlier run is drawn apart and does not stretch this run's time axis.
 
 from __future__ import annotations
 
-import ast
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ..model import JobResult, Status
+from ..model import JobResult, Status, skipped_after
 
 __all__ = ["SKIPPED_LANE", "UPTODATE_LANE", "Span", "collect", "lane_key", "split_runs"]
 
@@ -30,7 +28,6 @@ SKIPPED_LANE = "skipped"
 #: An idle gap at least this long (and this share of the whole) separates runs.
 RUN_GAP_SECONDS = 2.0
 RUN_GAP_SHARE = 0.05
-_SKIP_CAUSE = re.compile(r"dependency (.+) did not succeed$")
 
 
 @dataclass(frozen=True)
@@ -73,13 +70,8 @@ def collect(results: Iterable[JobResult]) -> list[Span]:
 
 
 def _cause_time(result: JobResult, finished_at: dict[str, float]) -> float | None:
-    found = _SKIP_CAUSE.match(result.error or "")
-    if found is None:
-        return None
-    try:
-        return finished_at.get(str(ast.literal_eval(found[1])))
-    except (ValueError, SyntaxError):
-        return None
+    cause = skipped_after(result)
+    return None if cause is None else finished_at.get(cause)
 
 
 def split_runs(spans: Sequence[Span]) -> list[list[Span]]:

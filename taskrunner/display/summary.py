@@ -18,13 +18,12 @@ named, grouped by the failure that caused them; retries used are named too.
 
 from __future__ import annotations
 
-import ast
 import heapq
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ..model import FAILURES, JobResult, Status
+from ..model import FAILURES, JobResult, Status, skipped_after
 from ..paths import shown_path
 from ..results.livefile import LiveState, live_path
 from ..results.report import RunReport
@@ -45,7 +44,6 @@ _HEX = re.compile(r"\b0x[0-9a-fA-F]+\b")
 #: A word with a slash in it (a path), or a file name with an extension.
 _PATH = re.compile(r"[\w.~+-]*/[\w./~+-]*|\b[\w+-]+\.[A-Za-z][A-Za-z0-9]{0,5}\b")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
-_SKIP_CAUSE = re.compile(r"dependency (.+) did not succeed$")
 
 
 def short_reason(result: JobResult) -> str:
@@ -132,13 +130,9 @@ def _root_cause(result: JobResult, skipped: dict[str, JobResult]) -> str:
     """The job whose failure made ``result`` skipped (through skipped jobs)."""
     seen: set[str] = set()
     while True:
-        found = _SKIP_CAUSE.match(result.error or "")
-        if found is None:
+        cause = skipped_after(result)
+        if cause is None:
             return result.error or "?"
-        try:
-            cause = str(ast.literal_eval(found[1]))
-        except (ValueError, SyntaxError):
-            return found[1]
         if cause not in skipped or cause in seen:
             return cause
         seen.add(cause)
@@ -151,7 +145,6 @@ class _Tally:
 
     slowest: int
     causes: dict[tuple[str, ...], _Cause] = field(default_factory=dict)
-    failed: int = 0
     skipped: dict[str, JobResult] = field(default_factory=dict)
     retried: list[JobResult] = field(default_factory=list)
     retried_count: int = 0
@@ -161,13 +154,12 @@ class _Tally:
     def add(self, position: int, result: JobResult) -> None:
         status = result.status
         if status in FAILURES:
-            self.failed += 1
             self.causes.setdefault(failure_cause(result), _Cause()).results.append(result)
         elif status is Status.SKIPPED:
             self.skipped[result.name] = result
         if result.attempts > 1 and status not in (Status.SKIPPED, Status.UPTODATE):
             self.retried_count += 1
-            if len(self.retried) < EXAMPLES + 1:
+            if len(self.retried) < EXAMPLES:
                 self.retried.append(result)
         # Only jobs that ran to an end are "slowest" (not cancelled, skipped or up to date).
         if self.slowest and result.duration is not None and (status is Status.OK or status in FAILURES):
@@ -194,7 +186,7 @@ class _Tally:
         if not self.retried_count:
             return []
         named = ", ".join(f"{shown(r.name)} ({r.attempts} attempts, {r.status.value})"
-                          for r in self.retried[:EXAMPLES])
+                          for r in self.retried)
         more = f", and {self.retried_count - EXAMPLES} more" if self.retried_count > EXAMPLES else ""
         return [f"retried: {named}{more}"]
 

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..jobhash import job_hash
-from ..model import FAILURES, Job, JobResult, Status
+from ..model import FAILURES, Job, JobResult, Status, skip_reason
 from ..resources import ResourcePool, demand
 from ..results.resultstore import ResultStore
 from ..suggest import did_you_mean
@@ -392,7 +392,7 @@ class Plan:
                     result = JobResult(
                         name=self.jobs[dependent].name,
                         status=Status.SKIPPED,
-                        error=f"dependency {self.jobs[cause].name!r} did not succeed",
+                        error=skip_reason(self.jobs[cause].name),
                         job_hash=job_hash(self.jobs[dependent]),
                     )
                     self._set_final(dependent, result)
