@@ -227,6 +227,29 @@ def startup_workload(reps: int, scratch: str) -> None:
     compare("Start-up: a one-job run (whole command)", contenders, reps)
 
 
+def report_workload(reps: int, scratch: str) -> None:
+    """``taskrunner report`` of a 200,000-line results file, against a bare
+    ``json.loads`` of every line (both whole commands: a Python start each)."""
+    sys.path.insert(0, REPO)
+    from taskrunner.model import JobResult, Status
+    from taskrunner.results.journal import result_line
+
+    path = os.path.join(scratch, "report.jsonl")
+    with open(path, "w") as handle:
+        for number in range(200_000):
+            began = 1.8e9 + number * 0.001
+            handle.write(result_line(JobResult(
+                f"job-{number}", Status.OK, returncode=0, attempts=1, started=began, finished=began + 0.002,
+                duration=0.002, worker=f"w{number % 8 + 1}-{4000 + number % 8}", job_hash="0123456789abcdef",
+                max_rss=18_000_000, history=((began, began + 0.002, f"w{number % 8 + 1}-{4000 + number % 8}", "ok"),))))
+    bare = "import json, sys\nwith open(sys.argv[1], 'rb') as f:\n    rows = [json.loads(line) for line in f]"
+    compare("report of a 200,000-line results file (whole command)", {
+        "taskrunner": lambda: subprocess.run(taskrunner_command("report", path), check=True, capture_output=True),
+        "json.loads of every line": lambda: subprocess.run([sys.executable, "-c", bare, path], check=True,
+                                                           capture_output=True),
+    }, reps)
+
+
 def cpu_workload(reps: int, scratch: str) -> None:
     seconds = 0.5
     jobs = [taskrunner.Job(name=f"c{i}", call=burn, args=(seconds,)) for i in range(16)]
@@ -348,7 +371,7 @@ def dask_workload(reps: int, scratch: str) -> None:
 WORKLOADS = {
     "shell": shell_workload, "python": python_workload, "cpu": cpu_workload, "scale": scale_workload,
     "dask": dask_workload, "exec": exec_workload, "critical": critical_workload, "executor": executor_workload,
-    "startup": startup_workload, "spawn": spawn_workload, "calls": calls_workload,
+    "startup": startup_workload, "spawn": spawn_workload, "calls": calls_workload, "report": report_workload,
 }
 
 

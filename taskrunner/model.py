@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 
 from .fields import FIELD, PYTHON_FIELDS, Field, InvalidValue
 
-__all__ = ["FAILURES", "SUCCESSES", "Attempt", "Job", "JobResult", "Status", "skip_reason", "skipped_after"]
+__all__ = ["FAILURES", "SUCCESSES", "Attempt", "Job", "JobResult", "Status", "rebuilt_result", "skip_reason",
+           "skipped_after"]
 
 
 class Status(str, Enum):
@@ -343,7 +344,7 @@ class JobResult:
             # A single attempt's history repeats four other fields: sent as
             # a mark, rebuilt from them (fewer bytes, and no copies kept).
             values[_HISTORY_POSITION] = _OWN_HISTORY
-        return (_rebuild_result, (tuple(values),))
+        return (rebuilt_result, (tuple(values),))
 
     def evolve(self, **changes: Any) -> JobResult:
         """A copy with ``changes``, like ``dataclasses.replace`` but without its
@@ -388,7 +389,9 @@ _STATUS_BY_VALUE = {status.value: status for status in Status}
 _OWN_HISTORY = 0
 
 
-def _rebuild_result(values: tuple[Any, ...]) -> JobResult:
+def rebuilt_result(values: tuple[Any, ...]) -> JobResult:
+    """A ``JobResult`` from its field values in declared order, the status as
+    text (what a results line or a pickle carries), without ``__init__``."""
     fields = dict(zip(_RESULT_FIELDS, values))
     fields["status"] = _STATUS_BY_VALUE[fields["status"]]
     # A coordinator keeps every result of a run: one copy of the worker's

@@ -230,7 +230,7 @@ def read_results(path: str, on_warning: Callable[[str], None] | None = None) -> 
                         on_warning(f"{path}:{number}: ignored a torn last line (a run was killed while writing it)")
                     break
                 try:
-                    results.append(parse_result_line(raw[:-1].decode("utf-8")))
+                    results.append(parse_result_line(raw[:-1]))
                 except UnicodeDecodeError:
                     raise ResultsFileError(f"{path}:{number}: not UTF-8 text") from None
                 except ValueError as error:
