@@ -11,7 +11,7 @@ from typing import Any, get_args
 
 import msgspec
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from taskrunner.model import JobResult, Status
@@ -75,10 +75,12 @@ LINES = st.fixed_dictionaries(
 
 @settings(max_examples=400, deadline=None)
 @given(LINES)
+@example({"name": "a", "status": "ok", "unknown": "z\udce9"})
 def test_random_lines_are_judged_alike_by_both_readers(data: dict[str, Any]) -> None:
     line = json.dumps(data)
     by_rule, by_fast = checked(line), fast(line)
-    assert (by_fast is None) == isinstance(by_rule, str) or "\udce9" in line, (line, by_rule)
+    # (A lone surrogate, escaped in the line, is read by the field checks only.)
+    assert (by_fast is None) == isinstance(by_rule, str) or "\\udce9" in line, (line, by_rule)
     if by_fast is not None:
         assert by_fast == by_rule and by_fast.to_dict() == by_rule.to_dict()  # type: ignore[union-attr]
 
