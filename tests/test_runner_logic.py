@@ -114,3 +114,27 @@ def test_a_result_crosses_a_pipe_unchanged(history: tuple[tuple[float, float, st
     if history and history[-1][3] == "ok" and len(history) == 1:
         # Rebuilt from the result's own fields: no second copy of them kept.
         assert copy.history[0][0] is copy.started and copy.history[0][2] is copy.worker
+
+
+class WaitCountingBackend(InProcessBackend):
+    """The in-process backend, noting how long the run loop asked it to wait."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: list[float | None] = []
+
+    def poll(self, timeout: float | None) -> list[tuple[int, JobResult]]:
+        self.waits.append(timeout)
+        return super().poll(timeout)
+
+
+def test_a_run_in_which_everything_is_up_to_date_ends_without_waiting(tmp_path: Path) -> None:
+    """Issue 29, item 6: no poll (up to 0.2 s) after the last up-to-date job."""
+    (tmp_path / "src").write_text("x")
+    jobs = [Job(name=f"copy-{n}", run=f"cp src out{n}", cwd=str(tmp_path), inputs="src", outputs=f"out{n}")
+            for n in range(3)]
+    assert runner(tmp_path, InProcessBackend()).run(jobs).ok
+    backend = WaitCountingBackend()
+    report = runner(tmp_path, backend).run(jobs)
+    assert report.counts["uptodate"] == 3 and backend.ran == []
+    assert all(wait == 0.0 for wait in backend.waits), backend.waits  # (0: a look, not a wait)

@@ -92,6 +92,8 @@ class RunLoop:
                 if memory_allows:
                     for index, number in plan.take_due(time.time(), pool.capacity()):
                         yield from self._dispatch(index, number)
+                    if plan.finished:
+                        break  # (the last jobs were up to date: no outcome to wait for)
                 # Held back by --memfree: look again a moment later, not at once.
                 outcomes = pool.poll(self._wait_time() if memory_allows else MEMORY_RECHECK)
                 self._show_running()  # first: a failure's line then tells what still runs
