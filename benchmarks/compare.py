@@ -3,7 +3,7 @@
     apt-get install parallel          # GNU parallel (xargs is in findutils)
     pip install joblib                # the Python peer with auto-batching
     pip install '.[dask]'             # for the dask workload
-    python benchmarks/compare.py [--reps 5] [--only shell,spawn,calls,python,executor,startup,cpu,scale,dask]
+    python benchmarks/compare.py [--reps 5] [--only shell,spawn,calls,python,executor,startup,cpu,scale,report,builds,resume,dask]
 
 Each workload runs taskrunner and every peer in the same process, alternating,
 ``--reps`` times; it prints the median wall time of each and the ratio
@@ -33,6 +33,7 @@ sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from bench_tasks import burn, noop
+from file_workloads import builds_workload, resume_workload
 from spawn_cost import spawn_workload
 
 import taskrunner
@@ -372,6 +373,8 @@ WORKLOADS = {
     "shell": shell_workload, "python": python_workload, "cpu": cpu_workload, "scale": scale_workload,
     "dask": dask_workload, "exec": exec_workload, "critical": critical_workload, "executor": executor_workload,
     "startup": startup_workload, "spawn": spawn_workload, "calls": calls_workload, "report": report_workload,
+    "builds": lambda reps, scratch: builds_workload(reps, scratch, compare, taskrunner_command),
+    "resume": lambda reps, scratch: resume_workload(reps, scratch, compare, taskrunner_command),
 }
 
 

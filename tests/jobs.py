@@ -208,6 +208,12 @@ def remembered() -> list[object]:
     return list(_REMEMBERED)
 
 
+def note_start(path: str) -> None:
+    """An initializer: append this worker's pid to ``path`` (one line per worker started)."""
+    with open(path, "a") as file:
+        file.write(f"{os.getpid()}\n")
+
+
 def refuse_to_start() -> None:
     raise ValueError("no model here")
 

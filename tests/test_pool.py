@@ -36,6 +36,14 @@ def collect(pool: LocalPool, expected: int, deadline: float = 30.0) -> dict[int,
     return outcomes
 
 
+def started(pool: LocalPool, tmp_path: Path) -> int:
+    """Run one attempt, so that every worker has started (they start with the
+    first ``submit``); the next free attempt id."""
+    pool.submit(attempts(tmp_path, 1, start=1000)[0])
+    assert list(collect(pool, 1)) == [1000]
+    return 1
+
+
 def wait_for_new_workers(pool: LocalPool, old: set[int], count: int) -> None:
     end = time.monotonic() + 10
     while time.monotonic() < end:
@@ -47,7 +55,7 @@ def wait_for_new_workers(pool: LocalPool, old: set[int], count: int) -> None:
 
 def test_killing_idle_workers_does_not_stall_the_pool(tmp_path: Path) -> None:
     with LocalPool(3) as pool:
-        next_id = 1
+        next_id = started(pool, tmp_path)
         for _round in range(4):
             time.sleep(0.2)  # let every worker reach its idle wait
             old = set(pool.worker_pids())
@@ -72,6 +80,7 @@ def _hold_forever(lock: Any) -> None:
 @pytest.mark.parametrize("which", ["task read lock", "task condition"])
 def test_a_lock_left_held_by_a_dead_process_is_repaired(tmp_path: Path, which: str) -> None:
     with LocalPool(2) as pool:
+        started(pool, tmp_path)
         lock = {
             "task read lock": pool._tasks._rlock,
             "task condition": pool._tasks._cond,

@@ -25,7 +25,8 @@ from collections.abc import Sequence
 
 from ..fields import Depfile
 from ..model import Job
-from .freshness import job_folder, matches
+from .filelook import FileLook
+from .freshness import job_folder
 
 __all__ = ["unmade_inputs", "with_file_dependencies"]
 
@@ -93,11 +94,12 @@ def unmade_inputs(jobs: Sequence[Job]) -> list[tuple[int, str]]:
     [(0, "job 'b': 'inputs' pattern '/nonexistent/a.txt' matches nothing, and no job's outputs make it")]
     """
     producers: _Producers | None = None  # (built once an input is missing: most files have none)
+    look = FileLook()  # (a header glob every job shares is globbed once)
     problems = []
     for index, job in enumerate(jobs):
         folder = job_folder(job)
         for pattern in job.inputs:
-            if isinstance(pattern, Depfile) or matches(pattern, folder):
+            if isinstance(pattern, Depfile) or look.matches(pattern, folder):
                 continue  # (a dependency file is the job's own: missing until it first runs)
             producers = producers or _Producers(jobs)
             if not producers.of(os.path.normpath(os.path.join(folder, pattern)), bool(_MAGIC.search(pattern))):

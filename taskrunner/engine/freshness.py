@@ -29,10 +29,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import glob
 import hashlib
 import os
-import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -42,11 +40,11 @@ from ..model import Job, JobResult, Status
 from ..results.resume import RunPreview
 from ..results.retention import Retention
 from .depfile import read_prerequisites
+from .filelook import FileLook, files_under, matches
 from .selection import dependency_order
 
-__all__ = ["Freshness", "job_folder", "matches", "without_stale"]
+__all__ = ["Freshness", "job_folder", "without_stale"]
 
-_MAGIC = re.compile(r"[*?[]")
 #: How far in the future a file's time may be before it counts as clock skew
 #: (file servers' clocks and timestamp rounding differ by a little).
 SKEW_TOLERANCE = 1.0
@@ -56,14 +54,6 @@ def job_folder(job: Job) -> str:
     """The folder a job runs in: its ``cwd`` (relative to its job file's folder), else that folder."""
     base = job.base_dir or os.getcwd()
     return os.path.join(base, job.cwd) if job.cwd else base
-
-
-def matches(pattern: str, folder: str) -> list[str]:
-    """The existing paths ``pattern`` names, relative to ``folder`` (a glob, or one path)."""
-    if _MAGIC.search(pattern):
-        return [os.path.join(folder, found) for found in glob.glob(pattern, root_dir=folder, recursive=True)]
-    path = os.path.join(folder, pattern)
-    return [path] if os.path.exists(path) else []
 
 
 class Freshness:
@@ -88,6 +78,15 @@ class Freshness:
         #: One line per file found to be from the future (clock skew), once each.
         self.warnings: list[str] = []
         self._future: set[str] = set()
+        # Each pattern globbed and each file's time read once (a no-op build
+        # of 3,000 objects sharing a header glob was quadratic), until a job runs.
+        self._look = FileLook()
+        self._newest_seen: dict[tuple[str, str, bool], int | None] = {}
+
+    def forget(self) -> None:
+        """A job ran: look at the files again (it may have written some it did not declare)."""
+        self._look.forget()
+        self._newest_seen.clear()
 
     def fresh_result(self, job: Job, now: float, dependency_ran: bool = False) -> JobResult | None:
         """The ``uptodate`` result of ``job`` if it need not run, else None.
@@ -121,16 +120,25 @@ class Freshness:
             return False
         for patterns, folder, order_only in self._inputs_of(job):
             for pattern in patterns:
-                found = _paths(pattern, folder)
-                if not found:
+                newest = self._newest(pattern, folder, order_only)
+                if newest is None or newest > oldest_output:
                     return False
-                for path in found:
-                    if order_only and os.path.isdir(path):
-                        continue  # a dependency's folder: that it exists is what counts
-                    changed = self._time(path)
-                    if changed is None or changed > oldest_output:
-                        return False
         return True
+
+    def _newest(self, pattern: str, folder: str, order_only: bool) -> int | None:
+        """The newest time among the paths an input names (0 for none but
+        folders, if ``order_only``: that they exist is what counts); None if
+        it names nothing, or a path that has no time (gone, from the future).
+        Remembered per pattern (until ``forget``): the jobs of a build share
+        header globs, and each comparing itself with every header was quadratic."""
+        key = (pattern, folder, order_only)
+        if key in self._newest_seen and not isinstance(pattern, Depfile):
+            return self._newest_seen[key]
+        found = self._paths(pattern, folder)
+        times = [self._time(path) for path in found if not (order_only and self._look.is_dir(path))]
+        newest = None if not found or None in times else max((t for t in times if t is not None), default=0)
+        self._newest_seen[key] = newest
+        return newest
 
     def up_to_date(self, jobs: Sequence[Job], now: float = 0.0) -> set[str]:
         """The names of ``jobs`` (in dependency order) that are up to date now
@@ -154,11 +162,11 @@ class Freshness:
         groups = [(job.outputs, folder)] + [(patterns, where) for patterns, where, _ in self._inputs_of(job)]
         for patterns, where in groups:
             for pattern in patterns:
-                found = _paths(pattern, where)
+                found = self._paths(pattern, where)
                 if not found:
                     return None
                 for path in sorted(found):
-                    for file in sorted(_files(path)):
+                    for file in sorted(files_under(path)):
                         content = _file_digest(file)
                         if content is None:
                             return None
@@ -204,7 +212,7 @@ class Freshness:
         """The oldest modification time among the outputs; None if one is missing."""
         oldest: int | None = None
         for pattern in patterns:
-            found = matches(pattern, folder)
+            found = self._look.matches(pattern, folder)
             if not found:
                 return None
             for path in found:
@@ -218,7 +226,7 @@ class Freshness:
         """When ``path`` last changed: a file's modification time, a folder's
         newest file's (rewriting a file in place leaves its folder's alone).
         None if it is gone or from the future (it then never counts as up to date)."""
-        changed = _newest_inside(path) if os.path.isdir(path) else _mtime(path)
+        changed = self._look.time(path)
         if changed is not None and changed > self._now + SKEW_TOLERANCE * 1e9:
             if path not in self._future:
                 self._future.add(path)
@@ -228,23 +236,15 @@ class Freshness:
             return None
         return changed
 
-
-def _paths(pattern: str, folder: str) -> list[str]:
-    """The paths an input names: a pattern's matches, or the prerequisites
-    a dependency file lists (relative ones to the job's folder, where its
-    compiler ran; none while the file is missing: never built, not up to
-    date; a prerequisite that is gone stays listed, and has no time)."""
-    if not isinstance(pattern, Depfile):
-        return matches(pattern, folder)
-    listed = read_prerequisites(os.path.join(folder, pattern))
-    return [] if listed is None else [os.path.join(folder, path) for path in listed] or [os.path.join(folder, pattern)]
-
-
-def _files(path: str) -> list[str]:
-    """``path``, or the files under it if it is a folder."""
-    if not os.path.isdir(path):
-        return [path]
-    return [os.path.join(root, name) for root, _dirs, names in os.walk(path) for name in names]
+    def _paths(self, pattern: str, folder: str) -> list[str]:
+        """The paths an input names: a pattern's matches, or the prerequisites
+        a dependency file lists (relative ones to the job's folder, where its
+        compiler ran; none while the file is missing: never built, not up to
+        date; a prerequisite that is gone stays listed, and has no time)."""
+        if not isinstance(pattern, Depfile):
+            return self._look.matches(pattern, folder)
+        listed = read_prerequisites(os.path.join(folder, pattern))
+        return [] if listed is None else [os.path.join(folder, path) for path in listed] or [os.path.join(folder, pattern)]
 
 
 def _file_digest(path: str) -> bytes | None:
@@ -256,19 +256,6 @@ def _file_digest(path: str) -> bytes | None:
     except OSError:
         return None
     return digest.digest()
-
-
-def _mtime(path: str) -> int | None:
-    """The modification time in nanoseconds; None if the path is gone."""
-    try:
-        return os.stat(path).st_mtime_ns
-    except OSError:  # gone since the glob saw it: not up to date
-        return None
-
-
-def _newest_inside(folder: str) -> int | None:
-    """The newest modification time of the files under ``folder`` (its own, if it has none)."""
-    return max((t for t in map(_mtime, [folder, *_files(folder)]) if t is not None), default=None)
 
 
 def without_stale(preview: RunPreview, jobs: Sequence[Job], force: bool = False) -> RunPreview:

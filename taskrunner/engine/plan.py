@@ -62,6 +62,9 @@ def dependency_problems(
                 problems.append((i, f"job {job.name!r}: depends on unknown job {name!r}{hint}"))
     # Depth-first search with colours; report each cycle once, from its first job.
     state = [0] * len(jobs)  # 0 new, 1 on the current path, 2 done
+    # Each job's dependencies resolved once (a node is revisited per edge: a
+    # link job of 3,000 objects made this quadratic).
+    deps_of: dict[int, list[int]] = {}
     for root in range(len(jobs)):
         if state[root]:
             continue
@@ -72,7 +75,9 @@ def dependency_problems(
             if edge == 0:
                 state[node] = 1
                 path.append(node)
-            deps = [index_of[d] for d in jobs[node].depends_on if d in index_of]
+            deps = deps_of.get(node)
+            if deps is None:
+                deps = deps_of[node] = [index_of[d] for d in jobs[node].depends_on if d in index_of]
             if edge < len(deps):
                 stack.append((node, edge + 1))
                 nxt = deps[edge]

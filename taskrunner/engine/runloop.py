@@ -159,6 +159,8 @@ class RunLoop:
         for attempt_id, outcome in outcomes:
             index = self._attempt_jobs.pop(attempt_id)
             job = self.plan.jobs[index]
+            if outcome.status is not Status.UPTODATE:
+                self.freshness.forget()  # (it ran: what it wrote is looked at again)
             if outcome.status is Status.OK and job.outputs:
                 missing = self.freshness.missing_outputs(job)
                 if missing:

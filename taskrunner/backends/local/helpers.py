@@ -144,10 +144,11 @@ def stop_helpers() -> None:
     with helpers_lock:
         end_orphans()
         _reap_abandoned()
+        asked: list[int | None] = []  # both are asked first, then waited for together
         server = getattr(forkserver, "_forkserver", None)
         if server is not None and hasattr(server, "_forkserver_alive_fd") and "forkserver" in _started_here:
             _started_here.discard("forkserver")
-            _stop_helper(server, "_forkserver_alive_fd", "_forkserver_pid")
+            asked.append(_ask_to_exit(server, "_forkserver_alive_fd", "_forkserver_pid"))
             address = getattr(server, "_forkserver_address", None)
             server._forkserver_address = None
             if address and not multiprocessing.util.is_abstract_socket_namespace(address):
@@ -157,42 +158,50 @@ def stop_helpers() -> None:
         semaphores_alive = any(isinstance(obj, synchronize.SemLock) for obj in gc.get_objects())
         if tracker is not None and hasattr(tracker, "_fd") and not semaphores_alive and "tracker" in _started_here:
             _started_here.discard("tracker")
-            _stop_helper(tracker, "_fd", "_pid")
+            asked.append(_ask_to_exit(tracker, "_fd", "_pid"))
+        _wait_for_exit([pid for pid in asked if pid is not None])
 
 
 #: How long to wait for a helper to exit once asked to.
 HELPER_EXIT_WAIT = 0.5
 
 
-def _stop_helper(helper: Any, fd_attribute: str, pid_attribute: str) -> None:
-    """Close our end of the helper's "alive" pipe (which asks it to exit) and
-    wait for it, at most HELPER_EXIT_WAIT. multiprocessing's own ``_stop``
-    waits forever, and a helper only exits once *every* copy of that pipe is
-    closed: a long-lived child forked by someone else (joblib's reusable
-    workers, a ``fork`` pool) holds one, and the run would never return. Such
-    a helper is left to exit with them."""
+def _ask_to_exit(helper: Any, fd_attribute: str, pid_attribute: str) -> int | None:
+    """Close our end of the helper's "alive" pipe (which asks it to exit);
+    return its pid to wait for. The helper only exits once *every* copy of
+    that pipe is closed: a long-lived child forked by someone else
+    (joblib's reusable workers, a ``fork`` pool) holds one, and
+    multiprocessing's own ``_stop``, which waits forever, would never return."""
     with helper._lock:
         fd, pid = getattr(helper, fd_attribute), getattr(helper, pid_attribute)
         if fd is None:
-            return
+            return None
         setattr(helper, fd_attribute, None)
         setattr(helper, pid_attribute, None)  # the next run starts a new one
         os.close(fd)
-    if pid is None:
-        return
+    return pid  # type: ignore[no-any-return]
+
+
+def _wait_for_exit(pids: list[int]) -> None:
+    """Wait for the helpers ``pids`` to exit, at most HELPER_EXIT_WAIT; one
+    that is still running then is left to exit with whoever holds its pipe."""
     deadline = time.monotonic() + HELPER_EXIT_WAIT
-    while time.monotonic() < deadline:
-        try:
-            if os.waitpid(pid, os.WNOHANG)[0]:
-                return
-        except ChildProcessError:
-            return
-        time.sleep(0.002)
-    log.info("multiprocessing helper %d still runs: another process holds its pipe; it exits with it", pid)
-    _abandoned.append(pid)
+    waiting = list(pids)
+    while waiting and time.monotonic() < deadline:
+        for pid in list(waiting):
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0]:
+                    waiting.remove(pid)
+            except ChildProcessError:
+                waiting.remove(pid)
+        if waiting:
+            time.sleep(0.002)
+    for pid in waiting:
+        log.info("multiprocessing helper %d still runs: another process holds its pipe; it exits with it", pid)
+        _abandoned.append(pid)
 
 
-#: Helpers left running (see _stop_helper), reaped once they have exited.
+#: Helpers left running (see _wait_for_exit), reaped once they have exited.
 _abandoned: list[int] = []
 
 

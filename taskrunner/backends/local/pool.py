@@ -112,10 +112,10 @@ class LocalPool:
         self.close()
 
     def start(self) -> None:
-        """Start the fork server (if needed) and every worker."""
+        """Open the pool: the fork server runs (started if need be). The
+        workers start with the first ``submit``: a run with nothing to run
+        (every job up to date or kept) starts none."""
         pool_opens(self)
-        for slot in range(self.workers):
-            self._workers.spawn(slot)
 
     # -- submitting and collecting ------------------------------------------
 
@@ -128,6 +128,7 @@ class LocalPool:
     def submit(self, attempt: Attempt) -> None:
         """Queue ``attempt`` (``poll()`` sends a partial chunk); raises what pickling raised."""
         payload = dumps(attempt)
+        self._workers.start_all()
         self._ledger.add(attempt, payload)
         if len(self._ledger.batch) >= self._chunks.size:
             self._put_batch()

@@ -49,6 +49,15 @@ class Workers:
         self._ignores = inherited_ignores()
         self._setup = setup
         self._owner = Owner()
+        self._started = False
+
+    def start_all(self) -> None:
+        """Start a worker in every slot, the first time only (later deaths are
+        replaced one by one with ``spawn``)."""
+        if not self._started:
+            self._started = True
+            for slot in range(self.count):
+                self.spawn(slot)
 
     def spawn(self, slot: int) -> None:
         """Start a (new) worker in ``slot``."""
