@@ -164,6 +164,31 @@ def test_list_json(cli: CliRunner) -> None:
     assert data[0]["run"] == "echo gen 1 >> log"
 
 
+def test_list_json_writes_every_kind_of_value(cli: CliRunner) -> None:
+    """Mappings (env, kwargs, nested ones in arguments), tuples, resources and
+    depfiles, as the encoder writes them: one compact object a line."""
+    jobs = write(cli.workdir / "jobs.yaml", """
+jobs:
+  - name: c
+    call: os:getpid
+    args: [1, [2, 3], {deep: {er: x}}]
+    kwargs: {k: {v: [1]}}
+    env: {A: "1"}
+    resources: {cpu: 2}
+  - {name: r, run: "true", inputs: [a.c, {depfile: a.d}], outputs: a.o, env: {B: "2"}}
+""")
+    (cli.workdir / "a.c").write_text("")
+    done = cli.run("list", str(jobs), "--json")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "[" and lines[-1] == "]" and len(lines) == 4
+    call, command = json.loads(done.stdout)
+    assert call["args"] == [1, [2, 3], {"deep": {"er": "x"}}] and call["kwargs"] == {"k": {"v": [1]}}
+    assert call["env"] == {"A": "1"} and call["resources"] == {"cpu": 2.0} and "run" not in call
+    assert command["inputs"] == ["a.c", {"depfile": "a.d"}] and command["outputs"] == ["a.o"]
+    assert command["env"] == {"B": "2"} and "call" not in command
+
+
 def test_max_jobs_option(cli: CliRunner) -> None:
     jobs = write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: m, run: 'true', matrix: {a: [1, 2, 3], b: [1, 2]}}\n")
     refused = cli.run("validate", str(jobs), "--max-jobs", "5")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
-import json
 import os
 import sys
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -39,7 +38,6 @@ __all__ = [
     "RunSettings",
     "check_results_is_not",
     "describe",
-    "echo_json_array",
     "echo_lines",
     "fail",
     "quoted",
@@ -313,23 +311,3 @@ def echo_lines(lines: Iterable[str]) -> None:
     text = "\n".join(lines)
     if text:
         click.echo(text)
-
-
-#: Compact items with the C encoder (``indent`` would select the pure-Python one,
-#: some 40 µs an item).
-_JSON_ITEM = json.JSONEncoder()
-
-
-def echo_json_array(items: Iterable[Any], block: int = 10_000) -> None:
-    """Print a JSON array one item per line, written ``block`` items at a time
-    (a million items never become one string)."""
-    separator = "["
-    lines: list[str] = []
-    for item in items:
-        lines.append(f"{separator}\n{_JSON_ITEM.encode(item)}")
-        separator = ","
-        if len(lines) >= block:
-            click.echo("".join(lines), nl=False)
-            lines.clear()
-    lines.append("[]\n" if separator == "[" else "\n]\n")
-    click.echo("".join(lines), nl=False)

@@ -42,7 +42,6 @@ from .clirun import (
     RunSettings,
     check_results_is_not,
     describe,
-    echo_json_array,
     echo_lines,
     fail,
     quoted,
@@ -51,7 +50,7 @@ from .clirun import (
     start_helpers,
 )
 from .execcmd import exec_command
-from .jobjson import as_json as job_as_json
+from .jobjson import echo_json_array
 
 __all__ = ["main"]
 
@@ -212,7 +211,7 @@ def list_command(job_file: str, as_json: bool, only: tuple[str, ...], tags: tupl
     # Without filters every job is listed, those a run leaves out (default: false) marked.
     jobs = dependency_order(_selected(every, only, tags) if only or tags else list(every.jobs))
     if as_json:
-        echo_json_array(job_as_json(job) for job in jobs)
+        echo_json_array(jobs)
         return
     # Marked as the run would decide: with the results file's last lines (a
     # changed command is not up to date), the whole file's jobs for the
