@@ -64,8 +64,8 @@ def builds_workload(reps: int, scratch: str, compare: Callable[..., None], comma
         subprocess.run(ours_command, cwd=ours, check=True, capture_output=True)  # the first (real) build
         subprocess.run(["make", "-s", "-j2"], cwd=theirs, check=True, capture_output=True)
         compare(f"No-op rebuild of {count} objects sharing a header glob, and a link (whole command)", {
-            "taskrunner": lambda: _no_op(ours_command, ours),
-            "make": lambda: _no_op(["make", "-s", "-j2"], theirs),
+            "taskrunner": lambda command=ours_command, folder=ours: _no_op(command, folder),
+            "make": lambda folder=theirs: _no_op(["make", "-s", "-j2"], folder),
         }, reps)
 
 
