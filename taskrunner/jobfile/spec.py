@@ -14,9 +14,8 @@ from __future__ import annotations
 import dataclasses
 import gc
 import os
-import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,31 +24,18 @@ import yaml
 from ..engine.fileorder import unmade_inputs, with_file_dependencies
 from ..engine.plan import dependency_problems
 from ..errors import SpecError, SpecProblem
-from ..fields import CHECKS, DEFAULTABLE, JOB_KEYS, InvalidValue, non_empty_string, positive_int, resources_value
+from ..fields import CHECKS, DEFAULTABLE, JOB_KEYS, non_empty_string, positive_int, resources_value
 from ..model import Job, expanded_job, field_checks, trusted_job
 from ..sources import Source, SourceError
-from ..suggest import did_you_mean
 from . import matrix
 from .envfile import read_env_file
 from .inputs import resolve
+from .nodereader import NodeReader, did_you_mean_key
 from .shellvalues import UnsafePlaceholder
-from .yamlnodes import (
-    SEQ_TAG,
-    STR_TAG,
-    AliasBomb,
-    Loader,
-    expanded_size,
-    flow_brace_hint,
-    holds_nul,
-    mapping_pairs,
-    scalars_as_written,
-    yaml11_warning,
-)
+from .yamlnodes import flow_brace_hint, scalars_as_written, yaml11_warning
+from .yamlstream import ReadWhole, StreamLoader, compose_top, compose_whole, streamed_items
 
 __all__ = ["JobFile", "load_job_file", "load_jobs"]
-
-_NUL_ESCAPE = re.compile(r"\\(0|x00|u0000|U00000000)")
-
 
 @dataclass(frozen=True)
 class JobFile:
@@ -75,110 +61,6 @@ STDIN_NAME = "<stdin>"
 _TOP_LEVEL = ("workers", "resources", "shell", "defaults", "jobs")
 
 
-#: What other tools call some keys (make, go-task, GitHub Actions, docker-compose, pueue).
-_OTHER_NAMES = {
-    "command": "run", "cmd": "run", "script": "run", "shell": "run", "exec": "run",
-    "deps": "depends_on", "needs": "depends_on", "depends": "depends_on", "after": "depends_on",
-    "requires": "depends_on", "dependencies": "depends_on",
-    "dir": "cwd", "workdir": "cwd", "working_dir": "cwd", "working-directory": "cwd", "cd": "cwd",
-    "environment": "env", "function": "call", "func": "call", "callable": "call",
-    "retry": "retries", "tag": "tags", "env_files": "env_file", "dotenv": "env_file",
-}
-
-
-def _did_you_mean(key: str, choices: list[str] | tuple[str, ...]) -> str:
-    if _OTHER_NAMES.get(key) in choices:
-        return f" (did you mean {_OTHER_NAMES[key]!r}?)"
-    return did_you_mean(key, choices)
-
-
-class _Reader:
-    """Walks the YAML node tree, collecting problems instead of stopping."""
-
-    def __init__(self, path: str, loader: Any, max_jobs: int, text: str = "", from_stdin: bool = False) -> None:
-        self.path = path
-        self.from_stdin = from_stdin
-        self.env_files: dict[str, dict[str, str]] = {}  # read once, however many jobs name one
-        self.loader = loader
-        self.max_jobs = max_jobs
-        self.job_count = 0
-        self.problems: list[SpecProblem] = []
-        # Without aliases a value cannot stand for more nodes than the file
-        # has characters; allow generous reuse of anchors, not a bomb.
-        self.expansion_left = 10 * len(text) + 10_000
-        self.sizes: dict[int, int] = {}
-        # NUL can only come from a double-quoted escape: look for one only then.
-        self.may_hold_nul = bool(_NUL_ESCAPE.search(text))
-        # Likewise {#} and {%} outside a matrix: looked for in jobs only if the file has one.
-        self.may_use_run_placeholders = "{#}" in text or "{%}" in text
-
-    def problem(self, node: yaml.Node | None, message: str) -> None:
-        line = node.start_mark.line + 1 if node is not None else None
-        self.problems.append(SpecProblem(self.path, line, message))
-
-    def value(self, node: yaml.Node) -> Any:
-        # Strings, and lists of strings (tags, depends_on, argv), are most of a
-        # file: build them here, as the constructor would, at a fraction of its cost.
-        if node.tag == STR_TAG and isinstance(node, yaml.ScalarNode):
-            return node.value
-        if node.tag == SEQ_TAG and isinstance(node, yaml.SequenceNode):
-            items = node.value
-            if all(item.tag == STR_TAG and isinstance(item, yaml.ScalarNode) for item in items):
-                return [item.value for item in items]
-        return self.loader.construct_object(node, deep=True)
-
-    def mapping(self, node: yaml.Node, context: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
-        """Key → (key node, value node), reporting non-string and duplicate keys."""
-        entries: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-        merged_keys: set[str] = set()
-        for key_node, value_node, merged in mapping_pairs(self.loader, node):
-            key = self.value(key_node) if isinstance(key_node, yaml.ScalarNode) else None
-            if not isinstance(key, str):
-                self.problem(key_node, f"{context}keys must be strings")
-            elif key in entries and key not in merged_keys:
-                self.problem(key_node, f"{context}duplicate key {key!r}")
-            else:
-                # A key from a ``<<`` merge is overridden by a later one.
-                entries[key] = (key_node, value_node)
-                (merged_keys.add if merged else merged_keys.discard)(key)
-        return entries
-
-    def field(
-        self, context: str, key: str, node: yaml.Node, check: Callable[[Any], Any], key_node: yaml.Node | None = None
-    ) -> Any:
-        """Validate one value; on failure record a problem and return None.
-        (An alias bomb is reported at ``key_node``: where the alias is used,
-        not where its anchor stands.)"""
-        try:
-            if not isinstance(node, yaml.ScalarNode):
-                self.expansion_left -= expanded_size(node, self.expansion_left, self.sizes)
-            value = self.value(node)
-            if self.may_hold_nul and holds_nul(value):
-                raise InvalidValue("contains a NUL character, which no command, environment or path can carry")
-            return check(value)
-        except InvalidValue as invalid:
-            self.problem(node, f"{context}{key!r} {invalid}")
-        except AliasBomb as bomb:
-            self.problem(key_node or node, f"{context}{key!r} is refused: {bomb}")
-        return None
-
-    def fields(
-        self, entries: dict[str, tuple[yaml.Node, yaml.Node]], allowed: tuple[str, ...], context: str
-    ) -> dict[str, Any]:
-        values: dict[str, Any] = {}
-        for key, (key_node, value_node) in entries.items():
-            if key not in allowed:
-                hint = _did_you_mean(key, allowed)
-                if key in ("name", "run", "call"):
-                    hint = f" (a default cannot set {key!r})"
-                self.problem(key_node, f"{context}unknown key {key!r}{hint}")
-            else:
-                value = self.field(context, key, value_node, CHECKS[key], key_node)
-                if value is not None:
-                    values[key] = value
-        return values
-
-
 def load_job_file(path: str | os.PathLike[str], *, max_jobs: int = MAX_JOBS) -> JobFile:
     """Read, validate and return a job file; raise ``SpecError`` with every problem.
 
@@ -199,24 +81,16 @@ def load_job_file(path: str | os.PathLike[str], *, max_jobs: int = MAX_JOBS) -> 
     except UnicodeDecodeError:
         raise SpecError(SpecProblem(path, None, "job file is not valid UTF-8")) from None
 
-    loader = None
     # The loader makes a few objects per YAML node; the cyclic garbage
     # collector, triggered again and again by them, took most of the time of
     # a large file (4.3 of 5 s for 50,000 jobs). Nothing here makes cycles.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        loader = Loader(text)
-        root = loader.get_single_node()
-        if root is None:
-            raise SpecError(SpecProblem(path, None, "job file is empty; it needs a 'jobs' list"))
-        reader = _Reader(path, loader, max_jobs, text, from_stdin)
-        # Relative paths resolve against the job file's folder; for standard
-        # input, against the current one.
-        base_dir = os.getcwd() if from_stdin else os.path.dirname(os.path.abspath(path))
-        job_file = _read_root(reader, root, base_dir)
-        if job_file is not None and loader.yaml11_spelling is not None:
-            job_file = dataclasses.replace(job_file, warnings=(yaml11_warning(path, root, loader.yaml11_spelling),))
+        try:
+            reader, job_file = _read(path, text, max_jobs, from_stdin, streamed=True)
+        except ReadWhole:  # a top-level key after the jobs, which were read without it
+            reader, job_file = _read(path, text, max_jobs, from_stdin, streamed=False)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -231,14 +105,33 @@ def load_job_file(path: str | os.PathLike[str], *, max_jobs: int = MAX_JOBS) -> 
     except RecursionError:
         raise SpecError(SpecProblem(path, None, "invalid YAML: nested too deeply")) from None
     finally:
-        if loader is not None:
-            loader.dispose()
         if collecting:
             gc.enable()
     if reader.problems:
         raise SpecError(reader.problems)
     assert job_file is not None
     return job_file
+
+
+def _read(path: str, text: str, max_jobs: int, from_stdin: bool, streamed: bool) -> tuple[NodeReader, JobFile | None]:
+    """Read the file's text: ``streamed``, one job's nodes at a time (see
+    ``yamlstream``), else the whole node tree at once."""
+    loader = StreamLoader(text)
+    try:
+        root, items = compose_top(loader) if streamed else (compose_whole(loader), iter(()))
+        if root is None:
+            raise SpecError(SpecProblem(path, None, "job file is empty; it needs a 'jobs' list"))
+        reader = NodeReader(path, loader, max_jobs, text, from_stdin)
+        # Relative paths resolve against the job file's folder; for standard
+        # input, against the current one.
+        base_dir = os.getcwd() if from_stdin else os.path.dirname(os.path.abspath(path))
+        job_file = _read_root(reader, root, items, base_dir)
+        if job_file is not None and loader.yaml11_spelling is not None:
+            warning = yaml11_warning(path, root, loader.yaml11_spelling, loader.yaml11_line)
+            job_file = dataclasses.replace(job_file, warnings=(warning,))
+        return reader, job_file
+    finally:
+        loader.dispose()
 
 
 def load_jobs(path: str | os.PathLike[str], *, max_jobs: int = MAX_JOBS) -> list[Job]:
@@ -249,14 +142,15 @@ def load_jobs(path: str | os.PathLike[str], *, max_jobs: int = MAX_JOBS) -> list
     return list(load_job_file(path, max_jobs=max_jobs).jobs)
 
 
-def _read_root(reader: _Reader, root: yaml.Node, base_dir: str) -> JobFile | None:
+def _read_root(reader: NodeReader, root: yaml.Node, items: Iterator[yaml.Node], base_dir: str) -> JobFile | None:
+    """The job file in ``root``; the jobs' nodes are in ``items`` where they are streamed."""
     if not isinstance(root, yaml.MappingNode):
         reader.problem(root, "the top level must be a mapping with a 'jobs' list")
         return None
     top = reader.mapping(root, "")
     for key, (key_node, _) in top.items():
         if key not in _TOP_LEVEL and not key.startswith("x-"):  # x-: room for YAML anchors
-            reader.problem(key_node, f"unknown top-level key {key!r}{_did_you_mean(key, _TOP_LEVEL)}")
+            reader.problem(key_node, f"unknown top-level key {key!r}{did_you_mean_key(key, _TOP_LEVEL)}")
 
     workers = None
     if "workers" in top:
@@ -278,16 +172,16 @@ def _read_root(reader: _Reader, root: yaml.Node, base_dir: str) -> JobFile | Non
         reader.problem(root, "missing required key 'jobs' (a list of jobs)")
         return None
     jobs_node = top["jobs"][1]
-    if not isinstance(jobs_node, yaml.SequenceNode) or not jobs_node.value:
+    if not isinstance(jobs_node, yaml.SequenceNode) or not (jobs_node.value or streamed_items(jobs_node)):
         reader.problem(jobs_node, "'jobs' must be a non-empty list of jobs")
         return None
 
     jobs: list[Job] = []
-    nodes: list[yaml.Node] = []
     templates: dict[str, list[str]] = {}  # a matrix job's name as written -> its expansions
     first_line: dict[str, int] = {}
-    for index, job_node in enumerate(jobs_node.value, start=1):
+    for index, job_node in enumerate(jobs_node.value or items, start=1):
         read = _read_job(reader, job_node, index, defaults, base_dir)
+        reader.forget_nodes()  # (so that a streamed job's nodes are freed)
         if read is None:
             continue
         template_name, expanded = read
@@ -301,13 +195,12 @@ def _read_root(reader: _Reader, root: yaml.Node, base_dir: str) -> JobFile | Non
             else:
                 first_line[job.name] = job_node.start_mark.line + 1
                 jobs.append(job)
-                nodes.append(job_node)
     if not reader.problems:  # with invalid jobs dropped, names would look unknown
         jobs, by_file = with_file_dependencies([_resolve_templates(job, templates, first_line) for job in jobs])
         for index, message in dependency_problems(jobs, edge_files=by_file):
-            reader.problem(nodes[index], message)
+            reader.problem_at(first_line[jobs[index].name], message)
         for index, message in unmade_inputs(jobs):
-            reader.problem(nodes[index], message)
+            reader.problem_at(first_line[jobs[index].name], message)
     return JobFile(reader.path, tuple(jobs), workers, resources, lines=first_line, templates=templates)
 
 
@@ -322,7 +215,7 @@ def _resolve_templates(job: Job, templates: dict[str, list[str]], names: dict[st
 
 
 def _read_job(
-    reader: _Reader, node: yaml.Node, index: int, defaults: dict[str, Any], base_dir: str
+    reader: NodeReader, node: yaml.Node, index: int, defaults: dict[str, Any], base_dir: str
 ) -> tuple[str | None, list[Job]] | None:
     """(the name as written if it is a matrix job, the expanded jobs), or None if invalid."""
     if not isinstance(node, yaml.MappingNode):
@@ -432,7 +325,7 @@ def _expanded(base_dir: str, template: dict[str, Any], values: dict[str, list[An
 
 
 def _env_from_files(
-    reader: _Reader, node: yaml.Node, context: str, paths: tuple[str, ...], base_dir: str
+    reader: NodeReader, node: yaml.Node, context: str, paths: tuple[str, ...], base_dir: str
 ) -> dict[str, str] | None:
     """The variables of the ``env_file`` files, later files winning; None (a
     problem recorded) if one cannot be read."""

@@ -181,10 +181,14 @@ def first_plain_scalar(root: yaml.Node, value: str) -> yaml.ScalarNode | None:
     return None
 
 
-def yaml11_warning(path: str, root: yaml.Node, spelling: str) -> str:
-    """The one warning about a plain scalar (``spelling``) that YAML 1.1 reads otherwise."""
-    node = first_plain_scalar(root, spelling)
-    where = f"{path}:{node.start_mark.line + 1}" if node is not None else path
+def yaml11_warning(path: str, root: yaml.Node, spelling: str, line: int | None = None) -> str:
+    """The one warning about a plain scalar (``spelling``) that YAML 1.1 reads
+    otherwise; ``line`` (0-based) where it was first seen, if known, else it
+    is looked for under ``root``."""
+    if line is None:
+        node = first_plain_scalar(root, spelling)
+        line = node.start_mark.line if node is not None else None
+    where = f"{path}:{line + 1}" if line is not None else path
 
     def meaning(value: Any) -> str:
         return f'the string "{value}"' if isinstance(value, str) else yaml.safe_dump(value).split("\n")[0]
