@@ -72,3 +72,12 @@ def test_an_executor_closing_in_another_thread_never_stops_the_next_ones_fork_se
         with Executor(max_workers=1) as new:
             assert new.submit(abs, -2).result(timeout=60) == 2
         closing.join(60)
+
+
+def test_every_worker_is_there_once_a_call_is_submitted(no_leftovers: None) -> None:
+    """As CPython's test_saturation asks: ``_processes`` holds every worker
+    right after ``submit`` returns (a run's pool starts its workers lazily,
+    the Executor's at once)."""
+    with Executor(3) as executor:
+        executor.submit(os.getpid)
+        assert len(executor._processes) == 3

@@ -87,6 +87,9 @@ class CallLoop:
     def start(self) -> None:
         """Start the backend here, then the loop's thread."""
         self._backend.__enter__()
+        start_workers = getattr(self._backend, "start_workers", None)
+        if start_workers is not None:  # (ready at once, as CPython's are after the first submit)
+            start_workers()
         watch = getattr(self._backend, "watch", None)
         if watch is not None:
             watch(self._wake_read)

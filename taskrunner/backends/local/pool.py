@@ -102,8 +102,6 @@ class LocalPool:
         #: Queue items put so far (each carries a chunk of one or more attempts).
         self.items_sent = 0
 
-    # -- lifecycle ---------------------------------------------------------
-
     def __enter__(self) -> LocalPool:
         self.start()
         return self
@@ -112,10 +110,13 @@ class LocalPool:
         self.close()
 
     def start(self) -> None:
-        """Open the pool: the fork server runs (started if need be). The
-        workers start with the first ``submit``: a run with nothing to run
-        (every job up to date or kept) starts none."""
+        """Open the pool: the fork server runs (started if need be); the workers
+        start with the first ``submit`` (a run with nothing to run starts none)."""
         pool_opens(self)
+
+    def start_workers(self) -> None:
+        """Start the workers now, if they have not started (an Executor's are ready at once)."""
+        self._workers.start_all()
 
     # -- submitting and collecting ------------------------------------------
 
@@ -128,7 +129,7 @@ class LocalPool:
     def submit(self, attempt: Attempt) -> None:
         """Queue ``attempt`` (``poll()`` sends a partial chunk); raises what pickling raised."""
         payload = dumps(attempt)
-        self._workers.start_all()
+        self.start_workers()
         self._ledger.add(attempt, payload)
         if len(self._ledger.batch) >= self._chunks.size:
             self._put_batch()
@@ -205,8 +206,6 @@ class LocalPool:
             self._supervisor.over_memory.discard(attempt_id)
             outcomes.append((attempt_id, result))
         return outcomes
-
-    # -- supervision -------------------------------------------------------
 
     def _reap_while_stuck(self) -> None:
         """The task queue's lock stays taken: reap (and so repair) dead workers."""
