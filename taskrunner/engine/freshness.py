@@ -131,13 +131,17 @@ class Freshness:
         it names nothing, or a path that has no time (gone, from the future).
         Remembered per pattern (until ``forget``): the jobs of a build share
         header globs, and each comparing itself with every header was quadratic."""
+        # (A depfile is read each time: it is a job's own, and equal as a
+        # string to a plain pattern of the same name, which must not share its entry.)
         key = (pattern, folder, order_only)
-        if key in self._newest_seen and not isinstance(pattern, Depfile):
+        remember = not isinstance(pattern, Depfile)
+        if remember and key in self._newest_seen:
             return self._newest_seen[key]
         found = self._paths(pattern, folder)
         times = [self._time(path) for path in found if not (order_only and self._look.is_dir(path))]
         newest = None if not found or None in times else max((t for t in times if t is not None), default=0)
-        self._newest_seen[key] = newest
+        if remember:
+            self._newest_seen[key] = newest
         return newest
 
     def up_to_date(self, jobs: Sequence[Job], now: float = 0.0) -> set[str]:
