@@ -11,6 +11,7 @@ import pytest
 
 from taskrunner import Job, Runner
 from taskrunner.backends.inprocess import InProcessBackend
+from taskrunner.display.progress import SilentReporter
 from taskrunner.model import JobResult, Status
 
 pytestmark = [pytest.mark.timeout(30), pytest.mark.usefixtures("no_leftovers")]
@@ -138,3 +139,28 @@ def test_a_run_in_which_everything_is_up_to_date_ends_without_waiting(tmp_path: 
     report = runner(tmp_path, backend).run(jobs)
     assert report.counts["uptodate"] == 3 and backend.ran == []
     assert all(wait == 0.0 for wait in backend.waits), backend.waits  # (0: a look, not a wait)
+
+
+class SlowToLetGoBackend(InProcessBackend):
+    """Its "workers" still hold every attempt they ran (as a real worker does
+    between sending an outcome and clearing its slot)."""
+
+    def running(self) -> list[tuple[int, str, float | None]]:
+        return [(attempt.attempt_id, "w1-1", 0.0) for attempt in self.ran]
+
+
+class CountingReporter(SilentReporter):
+    def __init__(self) -> None:
+        self.counts: list[int] = []
+
+    def running(self, count: int) -> None:
+        self.counts.append(count)
+
+
+def test_an_attempt_whose_outcome_came_is_not_counted_running(tmp_path: Path) -> None:
+    """The progress line at a failure said running=3 of a run with two left:
+    the failed job's worker had sent its outcome and not yet let go of it."""
+    reporter = CountingReporter()
+    report = runner(tmp_path, SlowToLetGoBackend(), reporter=reporter).run(
+        [Job(name=f"j{n}", run="true") for n in range(3)])
+    assert report.ok and reporter.counts and set(reporter.counts) == {0}, reporter.counts

@@ -96,7 +96,8 @@ class RunLoop:
                         break  # (the last jobs were up to date: no outcome to wait for)
                 # Held back by --memfree: look again a moment later, not at once.
                 outcomes = pool.poll(self._wait_time() if memory_allows else MEMORY_RECHECK)
-                self._show_running()  # first: a failure's line then tells what still runs
+                # First: a failure's line then tells what still runs.
+                self._show_running({attempt_id for attempt_id, _ in outcomes})
                 yield from self._record(outcomes)
         finally:
             if not plan.finished:
@@ -112,16 +113,19 @@ class RunLoop:
             if self.reporter.error is not None and self.output_lost is None:
                 self._output_failed(self.reporter.error)
 
-    def _show_running(self) -> None:
-        """The bar's running count; the live file (``report`` from another terminal), when due."""
-        running = self.pool.running()
+    def _show_running(self, finished: set[int]) -> None:
+        """The bar's running count; the live file (``report`` from another
+        terminal), when due. ``finished``: attempts whose outcomes just came,
+        which a worker may not have let go of yet (it sends the outcome first)."""
+        attempt_jobs = self._attempt_jobs
+        running = [(attempt_id, worker, started) for attempt_id, worker, started in self.pool.running()
+                   if attempt_id in attempt_jobs and attempt_id not in finished]
         self.reporter.running(len(running))
         now = time.time()
         if self._live is not None and self._live.due(now):
-            jobs, attempt_jobs = self.plan.jobs, self._attempt_jobs
+            jobs = self.plan.jobs
             self._live.update(now, [(attempt_id, jobs[attempt_jobs[attempt_id]].name, worker, started)
-                                    for attempt_id, worker, started in running if attempt_id in attempt_jobs],
-                              self._done)
+                                    for attempt_id, worker, started in running], self._done)
 
     def _output_failed(self, error: OSError) -> None:
         """A reader that left (EPIPE) stops the run, as it would stop ``head``'s
