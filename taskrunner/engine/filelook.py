@@ -28,14 +28,19 @@ import os
 import re
 import stat
 
-__all__ = ["FileLook", "files_under", "matches"]
+__all__ = ["FileLook", "files_under", "is_glob", "matches"]
 
 _MAGIC = re.compile(r"[*?[]")
 
 
+def is_glob(pattern: str) -> bool:
+    """Whether ``pattern`` holds a wildcard (``*``, ``?``, ``[``)."""
+    return _MAGIC.search(pattern) is not None
+
+
 def matches(pattern: str, folder: str) -> list[str]:
     """The existing paths ``pattern`` names, relative to ``folder`` (a glob, or one path)."""
-    if _MAGIC.search(pattern):
+    if is_glob(pattern):
         return [os.path.join(folder, found) for found in glob.glob(pattern, root_dir=folder, recursive=True)]
     path = os.path.join(folder, pattern)
     return [path] if os.path.exists(path) else []

@@ -25,13 +25,10 @@ from collections.abc import Sequence
 
 from ..fields import Depfile
 from ..model import Job
-from .filelook import FileLook
+from .filelook import FileLook, is_glob
 from .freshness import job_folder
 
 __all__ = ["unmade_inputs", "with_file_dependencies"]
-
-_MAGIC = re.compile(r"[*?[]")
-
 
 def with_file_dependencies(jobs: Sequence[Job]) -> tuple[list[Job], dict[tuple[str, str], str]]:
     """``jobs`` with the dependencies their files imply added (the others
@@ -48,7 +45,7 @@ def with_file_dependencies(jobs: Sequence[Job]) -> tuple[list[Job], dict[tuple[s
         for pattern in job.inputs:
             if isinstance(pattern, Depfile):
                 continue  # (the job's own record of what it read)
-            for producer in producers.of(os.path.normpath(os.path.join(folder, pattern)), bool(_MAGIC.search(pattern))):
+            for producer in producers.of(os.path.normpath(os.path.join(folder, pattern)), is_glob(pattern)):
                 name = jobs[producer].name
                 if producer != index and name not in job.depends_on and name not in new:
                     new.append(name)
@@ -68,7 +65,7 @@ class _Producers:
             folder = job_folder(job)
             for pattern in job.outputs:
                 path = os.path.normpath(os.path.join(folder, pattern))
-                if _MAGIC.search(pattern):
+                if is_glob(pattern):
                     self._globbed.append((path, index))
                 else:
                     self._exact.setdefault(path, []).append(index)
@@ -102,7 +99,7 @@ def unmade_inputs(jobs: Sequence[Job]) -> list[tuple[int, str]]:
             if isinstance(pattern, Depfile) or look.matches(pattern, folder):
                 continue  # (a dependency file is the job's own: missing until it first runs)
             producers = producers or _Producers(jobs)
-            if not producers.of(os.path.normpath(os.path.join(folder, pattern)), bool(_MAGIC.search(pattern))):
+            if not producers.of(os.path.normpath(os.path.join(folder, pattern)), is_glob(pattern)):
                 problems.append(
                     (index, f"job {job.name!r}: 'inputs' pattern {pattern!r} matches nothing, and no job's outputs make it")
                 )
