@@ -32,3 +32,29 @@ def test_a_run_with_nothing_to_run_starts_no_worker(tmp_path: Path) -> None:
     report = run()
     assert report.ok and report.counts["uptodate"] == 3
     assert not starts.exists()  # every job was up to date: no worker started
+
+
+def test_the_fork_server_skips_its_teardown_and_its_forked_children_keep_their_exit_codes() -> None:
+    """Asked to exit, the server exits at once (the coordinator waits for it:
+    tearing down every preloaded module took some 20 ms); a process forked
+    from it (a worker's own child) that exits normally keeps its status."""
+    import subprocess
+    import sys
+
+    script = (
+        "import atexit, os, sys\n"
+        "server = os.getpid()\n"
+        "atexit.register(lambda: print('teardown ran in', 'server' if os.getpid() == server else 'child'))\n"
+        "import taskrunner.backends.local.forkserver_setup\n"
+        "child = os.fork()\n"
+        "if child == 0:\n"
+        "    sys.exit(3)\n"
+        "print('child exit', os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]), flush=True)\n"
+        "sys.exit(0)\n"
+    )
+    server = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    out, _ = server.communicate(timeout=30)
+    assert server.returncode == 0
+    assert "child exit 3" in out  # the child ran its own exit, teardown and all
+    assert "teardown ran in child" in out
+    assert "server" not in out

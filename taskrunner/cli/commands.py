@@ -19,12 +19,9 @@ import click
 
 from ..display.showtext import plural
 from ..display.summary import format_failures, format_live, format_summary
-from ..display.timeline import render_timeline
-from ..display.trace import write_trace
 from ..engine.freshness import Freshness
 from ..engine.selection import default_selection, dependency_order, select_jobs, unmatched
 from ..errors import SpecError, TaskrunnerError
-from ..jobfile.deepcheck import check_jobs_deeply
 from ..jobfile.spec import MAX_JOBS, JobFile, load_job_file
 from ..model import Job
 from ..paths import default_results, logs_for
@@ -50,7 +47,6 @@ from .clirun import (
     start_helpers,
 )
 from .execcmd import exec_command
-from .jobjson import echo_json_array
 
 __all__ = ["main"]
 
@@ -187,6 +183,8 @@ def validate_command(job_file: str, max_jobs: int, deep: bool) -> None:
     for warning in spec.warnings:
         click.echo(warning, err=True)
     if deep:
+        from ..jobfile.deepcheck import check_jobs_deeply  # only validate reads this deep: not at start-up
+
         problems = check_jobs_deeply(spec.path, spec.jobs, spec.lines)
         if problems:
             fail(SpecError(problems))
@@ -211,6 +209,8 @@ def list_command(job_file: str, as_json: bool, only: tuple[str, ...], tags: tupl
     # Without filters every job is listed, those a run leaves out (default: false) marked.
     jobs = dependency_order(_selected(every, only, tags) if only or tags else list(every.jobs))
     if as_json:
+        from .jobjson import echo_json_array  # imported by the one command that writes JSON
+
         echo_json_array(jobs)
         return
     # Marked as the run would decide: with the results file's last lines (a
@@ -259,6 +259,11 @@ def report_command(results_file: str, failures: bool, timeline: str | None, trac
         if live is not None:
             click.echo(format_live(live, results_file, time.time()))
     title = os.path.basename(results_file)
+    # Imported here: the pictures are drawn by this command alone, and every
+    # module imported at the top is paid for by each one-job run's start-up.
+    from ..display.timeline import render_timeline
+    from ..display.trace import write_trace
+
     if timeline:
         _write_picture("timeline", timeline, lambda out: out.write(render_timeline(results, title=title)))
     if trace:
