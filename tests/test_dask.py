@@ -68,7 +68,7 @@ class Cluster:
         self.address = f"tcp://127.0.0.1:{self.port}"
         self.env = {
             **cli.env,
-            # As the embedded cluster does (see taskrunner.dask_backend).
+            # As the embedded cluster does (see taskrunner.backends.dask).
             "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1",
             "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "1.0",
         }

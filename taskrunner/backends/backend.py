@@ -3,7 +3,7 @@
 The runner plans, retries, skips dependents, writes the results file and
 drives the progress display; a backend only runs attempts and reports their
 outcomes. Two implement it: ``LocalPool`` (``local/``, the JoinableQueue of
-local worker processes) and ``DaskBackend`` (``dask_backend.py``, a Dask
+local worker processes) and ``DaskBackend`` (``dask/``, a Dask
 cluster). Neither knows about plans or files, and the runner does not know
 which one it drives. This module sits above both (``open_backend`` is their
 registry); what they share sits below them (``outcomes.py``), so no import
@@ -68,7 +68,7 @@ def check_backend(name: str, scheduler: str | None = None) -> None:
     if scheduler is not None and name != "dask":
         raise BackendUnavailable("a scheduler address goes with the dask backend (--backend dask)")
     if name == "dask":
-        from .dask_backend import require_dask
+        from .dask import require_dask
 
         require_dask()
 
@@ -82,7 +82,7 @@ def open_backend(name: str, workers: int, scheduler: str | None = None, setup: W
     if name == "dask":
         if setup is not None:
             raise BackendUnavailable("initializer and max_tasks_per_child go with the local backend, not dask")
-        from .dask_backend import DaskBackend
+        from .dask import DaskBackend
 
         return DaskBackend(workers, scheduler)
     from .local import LocalPool

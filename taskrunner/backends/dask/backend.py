@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
-import os
 import pickle
 import queue
 import time
@@ -37,10 +36,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ..errors import BackendUnavailable, WorkerError
-from ..execution.execute import AttemptControl, execute
-from ..model import Attempt, JobResult, Status
-from .outcomes import coordinator_result
+from ...errors import BackendUnavailable, WorkerError
+from ...model import Attempt, JobResult, Status
+from ..outcomes import coordinator_result
+from . import onworker
+from .onworker import run_attempt, stop_attempts
 
 try:
     import dask
@@ -78,57 +78,6 @@ def _quiet_dask_logs() -> dict[str, int]:
     for name in names:
         logging.getLogger(name).setLevel(logging.CRITICAL)
     return levels
-
-
-# -- on the Dask worker ------------------------------------------------------
-
-# Attempts running in this worker process, so a cancel can reach them.
-_running: dict[int, AttemptControl] = {}
-_log_dirs: set[str] = set()
-
-
-def run_attempt(payload: bytes) -> JobResult:
-    """The Dask task: run one pickled attempt on this worker (named by its address)."""
-    attempt: Attempt = pickle.loads(payload)
-    log_dir = os.path.dirname(attempt.stdout_log)
-    if log_dir and log_dir not in _log_dirs:  # the coordinator made it on its own machine only
-        os.makedirs(log_dir, exist_ok=True)
-        _log_dirs.add(log_dir)
-    control = AttemptControl()
-    _running[attempt.attempt_id] = control
-    try:
-        worker = distributed.get_worker()
-        # {%}: an embedded cluster names its workers 0, 1, ...; others count as slot 1.
-        slot = worker.name + 1 if isinstance(worker.name, int) else 1
-        return execute(attempt, worker=worker.address, control=control, slot=slot)
-    finally:
-        _running.pop(attempt.attempt_id, None)
-
-
-def stop_attempts(kill: bool = False) -> int:
-    """Run on every worker by ``client.run``: stop the attempts running there."""
-    for control in list(_running.values()):
-        if kill:
-            control.kill()
-        else:
-            control.cancel()
-    return len(_running)
-
-
-if distributed is not None:
-
-    class StopJobsOnClose(distributed.WorkerPlugin):
-        """Kill the commands a worker runs when the worker closes: they run in
-        their own sessions, and would outlive it otherwise."""
-
-        idempotent = True
-        name = "taskrunner-stop-jobs-on-close"
-
-        def teardown(self, worker: Any) -> None:
-            stop_attempts(kill=True)
-
-
-# -- on the coordinator -----------------------------------------------------
 
 
 def require_dask() -> None:
@@ -172,7 +121,7 @@ class DaskBackend:
                 self._client = distributed.Client(self._cluster, set_as_default=False)
             else:
                 self._client = distributed.Client(self.scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
-            self._client.register_plugin(StopJobsOnClose())
+            self._client.register_plugin(onworker.StopJobsOnClose())
         except (OSError, TimeoutError) as error:
             self._shutdown()
             where = self.scheduler or "an embedded cluster"
