@@ -39,8 +39,7 @@ from typing import Any
 from ...errors import BackendUnavailable, WorkerError
 from ...model import Attempt, JobResult, Status
 from ..outcomes import coordinator_result
-from . import onworker
-from .onworker import run_attempt, stop_attempts
+from .onworker import close_plugin, run_attempt, stop_attempts
 
 try:
     import dask
@@ -121,7 +120,7 @@ class DaskBackend:
                 self._client = distributed.Client(self._cluster, set_as_default=False)
             else:
                 self._client = distributed.Client(self.scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
-            self._client.register_plugin(onworker.StopJobsOnClose())
+            self._client.register_plugin(close_plugin())
         except (OSError, TimeoutError) as error:
             self._shutdown()
             where = self.scheduler or "an embedded cluster"

@@ -15,7 +15,7 @@ try:
 except ImportError:  # pragma: no cover - exercised when the extra is missing
     distributed = None  # type: ignore[assignment]
 
-__all__ = ["StopJobsOnClose", "run_attempt", "stop_attempts"]
+__all__ = ["close_plugin", "run_attempt", "stop_attempts"]
 
 # Attempts running in this worker process, so a cancel can reach them.
 _running: dict[int, AttemptControl] = {}
@@ -61,3 +61,8 @@ if distributed is not None:
 
         def teardown(self, worker: Any) -> None:
             stop_attempts(kill=True)
+
+
+def close_plugin() -> Any:
+    """The worker plugin that stops a closing worker's jobs (needs Dask)."""
+    return StopJobsOnClose()
