@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from daskcluster import Cluster
 
 from conftest import CliRunner, tagged_processes, write
 
@@ -51,84 +51,6 @@ def results(cli: CliRunner) -> dict[str, dict[str, object]]:
 
 def outcomes(cli: CliRunner) -> dict[str, tuple[object, object]]:
     return {name: (r["status"], r["value"]) for name, r in results(cli).items()}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class Cluster:
-    """A `dask scheduler` and `dask worker`s in subprocesses, tagged like the CLI's
-    processes so the leak check sees them."""
-
-    def __init__(self, cli: CliRunner) -> None:
-        self.port = free_port()
-        self.address = f"tcp://127.0.0.1:{self.port}"
-        self.env = {
-            **cli.env,
-            # As the embedded cluster does (see taskrunner.backends.dask).
-            "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1",
-            "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "1.0",
-        }
-        self.workdir = cli.workdir
-        self.scheduler: subprocess.Popen[bytes] | None = None
-        self.workers: list[subprocess.Popen[bytes]] = []
-
-    def _start(self, *args: str) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "dask", *args],
-            cwd=self.workdir, env=self.env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-
-    def start(self, workers: int = 2, resources: tuple[str, ...] = ()) -> None:
-        """``resources``: the first workers' ``--resources`` (e.g. ``"gpu=1"``)."""
-        self.scheduler = self._start("scheduler", "--host", "127.0.0.1", "--port", str(self.port), "--no-dashboard")
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the dask scheduler did not start"
-                time.sleep(0.1)
-        for number in range(workers):
-            declared = ["--resources", resources[number]] if number < len(resources) else []
-            self.workers.append(self._start("worker", self.address, "--nthreads", "1", "--no-dashboard", *declared))
-        self._wait_until_started(workers)
-
-    def _wait_until_started(self, workers: int) -> None:
-        """Return once every worker is registered *and* its nanny has finished
-        starting. A `dask worker` whose process dies while its nanny is still
-        starting exits for good instead of being restarted, and a job that kills
-        its worker can run that early (it made this test hang under load)."""
-        import distributed
-
-        with distributed.Client(self.address, timeout=30, set_as_default=False) as client:
-            client.wait_for_workers(workers, timeout=60)
-            # A nanny answers only once it has started (distributed awaits the
-            # server's start before handling a message).
-            client.run(os.getpid, nanny=True)
-
-    def stop(self) -> None:
-        # Workers first: a worker whose scheduler is gone spends seconds
-        # trying to say goodbye to it.
-        _terminate(self.workers)
-        _terminate([self.scheduler] if self.scheduler is not None else [])
-
-
-def _terminate(processes: list[subprocess.Popen[bytes]]) -> None:
-    for process in processes:
-        if process.poll() is None:
-            process.terminate()
-    for process in processes:
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture

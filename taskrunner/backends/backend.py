@@ -60,7 +60,7 @@ class Backend(Protocol):
         """Kill everything at once (a second Ctrl-C); safe in a signal handler."""
 
 
-def check_backend(name: str, scheduler: str | None = None) -> None:
+def check_backend(name: str, scheduler: object = None) -> None:
     """Raise ``BackendUnavailable`` (one clear line) for an unknown or unusable
     backend: meant to run before anything else does."""
     if name not in BACKENDS:
@@ -68,14 +68,16 @@ def check_backend(name: str, scheduler: str | None = None) -> None:
     if scheduler is not None and name != "dask":
         raise BackendUnavailable("a scheduler address goes with the dask backend (--backend dask)")
     if name == "dask":
-        from .dask import require_dask
+        from .dask import check_scheduler, require_dask
 
         require_dask()
+        check_scheduler(scheduler)
 
 
-def open_backend(name: str, workers: int, scheduler: str | None = None, setup: WorkerSetup | None = None) -> Backend:
+def open_backend(name: str, workers: int, scheduler: object = None, setup: WorkerSetup | None = None) -> Backend:
     """A backend by name: ``local`` (``workers`` processes) or ``dask`` (the
-    cluster at ``scheduler``, else an embedded one with ``workers`` processes).
+    cluster at ``scheduler`` (an address, a Dask cluster object or a
+    ``distributed.Client``), else an embedded one with ``workers`` processes).
     ``setup``: each local worker's initializer and task limit (the Dask
     backend takes none: ``BackendUnavailable``)."""
     check_backend(name, scheduler)

@@ -45,7 +45,7 @@ class RunOptions:
     retries: int | None = None
     resume: bool = False
     backend: str | Backend = "local"
-    scheduler: str | None = None
+    scheduler: object = None
     source: str | None = None
     raise_interrupt: bool = True
     force: bool = False
@@ -68,7 +68,7 @@ class RunOptions:
         timeout: float | None = None,
         retries: int | None = None,
         backend: str | Backend = "local",
-        scheduler: str | None = None,
+        scheduler: object = None,
         resources: Mapping[str, float | str] | None = None,
         memfree: float | str | None = None,
         **rest: Any,

@@ -137,7 +137,9 @@ class Runner:
     ``JobResult`` as it is recorded. ``reporter`` replaces the progress
     display altogether (see ``taskrunner.progress.Reporter``). ``backend``
     is ``"local"`` (worker processes here) or ``"dask"`` (the cluster at
-    ``scheduler``, else an embedded one of ``workers`` processes), or a
+    ``scheduler``: an address, a Dask cluster object such as dask-jobqueue's
+    ``SLURMCluster``, or a ``distributed.Client``, each left open; else an
+    embedded one of ``workers`` processes), or a
     ``Backend`` object (e.g. ``InProcessBackend`` for tests).
 
     >>> with Runner(workers=2, results="/tmp/doc.jsonl", progress=False) as runner:
@@ -161,7 +163,7 @@ class Runner:
         on_result: Callable[[JobResult], None] | None = None,
         reporter: Reporter | None = None,
         backend: str | Backend = "local",
-        scheduler: str | None = None,
+        scheduler: object = None,
         source: str | None = None,
         raise_interrupt: bool = True,
         force: bool = False,

@@ -84,7 +84,7 @@ class Executor(futures.Executor):
         results: str | None = None,
         log_dir: str | None = None,
         backend: str = "local",
-        scheduler: str | None = None,
+        scheduler: object = None,
     ) -> None:
         if max_workers is not None and (isinstance(max_workers, bool) or not isinstance(max_workers, int)
                                         or max_workers < 1):

@@ -1,6 +1,7 @@
-"""The Dask backend: ``backend`` (the coordinator's side), ``onworker`` (what
-runs on a Dask worker)."""
+"""The Dask backend: ``backend`` (the coordinator's side), ``connect`` (the
+cluster, its dashboard, its workers), ``onworker`` (what runs on a Dask worker)."""
 
 from .backend import DaskBackend, require_dask
+from .connect import check_scheduler
 
-__all__ = ["DaskBackend", "require_dask"]
+__all__ = ["DaskBackend", "check_scheduler", "require_dask"]

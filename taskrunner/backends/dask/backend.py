@@ -39,10 +39,10 @@ from typing import Any
 from ...errors import BackendUnavailable, WorkerError
 from ...model import Attempt, JobResult, Status
 from ..outcomes import coordinator_result
+from .connect import Connection, NoWorkersNotice, check_scheduler, connect, log
 from .onworker import close_plugin, run_attempt, stop_attempts
 
 try:
-    import dask
     import distributed
     from distributed.scheduler import KilledWorker
 except ImportError:  # pragma: no cover - exercised when the extra is missing
@@ -52,17 +52,6 @@ __all__ = ["DaskBackend"]
 
 #: Upper bound on one wait, so signals are seen promptly (as the local pool does).
 MAX_WAIT = 0.2
-#: How long to wait for a scheduler to answer when connecting, and to close.
-CONNECT_TIMEOUT = 10
-CLOSE_TIMEOUT = 3
-#: The embedded cluster's settings. A worker whose job kills it is replaced
-#: (by its nanny). The scheduler hands a worker one task per thread (tasks
-#: queued on a worker that dies would be "crashed" along with the culprit);
-#: a task that kills its worker is ``crashed`` after one more try elsewhere.
-EMBEDDED_CONFIG = {
-    "distributed.scheduler.allowed-failures": 1,
-    "distributed.scheduler.worker-saturation": 1.0,
-}
 #: Attempts kept submitted to Dask at a time (at least four per worker thread).
 QUEUED_TASKS = 1000
 #: How often to ask the scheduler how many worker threads there are.
@@ -89,11 +78,12 @@ class DaskBackend:
     """Runs attempts on a Dask cluster: the one at ``scheduler``, or an embedded
     ``LocalCluster`` of ``workers`` single-threaded worker processes."""
 
-    def __init__(self, workers: int, scheduler: str | None = None) -> None:
+    def __init__(self, workers: int, scheduler: object = None) -> None:
         require_dask()
+        check_scheduler(scheduler)
         self.workers = workers
         self.scheduler = scheduler
-        self._cluster: Any = None
+        self._connection: Connection | None = None
         self._client: Any = None
         self._futures: dict[int, Any] = {}  # attempt id -> future
         self._unsent: list[tuple[int, bytes]] = []  # (attempt id, pickled attempt)
@@ -104,6 +94,7 @@ class DaskBackend:
         self._cancelling = False
         self._threads = workers
         self._threads_checked = 0.0
+        self._no_workers: NoWorkersNotice | None = None
         self._log_levels: dict[str, int] = {}
 
     def __enter__(self) -> DaskBackend:
@@ -111,50 +102,55 @@ class DaskBackend:
         # ourselves, in one line.
         self._log_levels = _quiet_dask_logs()
         try:
-            if self.scheduler is None:
-                with dask.config.set(EMBEDDED_CONFIG):
-                    self._cluster = distributed.LocalCluster(
-                        n_workers=self.workers, threads_per_worker=1, processes=True,
-                        dashboard_address=None, silence_logs=logging.CRITICAL,
-                    )
-                self._client = distributed.Client(self._cluster, set_as_default=False)
-            else:
-                self._client = distributed.Client(self.scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
+            self._connection = connect(self.scheduler, self.workers)
+            self._client = self._connection.client
             self._client.register_plugin(close_plugin())
         except (OSError, TimeoutError) as error:
             self._shutdown()
-            where = self.scheduler or "an embedded cluster"
+            where = self.scheduler if isinstance(self.scheduler, str) else "an embedded cluster"
             raise WorkerError(f"cannot reach the Dask scheduler at {where}: {error}") from None
+        self._no_workers = NoWorkersNotice(self._connection.where)
+        dashboard = self._connection.dashboard()
+        if dashboard:
+            log.warning("dashboard: %s", dashboard)
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._shutdown()
 
     def _shutdown(self) -> None:
-        if self._client is not None and self._cluster is not None and self._connected():
+        connection, self._connection = self._connection, None
+        if connection is not None and connection.own_cluster is not None and self._connected():
             # Closing the cluster kills worker processes, not the commands
             # they started in their own sessions: stop those first.
             self._stop_running(kill=True)
-        for closable in (self._client, self._cluster):
-            if closable is not None:
-                with contextlib.suppress(Exception):  # best effort while shutting down
-                    closable.close(timeout=CLOSE_TIMEOUT)
-        self._client = self._cluster = None
+        if connection is not None:
+            connection.close()
+        self._client = None
         for name, level in self._log_levels.items():
             logging.getLogger(name).setLevel(level)
 
     # -- the Backend interface ------------------------------------------------
 
     def capacity(self) -> int:
-        if time.monotonic() - self._threads_checked > CAPACITY_REFRESH and self._connected():
-            with self._talking_to_scheduler():
-                self._threads = max(1, sum(self._client.nthreads().values()))
-            self._threads_checked = time.monotonic()
+        self._count_threads()
         # Dask queues tasks on its scheduler (see EMBEDDED_CONFIG) and hands
         # them to workers as threads free up: keep it well fed, since each
         # round-trip through us costs milliseconds. (Many more than the threads
         # also makes Dask treat the tasks as "root-ish", which is what queues them.)
         return max(0, max(4 * self._threads, QUEUED_TASKS) - len(self._futures) - len(self._unsent))
+
+    def _count_threads(self) -> None:
+        """Ask the scheduler (at most every CAPACITY_REFRESH) how many worker
+        threads it has; say so while tasks wait on a cluster with none."""
+        if time.monotonic() - self._threads_checked <= CAPACITY_REFRESH or not self._connected():
+            return
+        with self._talking_to_scheduler():
+            threads = self._client.nthreads()
+        self._threads = max(1, sum(threads.values()))
+        self._threads_checked = time.monotonic()
+        if self._futures and self._no_workers is not None:
+            self._no_workers.observe(len(threads))
 
     def submit(self, attempt: Attempt) -> None:
         # Pickled here, as the local pool does, so an attempt that cannot
@@ -174,7 +170,8 @@ class DaskBackend:
         # (start workers with --resources "gpu=2"): Dask places it on a worker
         # that has them. The embedded cluster declares none, so there the
         # run's own accounting (taskrunner.resources) is all that applies.
-        placed = [] if self.scheduler is None else [item for item in batch if self._attempts[item[0]].job.resources]
+        embedded = self._connection is None or self._connection.own_cluster is not None
+        placed = [] if embedded else [item for item in batch if self._attempts[item[0]].job.resources]
         plain = [item for item in batch if item not in placed]
         with self._talking_to_scheduler():
             futures = self._client.map(run_attempt, [payload for _, payload in plain], pure=False) if plain else []
@@ -204,6 +201,7 @@ class DaskBackend:
             done = [self._done.get(timeout=timeout)]
         except queue.Empty:
             self._ensure_connected()
+            self._count_threads()
             return []
         while not self._done.empty():
             done.append(self._done.get())
@@ -266,7 +264,8 @@ class DaskBackend:
             raise self._lost_scheduler()
 
     def _lost_scheduler(self) -> WorkerError:
-        return WorkerError(f"lost the Dask scheduler at {self.scheduler or 'the embedded cluster'}")
+        where = self._connection.where if self._connection is not None else "the embedded cluster"
+        return WorkerError(f"lost the Dask scheduler at {where}")
 
     @contextmanager
     def _talking_to_scheduler(self) -> Iterator[None]:
