@@ -303,7 +303,9 @@ class JobResult:
     that ran (for the timeline); ``job_hash`` fingerprints the job's definition
     (see ``taskrunner.jobhash``), so ``--resume`` can tell a stale success;
     ``max_rss`` is the peak resident memory of the last attempt, in bytes;
-    ``content_hash`` the digest of its files (``freshness: content``).
+    ``content_hash`` the digest of its files (``freshness: content``);
+    ``worker_logs`` where a Dask worker keeps the whole of a log too long
+    to come home (``"ADDRESS PATH..."``).
 
     >>> result = JobResult.from_dict({"name": "a", "status": "failed", "returncode": 3})
     >>> result.ok, result.to_dict()["status"]
@@ -328,6 +330,8 @@ class JobResult:
     max_rss: int | None = None
     #: ``freshness: content`` only: the digest of the job's inputs and outputs when it last ran.
     content_hash: str | None = None
+    #: Dask only: the worker and the paths there of logs that came home cut short.
+    worker_logs: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -367,8 +371,10 @@ class JobResult:
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}
         data["status"] = self.status.value
         data["history"] = [list(entry) for entry in self.history]
-        if self.content_hash is None:
-            del data["content_hash"]  # (only lines of content-checked jobs carry it)
+        # Only lines that need them carry these.
+        for optional in ("content_hash", "worker_logs"):
+            if data[optional] is None:
+                del data[optional]
         return data
 
     @classmethod

@@ -19,6 +19,20 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+#: Runs the rest of the command with an empty tmpfs over the folder that follows.
+PRIVATE_MOUNT = ["unshare", "--mount", "--propagation", "private", "--",
+                 "sh", "-c", 'mount -t tmpfs tmpfs "$0" && exec "$@"']
+
+
+def private_mounts_allowed(folder: str) -> str | None:
+    """None if a private mount namespace can be made here, else why not."""
+    try:
+        done = subprocess.run([*PRIVATE_MOUNT, folder, "true"], capture_output=True, text=True, timeout=30, check=False)
+    except OSError as error:
+        return str(error)
+    return None if done.returncode == 0 else done.stderr.strip() or f"exit {done.returncode}"
+
+
 class Cluster:
     """A `dask scheduler` and `dask worker`s in subprocesses."""
 
@@ -56,6 +70,17 @@ class Cluster:
                 assert time.monotonic() < deadline, "the dask scheduler did not start"
                 time.sleep(0.1)
         self.add_workers(workers, resources)
+
+    def add_private_worker(self, hidden: str) -> None:
+        """A worker whose view of the folder ``hidden`` is its own: an empty
+        tmpfs over it in a private mount namespace (as on another machine)."""
+        self.workers.append(subprocess.Popen(
+            [*PRIVATE_MOUNT, hidden, sys.executable, "-m", "dask", "worker", self.address, "--nthreads", "1",
+             "--no-dashboard"],
+            cwd=self.workdir, env=self.env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ))
+        self._wait_until_started(len(self.workers))
 
     def add_workers(self, workers: int, resources: tuple[str, ...] = ()) -> None:
         for number in range(workers):

@@ -228,3 +228,8 @@ def nested_executors(n: int) -> list[int]:
         first = list(inner.map(abs, range(n)))
     with taskrunner.Executor(2) as mine:
         return [value * value for value in mine.map(abs, first)]
+
+
+def pids() -> list[int]:
+    """This process's pid and its parent's (where a call runs)."""
+    return [os.getpid(), os.getppid()]

@@ -134,3 +134,124 @@ def test_a_scheduler_of_the_wrong_kind_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(taskrunner.TaskrunnerError, match="scheduler must be an address"):
         taskrunner.run([taskrunner.Job(name="a", run="true")], backend="dask", scheduler=8786, progress=False,  # type: ignore[arg-type]
                        results=str(tmp_path / "r.jsonl"))
+
+
+# -- logs come home ------------------------------------------------------------
+
+MIB = 1 << 20
+
+
+def test_logs_come_home_from_a_worker_that_does_not_share_the_log_folder(cli: CliRunner) -> None:
+    from daskcluster import private_mounts_allowed
+
+    logs = cli.workdir / ".taskrunner/jobs.logs"
+    logs.mkdir(parents=True)
+    why_not = private_mounts_allowed(str(logs))
+    if why_not:
+        pytest.skip(f"a private mount namespace is not allowed here: {why_not}")
+    write(cli.workdir / "jobs.yaml", f"""
+jobs:
+  - {{name: talk, run: "echo hello; echo oops >&2"}}
+  - {{name: speak, call: "jobs:print_both", args: [said]}}
+  - {{name: long, run: "head -c {5 * MIB // 2} /dev/zero | tr '\\\\0' a"}}
+  - {{name: huge, run: "head -c {5 * MIB} /dev/zero | tr '\\\\0' b", depends_on: long}}
+  - {{name: quiet, run: "true"}}
+""")
+    cluster = Cluster(cli)
+    try:
+        cluster.start(workers=0)
+        cluster.add_private_worker(str(logs))
+        cli.env["TASKRUNNER_DASK_LOG_LIMIT"] = str(3 * MIB)
+        done = cli.run("run", "jobs.yaml", "--backend", "dask", "--scheduler", cluster.address, timeout=120)
+        assert done.returncode == 0, done.stderr
+    finally:
+        cluster.stop()
+    by_name = results_of(cli)
+    assert (logs / "talk.out").read_text() == "hello\n"
+    assert (logs / "talk.err").read_text() == "oops\n"
+    assert by_name["talk"]["stdout_log"] == ".taskrunner/jobs.logs/talk.out" or \
+        Path(str(by_name["talk"]["stdout_log"])).resolve() == (logs / "talk.out").resolve()
+    assert (logs / "speak.out").read_text() == "out: said\n"
+    assert (logs / "long.out").read_bytes() == b"a" * (5 * MIB // 2)  # more than one chunk, all of it
+    assert by_name["quiet"]["stdout_log"] is None and not (logs / "quiet.out").exists()
+    # Past the limit: the first 3 MiB, a note, and the whole log left on the worker.
+    huge = (logs / "huge.out").read_bytes()
+    assert huge.startswith(b"b" * (3 * MIB)) and b"b" * (3 * MIB + 1) not in huge
+    worker_logs = str(by_name["huge"]["worker_logs"])
+    address, path = worker_logs.rsplit(" ", 1)
+    assert address == by_name["huge"]["worker"] and path in huge.decode()
+    assert Path(path).read_bytes() == b"b" * (5 * MIB)  # (the worker's /tmp is this machine's)
+    assert "worker_logs" not in by_name["long"]
+    Path(path).unlink()
+
+
+def results_of(cli: CliRunner) -> dict[str, dict[str, object]]:
+    import json
+
+    lines = (cli.workdir / ".taskrunner/jobs.results.jsonl").read_text().splitlines()
+    return {line["name"]: line for line in map(json.loads, lines)}
+
+
+# -- calls can be stopped --------------------------------------------------------
+
+
+def test_a_call_on_dask_runs_in_a_reused_child_of_the_worker_and_keeps_its_limits(cli: CliRunner) -> None:
+    write(cli.workdir / "jobs.yaml", """
+jobs:
+  - {name: first, call: "jobs:pids"}
+  - {name: second, call: "jobs:pids", depends_on: first}
+  - {name: nap, call: "jobs:sleep", args: [60], timeout: 2, depends_on: second}
+  - {name: hog, call: "jobs:allocate", args: [400, 5], memory_limit: 100M, depends_on: second}
+  - {name: measured, call: "jobs:allocate", args: [50], depends_on: second}
+""")
+    started = time.monotonic()
+    done = cli.run("run", "jobs.yaml", "--backend", "dask", "-w", "1", timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert time.monotonic() - started < 45  # not the 60 s the nap asked for
+    by_name = results_of(cli)
+    assert by_name["nap"]["status"] == "timeout" and "timed out after 2s" in str(by_name["nap"]["error"])
+    assert by_name["hog"]["status"] == "failed" and "memory limit 100M exceeded" in str(by_name["hog"]["error"])
+    first, second = by_name["first"]["value"], by_name["second"]["value"]
+    assert isinstance(first, list) and first == second  # the same child, reused
+    assert int(by_name["measured"]["max_rss"] or 0) > 50 * MIB
+
+
+def wait_gone(pid: int, seconds: float) -> bool:
+    import psutil
+
+    try:
+        psutil.Process(pid).wait(timeout=seconds)
+    except psutil.NoSuchProcess:
+        pass
+    except psutil.TimeoutExpired:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("stop", ["ctrl-c", "fail-fast"])
+def test_ctrl_c_and_fail_fast_stop_a_call_running_on_dask(cli: CliRunner, stop: str) -> None:
+    """On a cluster that outlives the run: the call's process is gone at once,
+    not left to run for its two minutes on a worker nobody else can use."""
+    stamp = cli.workdir / "started"
+    write(cli.workdir / "jobs.yaml", f"""
+jobs:
+  - {{name: long, call: "jobs:write_pid", args: ["{stamp}", 120]}}
+  - {{name: bad, run: "while [ ! -s {stamp} ]; do sleep 0.1; done; exit 1"}}
+""")
+    cluster = Cluster(cli)
+    try:
+        cluster.start(workers=2)
+        extra = ["--fail-fast"] if stop == "fail-fast" else ["--only", "long"]
+        run = cli.start("run", "jobs.yaml", "--backend", "dask", "--scheduler", cluster.address, *extra)
+        deadline = time.monotonic() + 60
+        while not stamp.exists() or not stamp.read_text():
+            assert time.monotonic() < deadline and run.poll() is None, "the call did not start"
+            time.sleep(0.1)
+        if stop == "ctrl-c":
+            run.send_signal(2)
+        _, stderr = run.communicate(timeout=60)
+        assert run.returncode == (130 if stop == "ctrl-c" else 1), stderr
+        assert results_of(cli)["long"]["status"] == "cancelled"
+        assert wait_gone(int(stamp.read_text()), 10), "the call still runs on the cluster"
+    finally:
+        cluster.stop()

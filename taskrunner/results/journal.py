@@ -92,6 +92,7 @@ def result_line(result: JobResult) -> str:
         f'"stderr_log": {_json(result.stderr_log)}, "stderr_tail": {_json(result.stderr_tail)}, '
         f'"history": [{history}], "job_hash": {_json(result.job_hash)}, "max_rss": {_json(result.max_rss)}'
         + ("" if result.content_hash is None else f', "content_hash": {_json(result.content_hash)}')
+        + ("" if result.worker_logs is None else f', "worker_logs": {_json(result.worker_logs)}')
         + "}\n"
     )
 

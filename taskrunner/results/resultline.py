@@ -110,6 +110,7 @@ _FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "job_hash": (_optional(_text), "a string or null"),
     "max_rss": (_optional(_whole(0, _INT64)), "a whole number >= 0 (64 bits) or null"),
     "content_hash": (_optional(_text), "a string or null"),
+    "worker_logs": (_optional(_text), "a string or null"),
 }
 _REQUIRED = ("name", "status")
 
@@ -142,6 +143,7 @@ class _Line(msgspec.Struct):
     job_hash: str | None = None
     max_rss: Annotated[int, msgspec.Meta(ge=0)] | None = None
     content_hash: str | None = None
+    worker_logs: str | None = None
 
 
 _LINE_DECODER = msgspec.json.Decoder(_Line)

@@ -105,6 +105,7 @@ class ResultStore:
             or result.stderr_log is not None
             or result.stderr_tail is not None
             or result.content_hash is not None
+            or result.worker_logs is not None
             or type(started) is not float
             or type(finished) is not float
             or result.duration != finished - started

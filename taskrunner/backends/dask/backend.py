@@ -40,7 +40,10 @@ from ...errors import BackendUnavailable, WorkerError
 from ...model import Attempt, JobResult, Status
 from ..outcomes import coordinator_result
 from .connect import Connection, NoWorkersNotice, check_scheduler, connect, log
+from .logshome import Shipped, bring_home, drop_scratch, read_chunk
 from .onworker import close_plugin, run_attempt, stop_attempts
+
+Logs = tuple[Shipped | None, Shipped | None]
 
 try:
     import distributed
@@ -219,7 +222,7 @@ class DaskBackend:
             ready.append((attempt_id, future))
         # One gather for every finished result (a result() each is a round-trip each).
         finished = [future for _, future in ready if future.status == "finished"]
-        values: dict[str, JobResult] = {}
+        values: dict[str, tuple[JobResult, Logs]] = {}
         if finished:
             with self._talking_to_scheduler():
                 values = dict(zip((f.key for f in finished), self._client.gather(finished, errors="skip")))
@@ -276,12 +279,24 @@ class DaskBackend:
         except OSError:
             raise self._lost_scheduler() from None
 
+    def _fetch_log(self, worker: str, path: str, offset: int) -> bytes:
+        try:
+            piece: bytes = self._client.run(read_chunk, path, offset, workers=[worker])[worker]
+        except Exception as error:  # noqa: BLE001 - the worker went away; the file did
+            raise OSError(f"cannot read {path} on {worker}: {error}") from None
+        return piece
+
+    def _drop_log(self, worker: str, path: str) -> None:
+        with contextlib.suppress(Exception):  # a worker gone took its scratch folder with it
+            self._client.run(drop_scratch, path, workers=[worker], wait=False)
+
     def _stop_running(self, kill: bool) -> None:
         with contextlib.suppress(Exception):  # a worker may be gone meanwhile
             self._client.run(stop_attempts, kill=kill, wait=True)
 
-    def _outcome(self, attempt: Attempt, future: Any, result: JobResult | None) -> JobResult:
-        if result is not None:
+    def _outcome(self, attempt: Attempt, future: Any, value: tuple[JobResult, Logs] | None) -> JobResult:
+        if value is not None:
+            result = bring_home(value[0], attempt, value[1], self._fetch_log, self._drop_log)
             return result if result.attempts == attempt.number else result.evolve(attempts=attempt.number)
         if future.status == "error":
             error = future.exception()

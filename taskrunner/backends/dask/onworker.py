@@ -3,12 +3,13 @@ every attempt running there (``client.run``, or the worker closing)."""
 
 from __future__ import annotations
 
-import os
 import pickle
 from typing import Any
 
 from ...execution.execute import AttemptControl, execute
 from ...model import Attempt, JobResult
+from .callchild import close_children, run_call
+from .logshome import Shipped, pack, scratch_attempt
 
 try:
     import distributed
@@ -19,25 +20,25 @@ __all__ = ["close_plugin", "run_attempt", "stop_attempts"]
 
 # Attempts running in this worker process, so a cancel can reach them.
 _running: dict[int, AttemptControl] = {}
-_log_dirs: set[str] = set()
 
 
-def run_attempt(payload: bytes) -> JobResult:
-    """The Dask task: run one pickled attempt on this worker (named by its address)."""
-    attempt: Attempt = pickle.loads(payload)
-    log_dir = os.path.dirname(attempt.stdout_log)
-    if log_dir and log_dir not in _log_dirs:  # the coordinator made it on its own machine only
-        os.makedirs(log_dir, exist_ok=True)
-        _log_dirs.add(log_dir)
+def run_attempt(payload: bytes) -> tuple[JobResult, tuple[Shipped | None, Shipped | None]]:
+    """The Dask task: run one pickled attempt on this worker (named by its
+    address); return its result and its logs for the trip home."""
+    attempt: Attempt = scratch_attempt(pickle.loads(payload))
     control = AttemptControl()
     _running[attempt.attempt_id] = control
     try:
         worker = distributed.get_worker()
         # {%}: an embedded cluster names its workers 0, 1, ...; others count as slot 1.
         slot = worker.name + 1 if isinstance(worker.name, int) else 1
-        return execute(attempt, worker=worker.address, control=control, slot=slot)
+        if attempt.job.is_command:
+            result = execute(attempt, worker=worker.address, control=control, slot=slot)
+        else:
+            result = run_call(payload, attempt, worker.address, slot, control)
     finally:
         _running.pop(attempt.attempt_id, None)
+    return result, (pack(result.stdout_log), pack(result.stderr_log))
 
 
 def stop_attempts(kill: bool = False) -> int:
@@ -61,6 +62,7 @@ if distributed is not None:
 
         def teardown(self, worker: Any) -> None:
             stop_attempts(kill=True)
+            close_children()
 
 
 def close_plugin() -> Any:
