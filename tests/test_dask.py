@@ -87,6 +87,7 @@ def test_external_scheduler_and_two_workers(cli: CliRunner, cluster: Cluster) ->
     done = cli.run("run", str(jobs), "--backend", "dask", "--scheduler", cluster.address, timeout=90)
     assert done.returncode == 1, done.stderr
     assert outcomes(cli) == EXPECTED
+    assert "dashboard" not in done.stderr  # its scheduler serves none (--no-dashboard)
     workers = {r["worker"] for r in results(cli).values() if r["status"] in ("ok", "failed")}
     assert workers and all(str(w).startswith("tcp://127.0.0.1:") for w in workers)
 

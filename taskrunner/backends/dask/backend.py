@@ -1,27 +1,25 @@
 """The Dask backend: the same attempts, run by a Dask cluster.
 
 Each attempt becomes one Dask task (sent with ``client.map(..., pure=False)``
-in batches, so identical jobs never collapse into one key) that calls the same ``execute``
-as a local worker, on the Dask worker: a command gets its own process group,
-its timeout kills the whole tree, and its output goes to the log paths —
-paths on the *worker's* file system. Planning, retries, skipping, the
-results file and the display stay in the runner, which does not know which
-backend runs.
+in batches, so identical jobs never collapse into one key) that runs it on a
+Dask worker (``onworker``): a command as a local worker runs it, a ``call``
+in a child process of the worker (``callchild``), so that timeouts, memory
+limits and cancels hold. Logs come home with the result (``logshome``).
+Planning, retries, skipping, the results file and the display stay in the
+runner, which does not know which backend runs.
 
 - A Dask worker that dies while running an attempt gives a ``crashed``
   outcome (Dask's ``KilledWorker``). The embedded cluster lets Dask retry a
-  task 0 times, so the job's own ``retries`` decide, as on the local backend;
-  an external scheduler applies its own ``allowed-failures``.
-- Cancelling (Ctrl-C, ``--max-failures``) stops running commands through
-  ``client.run`` on every worker (SIGTERM to the group, then SIGKILL), and
-  cancels the futures. A ``call`` job runs in a worker thread, which cannot be
-  interrupted: it runs to its end, and its ``timeout`` is not enforced.
+  task once elsewhere; an external scheduler applies its own
+  ``allowed-failures``. The job's own ``retries`` then decide.
+- Cancelling (Ctrl-C, ``--max-failures``) stops running attempts through
+  ``client.run`` on every worker (SIGTERM to the command's or the call
+  process's group), and cancels the futures.
 - Losing the scheduler raises ``WorkerError``; results recorded so far stay
   in the results file.
 
 Workers must be able to import ``taskrunner`` (and the modules ``call`` jobs
-name); use one thread per worker (``dask worker --nthreads 1``) when jobs are
-``call`` jobs, because a call's output is caught at the process's fds 1 and 2.
+name).
 """
 
 from __future__ import annotations
