@@ -175,6 +175,7 @@ jobs:
     address, path = worker_logs.rsplit(" ", 1)
     assert address == by_name["huge"]["worker"] and path in huge.decode()
     assert Path(path).read_bytes() == b"b" * (5 * MIB)  # (the worker's /tmp is this machine's)
+    assert list(Path(path).parent.iterdir()) == [Path(path)]  # what came home whole is gone there
     assert "worker_logs" not in by_name["long"]
     Path(path).unlink()
 

@@ -286,7 +286,7 @@ class DaskBackend:
 
     def _drop_log(self, worker: str, path: str) -> None:
         with contextlib.suppress(Exception):  # a worker gone took its scratch folder with it
-            self._client.run(drop_scratch, path, workers=[worker], wait=False)
+            self._client.run(drop_scratch, path, workers=[worker])
 
     def _stop_running(self, kill: bool) -> None:
         with contextlib.suppress(Exception):  # a worker may be gone meanwhile

@@ -13,6 +13,7 @@ the worker and the path.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import tempfile
@@ -22,7 +23,8 @@ from dataclasses import dataclass, replace
 from ...execution.logfiles import open_log
 from ...model import Attempt, JobResult
 
-__all__ = ["CHUNK", "Shipped", "bring_home", "drop_scratch", "log_limit", "pack", "read_chunk", "scratch_attempt"]
+__all__ = ["CHUNK", "Shipped", "bring_home", "drop_scratch", "log_limit", "pack", "read_chunk", "remove_scratch_folder",
+           "scratch_attempt"]
 
 #: What one message carries of a log (the first piece travels with the result).
 CHUNK = 1 << 20
@@ -48,6 +50,7 @@ def _scratch_folder() -> str:
     global _scratch
     if _scratch is None or not os.path.isdir(_scratch):
         _scratch = tempfile.mkdtemp(prefix="taskrunner-dask-")
+        atexit.register(remove_scratch_folder)  # also when the worker ends without closing
     return _scratch
 
 
@@ -96,6 +99,14 @@ def read_chunk(path: str, offset: int) -> bytes:
     with open(path, "rb") as log:
         log.seek(offset)
         return log.read(CHUNK)
+
+
+def remove_scratch_folder() -> None:
+    """The worker closes: remove its scratch folder, unless it keeps logs
+    that did not come home whole (the results name them)."""
+    if _scratch is not None:
+        with contextlib.suppress(OSError):
+            os.rmdir(_scratch)
 
 
 def drop_scratch(path: str) -> None:

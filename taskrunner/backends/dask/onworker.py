@@ -9,7 +9,7 @@ from typing import Any
 from ...execution.execute import AttemptControl, execute
 from ...model import Attempt, JobResult
 from .callchild import close_children, run_call
-from .logshome import Shipped, pack, scratch_attempt
+from .logshome import Shipped, pack, remove_scratch_folder, scratch_attempt
 
 try:
     import distributed
@@ -63,6 +63,7 @@ if distributed is not None:
         def teardown(self, worker: Any) -> None:
             stop_attempts(kill=True)
             close_children()
+            remove_scratch_folder()
 
 
 def close_plugin() -> Any:
