@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import select
 import signal
 import subprocess
 import sys
@@ -31,8 +32,8 @@ from ..outcomes import coordinator_result
 
 __all__ = ["CallChild", "run_call"]
 
-#: How often a running call's limits and cancel are checked (seconds).
-CHECK_EVERY = 0.1
+#: How often a running call's limits and cancel are checked (milliseconds).
+CHECK_EVERY_MS = 100
 
 
 class CallChild:
@@ -51,6 +52,9 @@ class CallChild:
             os.close(results_write)
         self._requests = Connection(requests_write, readable=False)
         self._results = Connection(results_read, writable=False)
+        # One poll object for every wait (Connection.poll builds a selector each time).
+        self._ready = select.poll()
+        self._ready.register(results_read, select.POLLIN)
         self._requests.send_bytes(pickle.dumps(sys.path))
 
     def run(self, payload: bytes, attempt: Attempt, worker: str, slot: int, control: AttemptControl) -> JobResult:
@@ -63,7 +67,7 @@ class CallChild:
         deadline = None if job.timeout is None else time.monotonic() + job.timeout
         try:
             while True:
-                if self._results.poll(CHECK_EVERY):
+                if self._ready.poll(CHECK_EVERY_MS):
                     with contextlib.suppress(EOFError, OSError):
                         result: JobResult = pickle.loads(self._results.recv_bytes())
                         return result
