@@ -41,8 +41,6 @@ from .connect import Connection, NoWorkersNotice, check_scheduler, connect, log
 from .logshome import Shipped, bring_home, drop_scratch, read_chunk
 from .onworker import close_plugin, run_attempt, stop_attempts
 
-Logs = tuple[Shipped | None, Shipped | None]
-
 try:
     import distributed
     from distributed.scheduler import KilledWorker
@@ -51,13 +49,15 @@ except ImportError:  # pragma: no cover - exercised when the extra is missing
 
 __all__ = ["DaskBackend"]
 
+#: What a Dask task brings back beside the result: its two logs (see logshome).
+Logs = tuple[Shipped | None, Shipped | None]
+
 #: Upper bound on one wait, so signals are seen promptly (as the local pool does).
 MAX_WAIT = 0.2
 #: Attempts kept submitted to Dask at a time (at least four per worker thread).
 QUEUED_TASKS = 1000
 #: How often to ask the scheduler how many worker threads there are.
 CAPACITY_REFRESH = 1.0
-
 
 
 def _quiet_dask_logs() -> dict[str, int]:
@@ -135,7 +135,7 @@ class DaskBackend:
 
     def capacity(self) -> int:
         self._count_threads()
-        # Dask queues tasks on its scheduler (see EMBEDDED_CONFIG) and hands
+        # Dask queues tasks on its scheduler (see connect.EMBEDDED_CONFIG) and hands
         # them to workers as threads free up: keep it well fed, since each
         # round-trip through us costs milliseconds. (Many more than the threads
         # also makes Dask treat the tasks as "root-ish", which is what queues them.)
