@@ -283,6 +283,25 @@ def test_resume_reruns_changed_jobs_and_keeps_foreign_lines(cli: CliRunner) -> N
     assert all(after[n] == first[n] for n in "acde")
 
 
+def test_kept_lines_are_copied_byte_for_byte(cli: CliRunner) -> None:
+    """A line a run keeps is the file's own bytes (issue 29: copied, not
+    decoded and written again), a key added by hand and a torn last line's
+    absence included; the lines it runs are replaced."""
+    jobs = write(cli.workdir / "jobs.yaml", FIVE)
+    assert cli.run("run", str(jobs)).returncode == 0
+    path = cli.workdir / RESULTS
+    lines = path.read_bytes().splitlines(keepends=True)
+    annotated = [line.replace(b'{"name"', b'{"reviewed":  true, "name"', 1) for line in lines]
+    path.write_bytes(b"".join(annotated) + b'{"name": "torn", "sta')
+    write(jobs, FIVE.replace("echo b", "echo B"))
+    done = cli.run("run", str(jobs), "--resume")
+    assert done.returncode == 0, done.stderr
+    after = path.read_bytes().splitlines(keepends=True)
+    kept = [line for line in annotated if b'"name": "b"' not in line]
+    assert after[:4] == kept  # as they were, the hand-added key and its two spaces too
+    assert b'"name": "b"' in after[4] and b"reviewed" not in after[4] and len(after) == 5
+
+
 def test_resume_reruns_a_success_recorded_without_a_hash(cli: CliRunner) -> None:
     jobs = write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: a, run: 'echo ran > mark'}\n")
     (cli.workdir / ".taskrunner").mkdir()

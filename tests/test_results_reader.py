@@ -161,6 +161,8 @@ def test_retain_resume_keeps_matching_successes_and_foreign_lines_only() -> None
     kept = retain(previous, [a, changed, c, Job(name="d", run="true")], resume=True, select=None)
     assert set(kept.done) == {"a"}
     assert [r.name for r in kept.lines] == ["a", "x"] and kept.foreign == 1
+    assert list(kept.numbers) == [0, 3]  # where they are in the file: copied from there
+    assert list(kept.without({"a"}).numbers) == [3] and not kept.without({"a"}).done
 
 
 def test_retain_resume_with_selection_keeps_the_unselected_whatever_their_status() -> None:
@@ -173,6 +175,7 @@ def test_retain_keeps_the_last_line_of_a_job_listed_twice() -> None:
     a = Job(name="a", run="true")
     kept = retain([_result(a, Status.FAILED), _result(a)], [a], resume=True, select=None)
     assert [r.status for r in kept.lines] == [Status.OK] and set(kept.done) == {"a"}
+    assert list(kept.numbers) == [1]
 
 
 @pytest.mark.parametrize("line", ['{"name": "a", "status": []}', '{"name": "a", "status": "ok", "history": [[1, 2, "w", {}]]}'])

@@ -38,7 +38,6 @@ from ..fields import Depfile
 from ..jobhash import job_hash
 from ..model import Job, JobResult, Status
 from ..results.resume import RunPreview
-from ..results.retention import Retention
 from .depfile import read_prerequisites
 from .filelook import FileLook, files_under, matches
 from .selection import dependency_order
@@ -281,7 +280,5 @@ def without_stale(preview: RunPreview, jobs: Sequence[Job], force: bool = False)
             stale.add(job.name)
     if not stale:
         return preview
-    retention = Retention([line for line in preview.retention.lines if line.name not in stale],
-                          {name: line for name, line in done.items() if name not in stale}, preview.retention.foreign)
-    return dataclasses.replace(preview, retention=retention,
+    return dataclasses.replace(preview, retention=preview.retention.without(stale),
                                to_run=[job for job in jobs if job.name in stale or job.name in running])

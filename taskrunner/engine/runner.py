@@ -275,7 +275,8 @@ class Runner:
             if select is None and not options.resume and _is_derived(options.log_dir, options.results_path):
                 remove_stale_logs(options.log_dir, lambda: {log_file_stem(job.name) for job in jobs})
             # Nothing has changed yet; from here on the file is ours.
-            replace_results(real_path, preview.retention.lines, options.results_path)
+            kept = preview.retention
+            replace_results(real_path, kept.lines, options.results_path, numbers=kept.numbers)
             journal = Journal(real_path, options.results_path)
             pool = self._open_backend(preview.to_run)
             signals.on_first, signals.on_second = pool.stop_starting, pool.kill_now

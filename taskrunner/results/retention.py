@@ -19,8 +19,9 @@ A run owns the lines of the jobs it runs and nothing else:
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..jobhash import job_hash
 from ..model import Job, JobResult
@@ -35,12 +36,23 @@ class Retention:
     ``lines``: the kept results, in file order (the new file starts with
     them); ``done``: the kept ``ok`` results of jobs the run would otherwise
     run (``--resume``: they do not run again); ``foreign``: how many kept
-    lines belong to jobs that are not in the job list.
+    lines belong to jobs that are not in the job list; ``numbers``: where
+    each of ``lines`` is in the file (0-based line numbers, ascending), so
+    that the new file can start with those lines' own bytes.
     """
 
     lines: list[JobResult]
     done: dict[str, JobResult]
     foreign: int
+    numbers: array[int] = field(default_factory=lambda: array("q"))
+
+    def without(self, names: Collection[str]) -> Retention:
+        """The same, less the lines and kept successes of ``names``."""
+        done = {name: line for name, line in self.done.items() if name not in names}
+        if len(self.numbers) != len(self.lines):  # (made without numbers: the lines get written anew)
+            return Retention([line for line in self.lines if line.name not in names], done, self.foreign)
+        pairs = [(line, number) for line, number in zip(self.lines, self.numbers) if line.name not in names]
+        return Retention([line for line, _ in pairs], done, self.foreign, array("q", [number for _, number in pairs]))
 
     def to_run(self, jobs: Sequence[Job], select: Collection[str] | None) -> Sequence[Job]:
         """The jobs that run: the selected ones without a kept success."""
@@ -59,22 +71,26 @@ def retain(
     if not resume and select is None:
         return Retention([], {}, 0)
     by_name = {job.name: job for job in jobs}
-    latest: dict[str, JobResult] = {}
-    for result in previous:
+    latest: dict[str, int] = {}  # name -> its line's number
+    for number, result in enumerate(previous):
         # A name listed twice (a hand-merged file): its last line wins.
         latest.pop(result.name, None)
-        latest[result.name] = result
+        latest[result.name] = number
     kept: list[JobResult] = []
+    numbers = array("q")
     done: dict[str, JobResult] = {}
     foreign = 0
-    for name, result in latest.items():
+    for name, number in latest.items():
+        result = previous[number]
         job = by_name.get(name)
         if job is None:
-            kept.append(result)
             foreign += 1
         elif select is not None and name not in select:
-            kept.append(result)
+            pass
         elif resume and result.ok and result.job_hash is not None and result.job_hash == job_hash(job):
-            kept.append(result)
             done[name] = result
-    return Retention(kept, done, foreign)
+        else:
+            continue
+        kept.append(result)
+        numbers.append(number)
+    return Retention(kept, done, foreign, numbers)
