@@ -223,8 +223,7 @@ def wait_gone(pid: int, seconds: float) -> bool:
     return True
 
 
-@pytest.mark.parametrize("stop", ["ctrl-c", "fail-fast"])
-def test_ctrl_c_and_fail_fast_stop_a_call_running_on_dask(cli: CliRunner, stop: str) -> None:
+def test_ctrl_c_and_fail_fast_stop_a_call_running_on_dask(cli: CliRunner) -> None:
     """On a cluster that outlives the run: the call's process is gone at once,
     not left to run for its two minutes on a worker nobody else can use."""
     stamp = cli.workdir / "started"
@@ -236,18 +235,19 @@ jobs:
     cluster = Cluster(cli)
     try:
         cluster.start(workers=2)
-        extra = ["--fail-fast"] if stop == "fail-fast" else ["--only", "long"]
-        run = cli.start("run", "jobs.yaml", "--backend", "dask", "--scheduler", cluster.address, *extra)
-        deadline = time.monotonic() + 60
-        while not stamp.exists() or not stamp.read_text():
-            assert time.monotonic() < deadline and run.poll() is None, "the call did not start"
-            time.sleep(0.1)
-        if stop == "ctrl-c":
-            run.send_signal(2)
-        _, stderr = run.communicate(timeout=60)
-        assert run.returncode == (130 if stop == "ctrl-c" else 1), stderr
-        assert results_of(cli)["long"]["status"] == "cancelled"
-        assert wait_gone(int(stamp.read_text()), 10), "the call still runs on the cluster"
+        for stop, options in (("fail-fast", ["--fail-fast"]), ("ctrl-c", ["--only", "long"])):
+            stamp.unlink(missing_ok=True)
+            run = cli.start("run", "jobs.yaml", "--backend", "dask", "--scheduler", cluster.address, *options)
+            deadline = time.monotonic() + 60
+            while not stamp.exists() or not stamp.read_text():
+                assert time.monotonic() < deadline and run.poll() is None, f"{stop}: the call did not start"
+                time.sleep(0.1)
+            if stop == "ctrl-c":
+                run.send_signal(2)
+            _, stderr = run.communicate(timeout=60)
+            assert run.returncode == (130 if stop == "ctrl-c" else 1), stderr
+            assert results_of(cli)["long"]["status"] == "cancelled", stop
+            assert wait_gone(int(stamp.read_text()), 10), f"{stop}: the call still runs on the cluster"
     finally:
         cluster.stop()
 

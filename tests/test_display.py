@@ -26,6 +26,8 @@ jobs:
   - {name: talk, run: "for i in 1 2 3; do echo talk-$i; sleep 0.1; done"}
   - {name: chat, run: "for i in 1 2 3; do echo chat-$i; sleep 0.1; done"}
 """
+#: The same jobs, for tests where the slow ones need not be slow (the suite's time).
+QUICK_MIXED = MIXED.replace("sleep 1.5", "sleep 0.3").replace("sleep 2", "sleep 0.4")
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
@@ -64,7 +66,7 @@ def test_failures_are_announced_and_colour_respects_no_color(cli: CliRunner) -> 
 
 
 def test_output_is_grouped_per_job_and_can_be_prefixed(cli: CliRunner) -> None:
-    jobs = write(cli.workdir / "jobs.yaml", MIXED)
+    jobs = write(cli.workdir / "jobs.yaml", QUICK_MIXED)
     done = cli.run("run", str(jobs), "-w", "5", "--output")
     lines = done.stdout.splitlines()
     for name in ("talk", "chat"):
@@ -76,7 +78,7 @@ def test_output_is_grouped_per_job_and_can_be_prefixed(cli: CliRunner) -> None:
 
 
 def test_json_summary_on_stdout(cli: CliRunner) -> None:
-    jobs = write(cli.workdir / "jobs.yaml", MIXED)
+    jobs = write(cli.workdir / "jobs.yaml", QUICK_MIXED)
     done = cli.run("run", str(jobs), "-w", "5", "--json", "--output")
     summary = json.loads(done.stdout)  # nothing else on stdout, job output included
     assert summary["counts"]["ok"] == 4 and summary["counts"]["failed"] == 1 and summary["ok"] is False

@@ -226,7 +226,7 @@ def test_map_raises_the_first_failure_in_order_and_honours_its_timeout(no_leftov
         with pytest.raises(StopIteration):  # the failure ended the map, as it ends a generator
             next(results)
         with pytest.raises(concurrent.futures.TimeoutError):  # the built-in one from Python 3.11
-            list(executor.map(jobs.sleep, [5, 5], timeout=0.3))
+            list(executor.map(jobs.sleep, [1.5, 1.5], timeout=0.3))  # (the exit then waits for them)
         with pytest.raises(ValueError, match="chunksize"):
             executor.map(jobs.add, [1], [2], chunksize=0)
 

@@ -322,10 +322,10 @@ def test_a_killed_runs_leftover_is_recognised_as_stale(cli: CliRunner) -> None:
 
 
 def test_progress_into_a_file_is_plain_lines(cli: CliRunner) -> None:
-    jobs = write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: long, run: 'sleep 5'}\n"
-                 "  - {name: bad, run: 'sleep 0.3; exit 2'}\n  - {name: fine, run: 'sleep 2'}\n")
+    jobs = write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: long, run: 'sleep 3'}\n"
+                 "  - {name: bad, run: 'sleep 0.3; exit 2'}\n  - {name: fine, run: 'sleep 1.2'}\n")
     log = cli.workdir / "ci.log"
-    cli.env["TASKRUNNER_PROGRESS_EVERY"] = "2"  # (10 s by default)
+    cli.env["TASKRUNNER_PROGRESS_EVERY"] = "1.2"  # (10 s by default)
     with log.open("wb") as sink:
         done = subprocess.run(cli.command("run", str(jobs), "-w", "3", "--progress"), cwd=cli.workdir, env=cli.env,
                               stdout=sink, stderr=sink, timeout=60, check=False)
@@ -334,7 +334,7 @@ def test_progress_into_a_file_is_plain_lines(cli: CliRunner) -> None:
     assert b"\r" not in data and b"\x1b" not in data, data
     lines = data.decode().splitlines()
     progress = [line for line in lines if " done, ok=" in line]
-    # One at the failure, then at most one every 2 s (the run lasts about 5 s).
+    # One at the failure, then at most one every 1.2 s (the run lasts about 3 s).
     assert 2 <= len(progress) <= 3, lines
     assert lines[lines.index("✗ bad (exit 2)") + 1] == progress[0]
     assert progress[0].startswith("1/3 done, ok=0 failed=1 running=2")

@@ -125,7 +125,7 @@ def connect(scheduler: object, workers: int) -> Connection:
 #: A run whose tasks wait on a cluster without workers says so after this
 #: long, and again every REPEAT seconds while none comes (workers may be on
 #: their way: a batch system's queue, a slow start).
-NO_WORKERS_AFTER = 5.0
+NO_WORKERS_AFTER = 3.0
 NO_WORKERS_REPEAT = 300.0
 
 
