@@ -12,6 +12,7 @@ from typing import Any
 
 from ..execution.logfiles import drop_if_empty
 from ..model import Attempt, JobResult, Status
+from ..signals import signal_name
 
 __all__ = ["coordinator_result"]
 
@@ -30,3 +31,10 @@ def coordinator_result(attempt: Attempt, status: Status, error: str, **fields: A
         stderr_log=drop_if_empty(attempt.stderr_log),
         **fields,
     )
+
+
+def exit_reason(exitcode: int | None) -> str:
+    """Why a process of a backend's (a worker, a call process) ended, in a few words."""
+    if exitcode is not None and exitcode < 0:
+        return f"signal {signal_name(-exitcode)}"
+    return f"exit code {exitcode}"

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..jobhash import job_hash
 from ..model import Job, JobResult
@@ -44,13 +44,11 @@ class Retention:
     lines: list[JobResult]
     done: dict[str, JobResult]
     foreign: int
-    numbers: array[int] = field(default_factory=lambda: array("q"))
+    numbers: array[int]
 
     def without(self, names: Collection[str]) -> Retention:
         """The same, less the lines and kept successes of ``names``."""
         done = {name: line for name, line in self.done.items() if name not in names}
-        if len(self.numbers) != len(self.lines):  # (made without numbers: the lines get written anew)
-            return Retention([line for line in self.lines if line.name not in names], done, self.foreign)
         pairs = [(line, number) for line, number in zip(self.lines, self.numbers) if line.name not in names]
         return Retention([line for line, _ in pairs], done, self.foreign, array("q", [number for _, number in pairs]))
 
@@ -69,7 +67,7 @@ def retain(
     ``select``: the names of the jobs that run (None: all of them).
     """
     if not resume and select is None:
-        return Retention([], {}, 0)
+        return Retention([], {}, 0, array("q"))
     by_name = {job.name: job for job in jobs}
     latest: dict[str, int] = {}  # name -> its line's number
     for number, result in enumerate(previous):

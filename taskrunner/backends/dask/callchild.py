@@ -28,7 +28,7 @@ from ...execution.execute import AttemptControl
 from ...execution.memwatch import format_size, process_rss
 from ...model import Attempt, JobResult, Status
 from ...signals import signal_group
-from ..outcomes import coordinator_result
+from ..outcomes import coordinator_result, exit_reason
 
 __all__ = ["CallChild", "run_call"]
 
@@ -90,7 +90,7 @@ class CallChild:
         if control.cancelled:
             return self._outcome(attempt, started, worker, Status.CANCELLED, "cancelled while running")
         return self._outcome(attempt, started, worker, Status.CRASHED,
-                             f"the call's process died ({_exit_reason(self.process.returncode)}) while running this job")
+                             f"the call's process died ({exit_reason(self.process.returncode)}) while running this job")
 
     def _stopped(self, attempt: Attempt, started: float, worker: str, status: Status, error: str) -> JobResult:
         self.close()
@@ -113,12 +113,6 @@ class CallChild:
             self._requests.close()
             self._results.close()
         self.process.wait()
-
-
-def _exit_reason(returncode: int | None) -> str:
-    if returncode is not None and returncode < 0:
-        return f"killed by {signal.Signals(-returncode).name}"
-    return f"exit {returncode}"
 
 
 _idle: list[CallChild] = []

@@ -11,6 +11,7 @@ stays theirs: the run closes only the client and cluster it made itself.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import time
 import urllib.request
@@ -76,13 +77,17 @@ class Connection:
     own_cluster: Any = None
 
     def dashboard(self) -> str | None:
-        """The dashboard's address, if the scheduler serves one (asked once:
-        a scheduler started with ``--no-dashboard`` still names the port of
-        its HTTP server, which then answers 404 for the dashboard's page)."""
+        """The dashboard's address, if the scheduler serves one. The embedded
+        cluster does when bokeh is installed (Dask serves it then). Another
+        scheduler is asked once: one started with ``--no-dashboard`` still
+        names the port of its HTTP server, which answers 404 for the page
+        (rendering it costs some 250 ms, too much for every embedded run)."""
         try:
             link = self.client.dashboard_link
         except (KeyError, AttributeError, OSError):  # no HTTP service; a scheduler gone
             return None
+        if self.own_cluster is not None:
+            return str(link) if link and importlib.util.find_spec("bokeh") is not None else None
         try:
             with urllib.request.urlopen(str(link), timeout=DASHBOARD_CHECK_TIMEOUT) as page:
                 return str(link) if page.status < 400 else None

@@ -127,6 +127,8 @@ def bring_home(result: JobResult, attempt: Attempt, logs: tuple[Shipped | None, 
                fetch: Fetch, drop: Drop) -> JobResult:
     """``result`` with its logs written at ``attempt``'s (the coordinator's)
     log paths; ``worker_logs`` set if part of one stayed on the worker."""
+    if logs == (None, None):
+        return result  # (most jobs print nothing: no copy of the result for them)
     worker = result.worker or "?"
     paths: list[str | None] = []
     left: list[str] = []

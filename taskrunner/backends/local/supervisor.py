@@ -26,8 +26,8 @@ from typing import Any
 from ...errors import WorkerError
 from ...execution.memwatch import format_size, process_rss
 from ...model import Attempt, JobResult, Status
-from ...signals import signal_name
 from ..outcomes import coordinator_result
+from ..outcomes import exit_reason as process_exit_reason
 from .chunks import TAKE_REST_AFTER
 from .helpers import end_orphans
 from .ledger import Ledger
@@ -64,13 +64,11 @@ class Death:
 
 def exit_reason(exitcode: int | None) -> str:
     """Why a worker process ended, in a few words."""
-    if exitcode is not None and exitcode < 0:
-        return f"signal {signal_name(-exitcode)}"
     if exitcode == EXIT_UNCLEAN:
         return "left to be replaced: a call changed its process beyond repair"
     if exitcode == EXIT_RETIRED:
         return "retired after max_tasks_per_child attempts"
-    return f"exit code {exitcode}"
+    return process_exit_reason(exitcode)
 
 
 class Supervisor:
