@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from taskrunner.engine.plan import Plan, dependency_problems
+from taskrunner.engine.depgraph import dependency_problems
+from taskrunner.engine.plan import Plan
 from taskrunner.model import Job, JobResult, Status
 
 

@@ -30,12 +30,13 @@ from .freshness import job_folder
 
 __all__ = ["unmade_inputs", "with_file_dependencies"]
 
-def with_file_dependencies(jobs: Sequence[Job]) -> tuple[list[Job], dict[tuple[str, str], str]]:
+def with_file_dependencies(jobs: Sequence[Job]) -> tuple[Sequence[Job], dict[tuple[str, str], str]]:
     """``jobs`` with the dependencies their files imply added (the others
     unchanged, in order), and for each added edge ``(job, dependency)`` the
-    input that made it (as the job wrote it)."""
+    input that made it (as the job wrote it). Without such edges, ``jobs``
+    itself (a copy would be 8 bytes a job for the whole run)."""
     if not any(job.outputs for job in jobs) or not any(job.inputs for job in jobs):
-        return list(jobs), {}
+        return jobs, {}
     producers = _Producers(jobs)
     added: dict[tuple[str, str], str] = {}
     result = []

@@ -43,10 +43,11 @@ from ..results.resultslock import ResultsLock
 from ..results.resultstore import ResultsView
 from ..results.resume import RunPreview, preview_run
 from ..signals import SignalGuard
+from .depgraph import dependency_problems
 from .fileorder import with_file_dependencies
 from .freshness import Freshness, without_stale
 from .options import RunOptions
-from .plan import Plan, dependency_problems
+from .plan import Plan
 from .runloop import RunLoop
 from .selection import default_selection
 from .sendable import check_jobs

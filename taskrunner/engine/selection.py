@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Sequence
 
 from ..model import Job
-from .plan import dependency_graph
+from .depgraph import dependency_graph
 
 __all__ = ["default_selection", "dependency_order", "select_jobs", "unmatched"]
 

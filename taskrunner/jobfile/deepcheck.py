@@ -33,16 +33,17 @@ __all__ = ["check_jobs_deeply", "program_problem"]
 IMPORT_TIMEOUT = 120.0
 
 
-def check_jobs_deeply(path: str, jobs: Sequence[Job], lines: Mapping[str, int]) -> list[SpecProblem]:
-    """The problems of ``jobs`` (of the job file at ``path``) that only looking
-    on this machine finds: call targets that do not import, programs not found."""
+def check_jobs_deeply(path: str, jobs: Sequence[Job], lines: Sequence[int]) -> list[SpecProblem]:
+    """The problems of ``jobs`` (of the job file at ``path``; ``lines``: each
+    job's line there) that only looking on this machine finds: call targets
+    that do not import, programs not found."""
     problems: list[SpecProblem] = []
-    calls = [job for job in jobs if isinstance(job.call, str)]
-    for job, why in zip(calls, _import_problems(calls)):
+    calls = [index for index, job in enumerate(jobs) if isinstance(job.call, str)]
+    for index, why in zip(calls, _import_problems([jobs[index] for index in calls])):
         if why:
-            problems.append(SpecProblem(path, lines.get(job.name), f"job {job.name!r}: {why}"))
+            problems.append(SpecProblem(path, lines[index], f"job {jobs[index].name!r}: {why}"))
     seen: dict[tuple[str, str, str | None], str | None] = {}
-    for job in jobs:
+    for index, job in enumerate(jobs):
         if job.run is None:
             continue
         env = {**os.environ, **job.env}
@@ -50,7 +51,7 @@ def check_jobs_deeply(path: str, jobs: Sequence[Job], lines: Mapping[str, int]) 
         if key not in seen:
             seen[key] = program_problem(job, env)
         if seen[key]:
-            problems.append(SpecProblem(path, lines.get(job.name), f"job {job.name!r}: {seen[key]}"))
+            problems.append(SpecProblem(path, lines[index], f"job {job.name!r}: {seen[key]}"))
     return problems
 
 

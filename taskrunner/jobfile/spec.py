@@ -15,14 +15,15 @@ import dataclasses
 import gc
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from array import array
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
+from ..engine.depgraph import dependency_problems
 from ..engine.fileorder import unmade_inputs, with_file_dependencies
-from ..engine.plan import dependency_problems
 from ..errors import SpecError, SpecProblem
 from ..fields import CHECKS, DEFAULTABLE, JOB_KEYS, non_empty_string, positive_int, resources_value
 from ..model import Job, expanded_job, field_checks, trusted_job
@@ -48,8 +49,9 @@ class JobFile:
     resources: dict[str, float] | None = None
     #: Lines for ``validate`` to show: things that are valid but may not mean what was meant.
     warnings: tuple[str, ...] = ()
-    #: Each job's line in the file (for ``validate --check``).
-    lines: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    #: Each job's line in the file, by job index (for ``validate --check``;
+    #: 4 bytes a job: a name-to-line table would cost some 40, for the whole run).
+    lines: Sequence[int] = ()
     #: A matrix job's name as written -> the names of its expansions (for ``list``).
     templates: Mapping[str, list[str]] = dataclasses.field(default_factory=dict)
 
@@ -195,13 +197,15 @@ def _read_root(reader: NodeReader, root: yaml.Node, items: Iterator[yaml.Node], 
             else:
                 first_line[job.name] = job_node.start_mark.line + 1
                 jobs.append(job)
+    linked: Sequence[Job] = jobs
     if not reader.problems:  # with invalid jobs dropped, names would look unknown
-        jobs, by_file = with_file_dependencies([_resolve_templates(job, templates, first_line) for job in jobs])
-        for index, message in dependency_problems(jobs, edge_files=by_file):
-            reader.problem_at(first_line[jobs[index].name], message)
-        for index, message in unmade_inputs(jobs):
-            reader.problem_at(first_line[jobs[index].name], message)
-    return JobFile(reader.path, tuple(jobs), workers, resources, lines=first_line, templates=templates)
+        linked, by_file = with_file_dependencies([_resolve_templates(job, templates, first_line) for job in jobs])
+        for index, message in dependency_problems(linked, edge_files=by_file):
+            reader.problem_at(first_line[linked[index].name], message)
+        for index, message in unmade_inputs(linked):
+            reader.problem_at(first_line[linked[index].name], message)
+    lines = array("I", (first_line[job.name] for job in linked))
+    return JobFile(reader.path, tuple(linked), workers, resources, lines=lines, templates=templates)
 
 
 def _resolve_templates(job: Job, templates: dict[str, list[str]], names: dict[str, int]) -> Job:

@@ -28,16 +28,19 @@ __all__ = ["ResultStore", "ResultsView"]
 
 _STATUSES = tuple(Status)
 _CODE = {status: code for code, status in enumerate(_STATUSES, start=1)}
-#: ``returncode``/``max_rss`` None, as a 64-bit integer.
+#: ``max_rss`` None, as a 64-bit integer; ``returncode`` None, as a 32-bit one
+#: (an exit status or a signal's number: 4 bytes a job, not 8).
 _NONE = -(1 << 63)
+_NO_CODE = -(1 << 31)
 _HEX_DIGITS = frozenset("0123456789abcdef")
 _SCALARS = frozenset({int, float, str, bool})
 #: How many distinct return values a store keeps one copy of.
 SHARED_VALUES = 4096
 
 
-def _fits_int64(value: Any) -> bool:
-    return value is None or (type(value) is int and _NONE < value < (1 << 63))
+def _fits(value: Any, none: int) -> bool:
+    """Whether ``value`` is None or an int that a row keeps (``none`` < it < -``none``)."""
+    return value is None or (type(value) is int and none < value < -none)
 
 
 class ResultStore:
@@ -49,7 +52,7 @@ class ResultStore:
         self._status = bytearray(count)  # 0: no final result yet
         self._started = array("d", bytes(8 * count))
         self._finished = array("d", bytes(8 * count))
-        self._returncode = array("q", bytes(8 * count))
+        self._returncode = array("i", bytes(4 * count))
         self._max_rss = array("q", bytes(8 * count))
         self._attempts = array("I", bytes(4 * count))
         self._hash = bytearray(8 * count)
@@ -114,8 +117,8 @@ class ResultStore:
             or type(job_hash) is not str
             or len(job_hash) != 16
             or not _HEX_DIGITS.issuperset(job_hash)
-            or not _fits_int64(result.returncode)
-            or not _fits_int64(result.max_rss)
+            or not _fits(result.returncode, _NO_CODE)
+            or not _fits(result.max_rss, _NONE)
             or not 0 <= result.attempts < (1 << 32)
         ):
             return False
@@ -126,7 +129,7 @@ class ResultStore:
             slot = self._worker_index[worker] = len(self._workers)
             self._workers.append(worker)
         self._started[index], self._finished[index] = started, finished
-        self._returncode[index] = _NONE if result.returncode is None else result.returncode
+        self._returncode[index] = _NO_CODE if result.returncode is None else result.returncode
         self._max_rss[index] = _NONE if result.max_rss is None else result.max_rss
         self._attempts[index] = result.attempts
         self._hash[8 * index : 8 * index + 8] = bytes.fromhex(job_hash)
@@ -163,7 +166,7 @@ class ResultStore:
         worker = self._workers[self._worker[index]]
         returncode, max_rss = self._returncode[index], self._max_rss[index]
         return JobResult(
-            self.jobs[index].name, status, None if returncode == _NONE else returncode, self._values[index], None,
+            self.jobs[index].name, status, None if returncode == _NO_CODE else returncode, self._values[index], None,
             self._attempts[index], started, finished, finished - started, worker,
             history=((started, finished, worker, status.value),),
             job_hash=self._hash[8 * index : 8 * index + 8].hex(), max_rss=None if max_rss == _NONE else max_rss,
