@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import MISSING, dataclass, field
 from enum import Enum
-from operator import attrgetter, itemgetter
+from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -51,24 +51,31 @@ SUCCESSES = frozenset({Status.OK, Status.UPTODATE})
 
 _T = TypeVar("_T")
 
-#: Per slotted dataclass: each field's slot setter, and a getter of the
-#: field values from a mapping, in field order.
-_BUILDERS: dict[type, tuple[tuple[Callable[[Any, Any], None], ...], Callable[[Mapping[str, Any]], tuple[Any, ...]]]] = {}
+#: Per slotted dataclass: a function making an instance from a mapping of its field values.
+_BUILDERS: dict[type, Callable[[Mapping[str, Any]], Any]] = {}
 
 
 def _built(cls: type[_T], values: Mapping[str, Any]) -> _T:
     """An instance of the frozen, slotted dataclass ``cls`` with ``values``
-    for its fields, without running ``__init__`` (a third faster than
-    ``object.__setattr__`` by name: this runs for every job and result)."""
+    for its fields, without running ``__init__`` (this runs for every job and
+    result: a million-job matrix makes a million)."""
     builder = _BUILDERS.get(cls)
     if builder is None:
-        names = tuple(cls.__dataclass_fields__)  # type: ignore[attr-defined]
-        builder = _BUILDERS[cls] = (tuple(cls.__dict__[name].__set__ for name in names), itemgetter(*names))
-    setters, field_values = builder
-    instance = object.__new__(cls)
-    for setter, value in zip(setters, field_values(values)):
-        setter(instance, value)
-    return instance
+        builder = _BUILDERS[cls] = _builder(cls)
+    return builder(values)  # type: ignore[no-any-return]
+
+
+def _builder(cls: type) -> Callable[[Mapping[str, Any]], Any]:
+    # One slot setter call per field, written out: a third faster than a loop
+    # over (setter, value) pairs, and twice as fast as object.__setattr__ by
+    # name. The source is made of the class's own field names, never of data.
+    names = tuple(cls.__dataclass_fields__)  # type: ignore[attr-defined]
+    lines = [f"    set_{name}(instance, values[{name!r}])" for name in names]
+    source = "def build(values):\n    instance = new(cls)\n" + "\n".join(lines) + "\n    return instance\n"
+    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    namespace.update({f"set_{name}": cls.__dict__[name].__set__ for name in names})
+    exec(source, namespace)  # noqa: S102
+    return namespace["build"]  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,10 +169,14 @@ def trusted_job(**values: Any) -> Job:
     numbers checked. Skips ``__post_init__``, which cost more than reading the
     job from YAML (0.45 of 2 s for 50,000 jobs); the reader's own checks are
     the same ones, with line numbers."""
-    fields = dict(_JOB_DEFAULTS)
-    fields.update(values)
-    fields["kwargs"] = _read_only(dict(fields.get("kwargs") or {}))
-    fields["env"] = _read_only(dict(fields.get("env") or {}))
+    return _trusted(values)
+
+
+def _trusted(values: dict[str, Any]) -> Job:
+    fields = {**_JOB_DEFAULTS, **values}
+    kwargs, env = fields.get("kwargs"), fields.get("env")
+    fields["kwargs"] = _read_only(dict(kwargs)) if kwargs else _EMPTY
+    fields["env"] = _read_only(dict(env)) if env else _EMPTY
     return _built(Job, fields)
 
 
@@ -197,7 +208,7 @@ def expanded_job(checks: tuple[Field, ...], **values: Any) -> Job:
     for spec in checks:
         if values.get(spec.name) is not None:
             values[spec.name] = _checked(values["name"], spec, values[spec.name])
-    return trusted_job(**values)
+    return _trusted(values)
 
 
 def _check_name(name: Any) -> None:
