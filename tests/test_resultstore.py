@@ -38,6 +38,9 @@ def test_a_common_result_is_kept_as_a_row_and_comes_back_equal() -> None:
     assert store.get(0) == common() and store.get(1) == common("j1", Status.FAILED)
     assert store.get(2) is None and not store.has(2) and store.status(1) is Status.FAILED
     assert store.status_counts() == {"ok": 1, "failed": 1}
+    killed = common("j2", Status.CRASHED, returncode=-9, max_rss=None)
+    store.put(2, killed)
+    assert store.compact_count == 3 and store.get(2) == killed
 
 
 @pytest.mark.parametrize(
@@ -50,7 +53,12 @@ def test_a_common_result_is_kept_as_a_row_and_comes_back_equal() -> None:
         {"job_hash": "not hex at all!!"},
         {"job_hash": None},
         {"returncode": 1 << 70},
+        {"returncode": 1 << 40},  # (a row keeps 32 bits)
+        {"returncode": -(1 << 31)},  # (a row's None)
         {"returncode": True},
+        {"max_rss": 1000},  # (a row keeps whole KiB, 32 bits of them)
+        {"max_rss": 1 << 60},
+        {"max_rss": ((1 << 32) - 1) << 10},  # (a row's None)
         {"duration": 0.3},  # not finished - started
         {"started": None},
         {"name": "renamed"},
@@ -80,7 +88,8 @@ _time = st.one_of(st.none(), st.floats(allow_nan=False, width=64))
     value=st.one_of(st.none(), st.integers(), st.text(max_size=5), st.lists(st.integers(), max_size=3)),
     error=_text, attempts=st.integers(min_value=0, max_value=1 << 40), started=_time, finished=_time,
     worker=_text, logs=st.tuples(_text, _text, _text), job_hash=st.one_of(_text, st.just("00ff00ff00ff00ff")),
-    max_rss=st.one_of(st.none(), st.integers()), own_history=st.booleans(), exact_duration=st.booleans(),
+    max_rss=st.one_of(st.none(), st.integers(), st.integers().map(lambda kib: kib << 10)), own_history=st.booleans(),
+    exact_duration=st.booleans(),
 )
 def test_whatever_goes_in_comes_back_equal(
     status: Status, returncode: int | None, value: object, error: str | None, attempts: int, started: float | None,

@@ -280,3 +280,19 @@ def test_job_and_job_file_refuse_the_same_values(tmp_path: Path, key: str) -> No
     assert any(key in problem for problem in problems(tmp_path, yaml.safe_dump({"jobs": [values]})))
     with pytest.raises((ValueError, TypeError), match=key if key != "name" else "name"):
         Job(**values)  # type: ignore[arg-type]
+
+
+def test_depends_on_a_name_two_matrix_jobs_share_means_every_expansion_of_both(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.yaml"
+    path.write_text("""jobs:
+  - {name: "part-{n}", run: "true", matrix: {n: [a, b]}}
+  - {name: middle, run: "true"}
+  - {name: "part-{n}", run: "true", matrix: {n: [c]}}
+  - {name: all, run: "true", depends_on: ["part-{n}"]}
+""")
+    spec = load_job_file(path)
+    assert spec.jobs[-1].depends_on == ("part-a", "part-b", "part-c")
+    expansions = spec.templates["part-{n}"]
+    assert list(expansions) == ["part-a", "part-b", "part-c"] and len(expansions) == 3
+    assert (expansions[2], expansions[-3], expansions[1:]) == ("part-c", "part-a", ["part-b", "part-c"])
+    assert list(spec.lines) == [2, 2, 3, 4, 5] and spec.lines[-1] == 5

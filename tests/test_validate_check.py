@@ -61,3 +61,18 @@ def test_a_file_whose_jobs_can_all_work_is_valid_with_check(cli: CliRunner) -> N
     write(cli.workdir / "jobs.yaml", "jobs:\n  - {name: a, run: 'true'}\n  - {name: b, call: 'os.path:join', args: [a]}\n")
     done = cli.run("validate", "--check", "jobs.yaml")
     assert done.returncode == 0 and "valid, 2 jobs (programs and call targets found)" in done.stdout, done.stderr
+
+
+def test_a_matrix_jobs_problems_name_its_line_and_so_do_the_jobs_after_it(cli: CliRunner) -> None:
+    write(cli.workdir / "jobs.yaml", """jobs:
+  - {name: fine, run: 'true'}
+  - name: "c-{p}"
+    run: ["{p}", x]
+    matrix: {p: ["true", nosuchprog_a, nosuchprog_b]}
+  - {name: after, run: [nosuchprog_c]}
+""")
+    done = cli.run("validate", "--check", "jobs.yaml")
+    assert done.returncode == 2
+    assert [line.split(": job ")[0] + " " + line.split("'")[1] for line in done.stderr.strip().splitlines()] == [
+        "jobs.yaml:3 c-nosuchprog_a", "jobs.yaml:3 c-nosuchprog_b", "jobs.yaml:6 after",
+    ], done.stderr

@@ -64,6 +64,8 @@ def dependency_order(jobs: Sequence[Job]) -> list[Job]:
 
     The dependencies must be acyclic (as a loaded job file's are).
     """
+    if not any(job.depends_on for job in jobs):
+        return list(jobs)  # file order (no heap of a million indexes)
     blockers, dependents = dependency_graph(jobs)
     ready = [i for i, count in enumerate(blockers) if count == 0]
     ordered: list[int] = []

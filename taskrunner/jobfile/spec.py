@@ -15,7 +15,6 @@ import dataclasses
 import gc
 import os
 import sys
-from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +30,7 @@ from ..sources import Source, SourceError
 from . import matrix
 from .envfile import read_env_file
 from .inputs import resolve
+from .joblines import Expansions, JobLines
 from .nodereader import NodeReader, did_you_mean_key
 from .shellvalues import UnsafePlaceholder
 from .yamlnodes import flow_brace_hint, scalars_as_written, yaml11_warning
@@ -49,11 +49,11 @@ class JobFile:
     resources: dict[str, float] | None = None
     #: Lines for ``validate`` to show: things that are valid but may not mean what was meant.
     warnings: tuple[str, ...] = ()
-    #: Each job's line in the file, by job index (for ``validate --check``;
-    #: 4 bytes a job: a name-to-line table would cost some 40, for the whole run).
+    #: Each job's line in the file, by job index (for ``validate --check``; one
+    #: entry per job as written: a name-to-line table would cost some 40 bytes a job, for the whole run).
     lines: Sequence[int] = ()
     #: A matrix job's name as written -> the names of its expansions (for ``list``).
-    templates: Mapping[str, list[str]] = dataclasses.field(default_factory=dict)
+    templates: Mapping[str, Sequence[str]] = dataclasses.field(default_factory=dict)
 
 
 #: Default cap on the number of jobs a file may expand to (``--max-jobs``).
@@ -179,16 +179,16 @@ def _read_root(reader: NodeReader, root: yaml.Node, items: Iterator[yaml.Node], 
         return None
 
     jobs: list[Job] = []
-    templates: dict[str, list[str]] = {}  # a matrix job's name as written -> its expansions
-    first_line: dict[str, int] = {}
+    expanded_at: dict[str, list[tuple[int, int]]] = {}  # a matrix job's name as written -> its jobs
+    first_line: dict[str, int] = {}  # (while reading: duplicate names; then dropped)
+    lines = JobLines()
     for index, job_node in enumerate(jobs_node.value or items, start=1):
         read = _read_job(reader, job_node, index, defaults, base_dir)
         reader.forget_nodes()  # (so that a streamed job's nodes are freed)
         if read is None:
             continue
         template_name, expanded = read
-        if template_name is not None:  # (two templates may share a name: depends_on means both)
-            templates.setdefault(template_name, []).extend(job.name for job in expanded)
+        before = len(jobs)
         for job in expanded:
             if job.name in first_line:
                 reader.problem(
@@ -197,24 +197,29 @@ def _read_root(reader: NodeReader, root: yaml.Node, items: Iterator[yaml.Node], 
             else:
                 first_line[job.name] = job_node.start_mark.line + 1
                 jobs.append(job)
+        lines.add(first=before, count=len(jobs) - before, line=job_node.start_mark.line + 1)
+        if template_name is not None:  # (two templates may share a name: depends_on means both)
+            expanded_at.setdefault(template_name, []).append((before, len(jobs) - before))
     linked: Sequence[Job] = jobs
+    templates = {name: Expansions(jobs, ranges) for name, ranges in expanded_at.items()}
     if not reader.problems:  # with invalid jobs dropped, names would look unknown
         linked, by_file = with_file_dependencies([_resolve_templates(job, templates, first_line) for job in jobs])
         for index, message in dependency_problems(linked, edge_files=by_file):
             reader.problem_at(first_line[linked[index].name], message)
         for index, message in unmade_inputs(linked):
             reader.problem_at(first_line[linked[index].name], message)
-    lines = array("I", (first_line[job.name] for job in linked))
-    return JobFile(reader.path, tuple(linked), workers, resources, lines=lines, templates=templates)
+    final = tuple(linked)  # (the same names in the same order: the expansions are read from it)
+    templates = {name: Expansions(final, ranges) for name, ranges in expanded_at.items()}
+    return JobFile(reader.path, final, workers, resources, lines=lines, templates=templates)
 
 
-def _resolve_templates(job: Job, templates: dict[str, list[str]], names: dict[str, int]) -> Job:
+def _resolve_templates(job: Job, templates: Mapping[str, Sequence[str]], names: dict[str, int]) -> Job:
     """``depends_on: [gen-{n}]`` naming a matrix job as written means all its expansions."""
     if not any(dep in templates and dep not in names for dep in job.depends_on):
         return job
     resolved: list[str] = []
     for dep in job.depends_on:
-        resolved += templates[dep] if dep in templates and dep not in names else [dep]
+        resolved += list(templates[dep]) if dep in templates and dep not in names else [dep]
     return dataclasses.replace(job, depends_on=tuple(dict.fromkeys(resolved)))
 
 

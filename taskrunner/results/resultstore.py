@@ -28,19 +28,24 @@ __all__ = ["ResultStore", "ResultsView"]
 
 _STATUSES = tuple(Status)
 _CODE = {status: code for code, status in enumerate(_STATUSES, start=1)}
-#: ``max_rss`` None, as a 64-bit integer; ``returncode`` None, as a 32-bit one
-#: (an exit status or a signal's number: 4 bytes a job, not 8).
-_NONE = -(1 << 63)
+#: ``returncode`` None, as a 32-bit integer (an exit status or a signal's
+#: number: 4 bytes a job, not 8).
 _NO_CODE = -(1 << 31)
+#: ``max_rss`` None, in the row's unsigned 32-bit count of KiB (the kernel
+#: measures in KiB: up to 4 TiB in 4 bytes a job, not 8).
+_NO_RSS = (1 << 32) - 1
 _HEX_DIGITS = frozenset("0123456789abcdef")
 _SCALARS = frozenset({int, float, str, bool})
 #: How many distinct return values a store keeps one copy of.
 SHARED_VALUES = 4096
 
 
-def _fits(value: Any, none: int) -> bool:
-    """Whether ``value`` is None or an int that a row keeps (``none`` < it < -``none``)."""
-    return value is None or (type(value) is int and none < value < -none)
+def _fits_code(value: Any) -> bool:
+    return value is None or (type(value) is int and _NO_CODE < value < -_NO_CODE)
+
+
+def _fits_rss(value: Any) -> bool:
+    return value is None or (type(value) is int and value >= 0 and not value & 1023 and value >> 10 < _NO_RSS)
 
 
 class ResultStore:
@@ -53,7 +58,7 @@ class ResultStore:
         self._started = array("d", bytes(8 * count))
         self._finished = array("d", bytes(8 * count))
         self._returncode = array("i", bytes(4 * count))
-        self._max_rss = array("q", bytes(8 * count))
+        self._max_rss_kib = array("I", bytes(4 * count))
         self._attempts = array("I", bytes(4 * count))
         self._hash = bytearray(8 * count)
         self._worker = array("H", bytes(2 * count))
@@ -117,8 +122,8 @@ class ResultStore:
             or type(job_hash) is not str
             or len(job_hash) != 16
             or not _HEX_DIGITS.issuperset(job_hash)
-            or not _fits(result.returncode, _NO_CODE)
-            or not _fits(result.max_rss, _NONE)
+            or not _fits_code(result.returncode)
+            or not _fits_rss(result.max_rss)
             or not 0 <= result.attempts < (1 << 32)
         ):
             return False
@@ -130,7 +135,7 @@ class ResultStore:
             self._workers.append(worker)
         self._started[index], self._finished[index] = started, finished
         self._returncode[index] = _NO_CODE if result.returncode is None else result.returncode
-        self._max_rss[index] = _NONE if result.max_rss is None else result.max_rss
+        self._max_rss_kib[index] = _NO_RSS if result.max_rss is None else result.max_rss >> 10
         self._attempts[index] = result.attempts
         self._hash[8 * index : 8 * index + 8] = bytes.fromhex(job_hash)
         self._worker[index] = slot
@@ -164,12 +169,12 @@ class ResultStore:
         status = _STATUSES[code - 1]
         started, finished = self._started[index], self._finished[index]
         worker = self._workers[self._worker[index]]
-        returncode, max_rss = self._returncode[index], self._max_rss[index]
+        returncode, max_rss_kib = self._returncode[index], self._max_rss_kib[index]
         return JobResult(
             self.jobs[index].name, status, None if returncode == _NO_CODE else returncode, self._values[index], None,
             self._attempts[index], started, finished, finished - started, worker,
             history=((started, finished, worker, status.value),),
-            job_hash=self._hash[8 * index : 8 * index + 8].hex(), max_rss=None if max_rss == _NONE else max_rss,
+            job_hash=self._hash[8 * index : 8 * index + 8].hex(), max_rss=None if max_rss_kib == _NO_RSS else max_rss_kib << 10,
         )
 
 
