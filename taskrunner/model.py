@@ -14,9 +14,10 @@ from dataclasses import MISSING, dataclass, field
 from enum import Enum
 from operator import attrgetter
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any
 
 from .fields import FIELD, PYTHON_FIELDS, Field, InvalidValue
+from .slotbuild import built
 
 __all__ = ["FAILURES", "SUCCESSES", "Attempt", "Job", "JobResult", "Status", "rebuilt_result", "skip_reason",
            "skipped_after"]
@@ -47,35 +48,6 @@ FAILURES = frozenset({Status.FAILED, Status.TIMEOUT, Status.CRASHED})
 #: The statuses that count as success: ``ok``, and ``uptodate`` (its outputs
 #: were newer than its inputs, so it did not need to run).
 SUCCESSES = frozenset({Status.OK, Status.UPTODATE})
-
-
-_T = TypeVar("_T")
-
-#: Per slotted dataclass: a function making an instance from a mapping of its field values.
-_BUILDERS: dict[type, Callable[[Mapping[str, Any]], Any]] = {}
-
-
-def _built(cls: type[_T], values: Mapping[str, Any]) -> _T:
-    """An instance of the frozen, slotted dataclass ``cls`` with ``values``
-    for its fields, without running ``__init__`` (this runs for every job and
-    result: a million-job matrix makes a million)."""
-    builder = _BUILDERS.get(cls)
-    if builder is None:
-        builder = _BUILDERS[cls] = _builder(cls)
-    return builder(values)  # type: ignore[no-any-return]
-
-
-def _builder(cls: type) -> Callable[[Mapping[str, Any]], Any]:
-    # One slot setter call per field, written out: a third faster than a loop
-    # over (setter, value) pairs, and twice as fast as object.__setattr__ by
-    # name. The source is made of the class's own field names, never of data.
-    names = tuple(cls.__dataclass_fields__)  # type: ignore[attr-defined]
-    lines = [f"    set_{name}(instance, values[{name!r}])" for name in names]
-    source = "def build(values):\n    instance = new(cls)\n" + "\n".join(lines) + "\n    return instance\n"
-    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls}
-    namespace.update({f"set_{name}": cls.__dict__[name].__set__ for name in names})
-    exec(source, namespace)  # noqa: S102
-    return namespace["build"]  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,15 +141,11 @@ def trusted_job(**values: Any) -> Job:
     numbers checked. Skips ``__post_init__``, which cost more than reading the
     job from YAML (0.45 of 2 s for 50,000 jobs); the reader's own checks are
     the same ones, with line numbers."""
-    return _trusted(values)
-
-
-def _trusted(values: dict[str, Any]) -> Job:
     fields = {**_JOB_DEFAULTS, **values}
     kwargs, env = fields.get("kwargs"), fields.get("env")
     fields["kwargs"] = _read_only(dict(kwargs)) if kwargs else _EMPTY
     fields["env"] = _read_only(dict(env)) if env else _EMPTY
-    return _built(Job, fields)
+    return built(Job, fields)
 
 
 #: Fields whose filled-in text needs no check again: the name is checked on
@@ -191,24 +159,40 @@ def field_checks(changed: Collection[str]) -> tuple[Field, ...]:
     return tuple(spec for spec in PYTHON_FIELDS if spec.name in changed and spec.name not in _STAYS_VALID)
 
 
-def expanded_job(checks: tuple[Field, ...], **values: Any) -> Job:
-    """A ``Job`` from a job-file template (which passed the reader's checks)
-    whose fields had matrix values filled in: only the name and the fields of
-    ``checks`` (see ``field_checks``) are checked again, with the errors
-    ``Job()`` raises. (The reader has refused a NUL in any matrix value.) A
-    million-job matrix pays for its placeholders, not for every field of
-    every job.
+def expanded_job(checks: tuple[Field, ...], values: dict[str, Any]) -> Job:
+    """A ``Job`` from every field of a job-file template (``job_template``,
+    which passed the reader's checks) with matrix values filled in: only the
+    name and the fields of ``checks`` (``field_checks``) are checked again,
+    with the errors ``Job()`` raises (the reader refused a NUL in any matrix
+    value): a million-job matrix pays for its placeholders, not for every
+    field of every job. A ``kwargs`` or ``env`` dict in ``values`` becomes
+    the job's own, read-only.
 
-    >>> expanded_job(field_checks({"name", "run", "cwd"}), name="n", run="true", cwd=7)
+    >>> expanded_job(field_checks({"name", "run", "cwd"}), job_template(name="n", run="true", cwd=7))
     Traceback (most recent call last):
     ...
     ValueError: job 'n': cwd must be a non-empty string, got 7
     """
-    _check_name(values["name"])
+    name = values["name"]
+    if type(name) is not str or not name.strip():
+        _check_name(name)
     for spec in checks:
-        if values.get(spec.name) is not None:
-            values[spec.name] = _checked(values["name"], spec, values[spec.name])
-    return _trusted(values)
+        if values[spec.name] is not None:
+            values[spec.name] = _checked(name, spec, values[spec.name])
+    for key in ("kwargs", "env"):
+        if type(values[key]) is dict:  # (one the template's fill made for this job)
+            values[key] = MappingProxyType(values[key]) if values[key] else _EMPTY
+    return built(Job, values)
+
+
+def job_template(**values: Any) -> dict[str, Any]:
+    """Every field of a job: ``values``, the defaults for the rest; ``env``
+    read-only (shared by the jobs made from it that do not fill it in), and
+    ``kwargs`` a dict (each job gets a copy: see ``matrixfill``)."""
+    fields = {**_JOB_DEFAULTS, **values}
+    fields["kwargs"] = dict(fields.get("kwargs") or {})
+    fields["env"] = _read_only(dict(fields.get("env") or {}))
+    return fields
 
 
 def _check_name(name: Any) -> None:
@@ -258,7 +242,7 @@ def _rebuild_job(values: tuple[Any, ...]) -> Job:
     fields = dict(zip(_JOB_FIELDS, values))
     fields["kwargs"] = _read_only(fields["kwargs"])
     fields["env"] = _read_only(fields["env"])
-    return _built(Job, fields)
+    return built(Job, fields)
 
 
 #: The one empty read-only map that jobs without kwargs or env share.
@@ -373,7 +357,7 @@ class JobResult:
             raise TypeError(f"unknown JobResult fields: {sorted(unknown)}")
         values = dict(zip(_RESULT_FIELDS, _result_values(self)))
         values.update(changes)
-        return _built(JobResult, values)
+        return built(JobResult, values)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict with the status as its string value."""
@@ -418,7 +402,7 @@ def rebuilt_result(values: tuple[Any, ...]) -> JobResult:
         fields["worker"] = worker = sys.intern(worker)
     if fields["history"] == _OWN_HISTORY:
         fields["history"] = ((fields["started"], fields["finished"], worker, fields["status"].value),)
-    return _built(JobResult, fields)
+    return built(JobResult, fields)
 
 
 _SKIP_REASON = re.compile(r"dependency (.+) did not succeed$")

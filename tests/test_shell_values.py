@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from conftest import CliRunner, write
 from taskrunner.execution.execute import execute
-from taskrunner.jobfile.matrix import expand
+from taskrunner.jobfile.matrixfill import expand
 from taskrunner.model import Attempt, Job
 
 #: (run template, how the value arrives in the file ``out``). Each template
@@ -43,7 +43,7 @@ values = st.one_of(st.sampled_from(NASTY), st.text(
 
 
 def arrives(tmp_path: Path, template: str, value: str) -> bytes:
-    (job_fields,) = [e.fields for e in expand({"name": "j", "run": template, "cwd": str(tmp_path)}, {"x": [value]})]
+    (job_fields,) = list(expand({"name": "j", "run": template, "cwd": str(tmp_path)}, {"x": [value]}))
     job = Job(**job_fields)
     result = execute(Attempt(1, job, 1, str(tmp_path / "j.out"), str(tmp_path / "j.err")), worker="test")
     assert result.ok, (template, value, job.run, result.error, result.stderr_tail)
@@ -118,8 +118,8 @@ def test_a_placeholder_the_scanner_cannot_prove_is_refused(why: str) -> None:
 
 
 def test_constructs_after_the_last_placeholder_do_not_matter() -> None:
-    (expansion,) = expand({"name": "j", "run": "echo {x}; echo $'a\\'b'"}, {"x": ["v w"]})
-    assert expansion.fields["run"] == "echo 'v w'; echo $'a\\'b'"
+    (fields,) = expand({"name": "j", "run": "echo {x}; echo $'a\\'b'"}, {"x": ["v w"]})
+    assert fields["run"] == "echo 'v w'; echo $'a\\'b'"
 
 
 @pytest.mark.parametrize(("template", "expected"), [
@@ -172,9 +172,9 @@ def test_a_value_is_not_expanded_by_bash_braces_or_a_tilde(tmp_path: Path) -> No
              ("printf '[%s]' ~{x}", "root", {"[~root]"}),
              ("printf '[%s]' {x}", "A=1", {"[A=1]"})]
     for template, value, allowed in cases:
-        (expansion,) = expand({"name": "j", "run": template}, {"x": [value]})
-        env = {**os.environ, **expansion.fields.get("env", {})}
+        (fields,) = expand({"name": "j", "run": template}, {"x": [value]})
+        env = {**os.environ, **fields.get("env", {})}
         for shell in ("/bin/bash", "/bin/dash"):
-            printed = subprocess.run(["sh", "-c", expansion.fields["run"]], executable=shell, env=env,
+            printed = subprocess.run(["sh", "-c", fields["run"]], executable=shell, env=env,
                                      capture_output=True, text=True, timeout=10, check=True).stdout
-            assert printed in allowed, (shell, template, expansion.fields["run"], printed)
+            assert printed in allowed, (shell, template, fields["run"], printed)

@@ -34,6 +34,7 @@ import click
 from ..errors import TaskrunnerError
 from ..jobfile import matrix
 from ..jobfile.inputs import resolve
+from ..jobfile.matrixfill import expand
 from ..jobfile.shellvalues import UnsafePlaceholder
 from ..jobfile.spec import MAX_JOBS
 from ..model import Job
@@ -122,7 +123,7 @@ def jobs_for(command: list[str], values: list[list[Any]], limit: int = MAX_JOBS)
         raise TaskrunnerError(f"exec: the inputs make more than the limit of {limit:,} jobs (raise it with --max-jobs)")
     template = {"name": "{#} " + " ".join("{" + n + "}" for n in numbers), "run": text}
     try:
-        return [Job(base_dir=os.getcwd(), **expansion.fields) for expansion in matrix.expand(template, variables)]
+        return [Job(base_dir=os.getcwd(), **fields) for fields in expand(template, variables)]
     except UnsafePlaceholder as error:
         message = str(error)
         if error.placeholder == "1" and "{1}" not in " ".join(command):

@@ -19,27 +19,36 @@ from ..fields import FIELDS, Depfile
 
 __all__ = ["as_json", "echo_json_array", "json_bytes"]
 
-#: For each kind of job, the keys ``list --json`` shows, and a getter of their values.
+#: For each kind of job, the keys ``list --json`` shows, in table order.
 _JSON_KEYS = {kind: tuple(field.name for field in FIELDS if field.json in ("always", kind)) for kind in ("command", "call")}
 _JSON_VALUES = {kind: attrgetter(*names) for kind, names in _JSON_KEYS.items()}
+#: For each kind, a struct of those keys: made from the job's values by
+#: position and written by the encoder key by key, in order, with no dict
+#: per job (a third of the cost of ``list --json`` of a million jobs).
+_JSON_SHAPES = {kind: msgspec.defstruct(f"{kind.title()}Json", [(name, object) for name in names])
+                for kind, names in _JSON_KEYS.items()}
+_AT = {kind: {name: names.index(name) for name in names} for kind, names in _JSON_KEYS.items()}
+#: The values that are read-only mappings in a job (plain dicts in JSON).
+_MAPPINGS = {kind: tuple(_AT[kind][name] for name in ("kwargs", "env", "resources") if name in _AT[kind])
+             for kind in _JSON_KEYS}
+_NOTHING: dict[str, Any] = {}  # (written, never changed)
 
 
-def as_json(job: Any) -> dict[str, Any]:
-    """A job as ``list --json`` shows it: its keys in table order, the ones of
-    the other kind of job left out. Values stay as the job holds them (tuples,
-    read-only mappings): ``json_bytes`` writes them as arrays and objects."""
+def as_json(job: Any) -> msgspec.Struct:
+    """A job as ``list --json`` shows it (``json_bytes`` writes it): its keys
+    in table order, the ones of the other kind of job left out; tuples stay
+    tuples (arrays), read-only mappings become dicts (objects), a depfile
+    input ``{"depfile": path}`` and a called function its name."""
     kind = "command" if job.is_command else "call"
-    data = dict(zip(_JSON_KEYS[kind], _JSON_VALUES[kind](job)))
-    data["env"] = dict(job.env)  # (read-only mappings: the encoder's hook would cost more)
-    if kind == "call":
-        data["kwargs"] = dict(job.kwargs)
-    if "resources" in data:
-        data["resources"] = dict(job.resources)
-    if any(isinstance(path, Depfile) for path in job.inputs):
-        data["inputs"] = [{"depfile": str(path)} if isinstance(path, Depfile) else path for path in job.inputs]
+    values = list(_JSON_VALUES[kind](job))
+    for position in _MAPPINGS[kind]:  # (the encoder's hook would cost more)
+        values[position] = dict(values[position]) if values[position] else _NOTHING
+    if job.inputs and any(isinstance(path, Depfile) for path in job.inputs):
+        values[_AT[kind]["inputs"]] = [{"depfile": str(path)} if isinstance(path, Depfile) else path
+                                       for path in job.inputs]
     if kind == "call" and not isinstance(job.call, str):
-        data["call"] = str(job.call)
-    return data
+        values[_AT[kind]["call"]] = str(job.call)
+    return _JSON_SHAPES[kind](*values)
 
 
 def _plain(value: Any) -> Any:

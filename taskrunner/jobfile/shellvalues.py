@@ -31,7 +31,7 @@ and newlines in a value all arrive as themselves.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from .shellscan import Quoted, UnsafePlaceholder, scan
 
@@ -97,3 +97,23 @@ class ShellTemplate:
         text = "".join(quote(values[part]) if type(part) is Quoted else part for part in self._parts)
         return text, {variable: values[name] for variable, name in self._references.items()}
 
+    @property
+    def references(self) -> dict[str, str]:
+        """The environment variables the text refers to: variable -> placeholder name."""
+        return dict(self._references)
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        """The placeholders whose value goes in as one quoted word (``quote``)."""
+        return tuple(str(part) for part in self._parts if type(part) is Quoted)
+
+    def as_format(self, slot: Callable[[str], str]) -> str:
+        """The text as a ``str.format`` string: its own braces doubled, and
+        ``{<slot(name)>}`` where placeholder ``name``'s value goes in as a
+        word; the caller puts the quoted word (``quote``) in that slot.
+
+        >>> ShellTemplate("awk '{print}' {x}", re.compile(r"\\{(x)\\}")).as_format(lambda name: "w" + name)
+        "awk '{{print}}' {wx}"
+        """
+        return "".join("{" + slot(part) + "}" if type(part) is Quoted else part.replace("{", "{{").replace("}", "}}")
+                       for part in self._parts)

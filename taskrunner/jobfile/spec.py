@@ -25,12 +25,13 @@ from ..engine.depgraph import dependency_problems
 from ..engine.fileorder import unmade_inputs, with_file_dependencies
 from ..errors import SpecError, SpecProblem
 from ..fields import CHECKS, DEFAULTABLE, JOB_KEYS, non_empty_string, positive_int, resources_value
-from ..model import Job, expanded_job, field_checks, trusted_job
+from ..model import Job, expanded_job, field_checks, job_template, trusted_job
 from ..sources import Source, SourceError
 from . import matrix
 from .envfile import read_env_file
 from .inputs import resolve
 from .joblines import Expansions, JobLines
+from .matrixfill import expand
 from .nodereader import NodeReader, did_you_mean_key
 from .shellvalues import UnsafePlaceholder
 from .yamlnodes import flow_brace_hint, scalars_as_written, yaml11_warning
@@ -215,7 +216,7 @@ def _read_root(reader: NodeReader, root: yaml.Node, items: Iterator[yaml.Node], 
 
 def _resolve_templates(job: Job, templates: Mapping[str, Sequence[str]], names: dict[str, int]) -> Job:
     """``depends_on: [gen-{n}]`` naming a matrix job as written means all its expansions."""
-    if not any(dep in templates and dep not in names for dep in job.depends_on):
+    if not job.depends_on or not any(dep in templates and dep not in names for dep in job.depends_on):
         return job
     resolved: list[str] = []
     for dep in job.depends_on:
@@ -330,7 +331,8 @@ def _expanded(base_dir: str, template: dict[str, Any], values: dict[str, list[An
     """The template's jobs, one per combination of ``values``; ValueError/TypeError
     for a combination that makes an invalid job (e.g. an empty name)."""
     checks = field_checks(matrix.changed_fields(template, list(values)))
-    return [expanded_job(checks, base_dir=base_dir, **e.fields) for e in matrix.expand(template, values, first_seq)]
+    whole = job_template(base_dir=base_dir, **template)
+    return [expanded_job(checks, fields) for fields in expand(whole, values, first_seq)]
 
 
 def _env_from_files(
