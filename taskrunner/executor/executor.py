@@ -34,7 +34,7 @@ from ..backends.local.chunks import MAX_CHUNK
 from ..backends.workersetup import checked_setup
 from ..execution.logfiles import prepare_log_dir
 from ..fields import InvalidValue, positive_number
-from ..model import trusted_job
+from ..job import trusted_job
 from .calljournal import CallJournal
 from .loop import CallLoop
 from .mapresults import Calls, MapResults

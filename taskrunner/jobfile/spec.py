@@ -25,7 +25,7 @@ from ..engine.depgraph import dependency_problems
 from ..engine.fileorder import unmade_inputs, with_file_dependencies
 from ..errors import SpecError, SpecProblem
 from ..fields import CHECKS, DEFAULTABLE, JOB_KEYS, non_empty_string, positive_int, resources_value
-from ..model import Job, expanded_job, field_checks, job_template, trusted_job
+from ..job import Job, expanded_job, field_checks, job_template, trusted_job
 from ..sources import Source, SourceError
 from . import matrix
 from .envfile import read_env_file
