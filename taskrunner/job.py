@@ -2,11 +2,11 @@
 
 A job's fields are of two kinds. Its own are the name and what a matrix may
 fill in (``run``, ``args``, ``kwargs``, ``env``, ``cwd``, ``depends_on``,
-``inputs``, ``outputs``, the slot token): slots of the job. The others
-(``call``, ``timeout``, ``retries`` and the rest of ``SHARED_FIELDS``) are the
-same for every job a matrix makes, and usually for every job of a file, so
-they live in one ``JobShape`` that those jobs share: a job is 128 bytes, not
-240 (a million-job matrix keeps 110 MB less). Read, compared, printed,
+``inputs``, ``outputs``): slots of the job. The others (``call``,
+``timeout``, ``retries`` and the rest of ``SHARED_FIELDS``) are the same for
+every job a matrix makes, and usually for every job of a file, so they live
+in one ``JobShape`` that those jobs share: a job is 112 bytes, not 240 (a
+million-job matrix keeps 128 MB less). Read, compared, printed,
 pickled, and copied with ``dataclasses.replace``, a ``Job`` is the frozen
 dataclass it always was: ``dataclasses.fields(Job)`` lists all its fields.
 
@@ -98,8 +98,10 @@ class _Declared:
     slot_token: str | None = None
 
 
-#: A job's own fields: the name and every field a matrix may fill in.
-OWN_FIELDS = ("name", "run", "args", "kwargs", "env", "cwd", "depends_on", "inputs", "outputs", "slot_token")
+#: A job's own fields: the name and every field a matrix may fill in. (Ten
+#: slots and the shape: 112 bytes a job; one more would make it 128. The
+#: slot token, which a matrix sets but is the same in nearly every job, is shared.)
+OWN_FIELDS = ("name", "run", "args", "kwargs", "env", "cwd", "depends_on", "inputs", "outputs")
 #: The fields jobs share through their ``JobShape``.
 SHARED_FIELDS = tuple(name for name in _Declared.__dataclass_fields__ if name not in OWN_FIELDS)
 
@@ -123,6 +125,7 @@ class JobShape:
     default: bool
     keep_failed_outputs: bool
     freshness: str
+    slot_token: str | None
 
 
 #: The one empty read-only map that jobs without kwargs or env share.
@@ -164,7 +167,6 @@ class Job:
     depends_on: tuple[str, ...]
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
-    slot_token: str | None
     _shape: JobShape
     if TYPE_CHECKING:  # (read from the shape: see the end of this module)
         call: str | Callable[..., Any] | None
@@ -182,6 +184,7 @@ class Job:
         default: bool
         keep_failed_outputs: bool
         freshness: str
+        slot_token: str | None
 
     def __init__(
         self, name: str, run: str | tuple[str, ...] | None = None, call: str | Callable[..., Any] | None = None,
@@ -358,6 +361,8 @@ def expanded_job(checks: tuple[Field, ...], values: dict[str, Any]) -> Job:
     for key in ("kwargs", "env"):
         if type(values[key]) is dict:  # (one the template's fill made for this job)
             values[key] = MappingProxyType(values[key]) if values[key] else _EMPTY
+    if values["slot_token"] is not None:  # (set by the fill: the template's shape has none)
+        values["_shape"] = _shape_of(values)
     return _build(values)  # type: ignore[no-any-return]
 
 
