@@ -314,6 +314,8 @@ def scale_workload(reps: int, scratch: str) -> None:
             os.path.join(scratch, "big100k.yaml"), 100_000, '{name: j{i}, call: "os:getpid"}'),
         "100,000 call jobs from a range matrix": call_matrix(os.path.join(scratch, "calls100k.yaml"), 100_000),
         "1,000,000 call jobs from a range matrix": call_matrix(os.path.join(scratch, "calls1m.yaml"), 1_000_000),
+        "1,000,000 call jobs with args [\"{n}\"]": call_matrix(os.path.join(scratch, "args1m.yaml"), 1_000_000,
+                                                               'call: "builtins:abs", args: ["{n}"]'),
     }
     for label, job_file in runs.items():
         seconds, peak = measured(taskrunner_command(
@@ -323,10 +325,10 @@ def scale_workload(reps: int, scratch: str) -> None:
         print(f"  {label}, run on 2 workers: {seconds:.1f} s, coordinator peak {peak}")
 
 
-def call_matrix(path: str, count: int) -> str:
+def call_matrix(path: str, count: int, call: str = 'call: "os:getpid"') -> str:
     """A job file of one ``call`` job expanded to ``count`` jobs by a range matrix."""
     with open(path, "w") as handle:
-        handle.write(f'jobs:\n  - {{name: "j{{n}}", call: "os:getpid", matrix: {{n: {{range: [0, {count}]}}}}}}\n')
+        handle.write(f'jobs:\n  - {{name: "j{{n}}", {call}, matrix: {{n: {{range: [0, {count}]}}}}}}\n')
     return path
 
 
