@@ -15,7 +15,7 @@ from enum import Enum
 from operator import attrgetter
 from typing import Any
 
-from .job import Job, built
+from .job import Job, built, slot_builder
 
 __all__ = ["FAILURES", "SUCCESSES", "Attempt", "Job", "JobResult", "Status", "rebuilt_result", "skip_reason",
            "skipped_after"]
@@ -180,6 +180,9 @@ _RESULT_FIELDS = tuple(JobResult.__dataclass_fields__)
 _result_values = attrgetter(*_RESULT_FIELDS)
 _STATUS_POSITION = _RESULT_FIELDS.index("status")
 _HISTORY_POSITION = _RESULT_FIELDS.index("history")
+_WORKER_POSITION = _RESULT_FIELDS.index("worker")
+_STARTED_POSITION = _RESULT_FIELDS.index("started")
+_FINISHED_POSITION = _RESULT_FIELDS.index("finished")
 _STATUS_BY_VALUE = {status.value: status for status in Status}
 #: Stands for ``((started, finished, worker, status),)`` in a pickled result.
 _OWN_HISTORY = 0
@@ -188,16 +191,20 @@ _OWN_HISTORY = 0
 def rebuilt_result(values: tuple[Any, ...]) -> JobResult:
     """A ``JobResult`` from its field values in declared order, the status as
     text (what a results line or a pickle carries), without ``__init__``."""
-    fields = dict(zip(_RESULT_FIELDS, values))
-    fields["status"] = _STATUS_BY_VALUE[fields["status"]]
+    fields = list(values)
+    fields[_STATUS_POSITION] = status = _STATUS_BY_VALUE[fields[_STATUS_POSITION]]
     # A coordinator keeps every result of a run: one copy of the worker's
     # name for all, and a history made of the result's own values.
-    worker = fields["worker"]
+    worker = fields[_WORKER_POSITION]
     if type(worker) is str:
-        fields["worker"] = worker = sys.intern(worker)
-    if fields["history"] == _OWN_HISTORY:
-        fields["history"] = ((fields["started"], fields["finished"], worker, fields["status"].value),)
-    return built(JobResult, fields)
+        fields[_WORKER_POSITION] = worker = sys.intern(worker)
+    if fields[_HISTORY_POSITION] == _OWN_HISTORY:
+        fields[_HISTORY_POSITION] = ((fields[_STARTED_POSITION], fields[_FINISHED_POSITION], worker, status.value),)
+    return _build_result(fields)  # type: ignore[no-any-return]
+
+
+#: A result from its field values in declared order, without ``__init__``.
+_build_result = slot_builder(JobResult, _RESULT_FIELDS, positional=True)
 
 
 _SKIP_REASON = re.compile(r"dependency (.+) did not succeed$")

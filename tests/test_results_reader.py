@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner as ClickRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from taskrunner import jobhash
 from taskrunner.cli.commands import cli
 from taskrunner.display.summary import format_summary
 from taskrunner.display.timeline import render_timeline
@@ -133,6 +135,24 @@ def test_job_hash_is_stable_short_hex_and_follows_the_definition() -> None:
     assert job_hash(call) != job_hash(Job(name="c", call="m:g", args=(1, "x"), kwargs={"k": [1]}))
     # Known value: the documented recipe must not drift between releases.
     assert job_hash(Job(name="a", run="true")) == "c289865de1942316"
+
+
+texts = st.text(st.characters(blacklist_characters="\x00", blacklist_categories=()), max_size=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(run=st.one_of(texts.filter(str.strip), st.lists(texts.filter(str.strip), min_size=1, max_size=3).map(tuple)),
+       call=st.sampled_from([None, "m:f", "pkg.mod:fn"]), cwd=st.one_of(st.none(), texts.filter(str.strip)),
+       env=st.dictionaries(st.from_regex(r"[A-Za-z_][A-Za-z0-9_é]{0,4}", fullmatch=True), texts, max_size=3), codes=st.sampled_from([(0,), (0, 3), (255, 1)]),
+       shell=st.one_of(st.none(), st.lists(texts.filter(str.strip), min_size=1, max_size=2).map(tuple)))
+def test_the_written_out_hash_text_is_the_encoders(run: Any, call: Any, cwd: Any, env: dict[str, str],
+                                                  codes: tuple[int, ...], shell: Any) -> None:
+    """The common job's hash text, written directly, is byte for byte what the
+    recipe's JSON encoder writes (surrogates, control characters, U+2028 included)."""
+    fields: dict[str, Any] = {"call": call} if call is not None else {"run": run, "success_codes": codes, "shell": shell}
+    job = Job(name="j", cwd=cwd, env=env, **fields)
+    written = jobhash._plain_definition(job)
+    assert written is not None and written == jobhash._ENCODER.encode(jobhash._definition(job))
 
 
 def _result(job: Job, status: Status = Status.OK, hashed: bool = True) -> JobResult:

@@ -23,6 +23,7 @@ The rules (README, "The results file"):
 from __future__ import annotations
 
 import errno
+import gc
 import json
 import logging
 import math
@@ -223,6 +224,11 @@ def read_results(path: str, on_warning: Callable[[str], None] | None = None) -> 
     a file that cannot be read.
     """
     results = []
+    # A result is a few objects; the cyclic garbage collector, triggered
+    # again and again by them, would walk every result read so far (a sixth
+    # of the time of 100,000 lines). Nothing here makes a cycle.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         with open(path, "rb") as handle:
             for number, raw in enumerate(handle, start=1):
@@ -238,6 +244,9 @@ def read_results(path: str, on_warning: Callable[[str], None] | None = None) -> 
                     raise ResultsFileError(f"{path}:{number}: {error}") from None
     except OSError as error:
         raise ResultsFileError(f"{path}: cannot read results file: {error.strerror}") from None
+    finally:
+        if collecting:
+            gc.enable()
     return results
 
 

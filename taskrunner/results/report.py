@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 from ..model import SUCCESSES, JobResult, Status
 
 __all__ = ["RunReport"]
+
+_status = attrgetter("status")
 
 
 @dataclass(frozen=True)
@@ -57,13 +61,17 @@ class RunReport:
         counts = self.counts
         return all(counts[status.value] == 0 for status in Status if status not in SUCCESSES)
 
-    @property
+    @functools.cached_property
     def counts(self) -> dict[str, int]:
-        """Number of jobs per status value (every status present, zeros included)."""
+        """Number of jobs per status value (every status present, zeros
+        included); counted once (a report is frozen, and may hold a million results)."""
         # A run's compact results count their statuses without making each result.
         tally = getattr(self.results, "status_counts", None)
-        counter = tally() if tally is not None else Counter(r.status.value for r in self.results)
-        return {status.value: counter.get(status.value, 0) for status in Status}
+        if tally is not None:
+            counter = tally()
+            return {status.value: counter.get(status.value, 0) for status in Status}
+        by_status = Counter(map(_status, self.results))
+        return {status.value: by_status.get(status, 0) for status in Status}
 
     def to_json(self) -> str:
         """The report as one JSON document (counts, wall time, every result)."""
