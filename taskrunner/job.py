@@ -107,26 +107,13 @@ OWN_FIELDS = ("name", "run", "args", "kwargs", "env", "cwd", "depends_on", "inpu
 SHARED_FIELDS = tuple(name for name in _Declared.__dataclass_fields__ if name not in OWN_FIELDS)
 
 
-@dataclass(frozen=True, slots=True)
-class JobShape:
-    """The values of ``SHARED_FIELDS`` that a job shares with others."""
-
-    call: str | Callable[..., Any] | None
-    timeout: float | None
-    retries: int
-    retry_delay: float
-    tags: tuple[str, ...]
-    base_dir: str | None
-    keep_children: bool
-    success_codes: tuple[int, ...]
-    priority: int
-    resources: tuple[tuple[str, float], ...]
-    memory_limit: float | None
-    shell: tuple[str, ...] | None
-    default: bool
-    keep_failed_outputs: bool
-    freshness: str
-    slot_token: str | None
+#: The values of ``SHARED_FIELDS`` that a job shares with others: a frozen,
+#: slotted dataclass of those fields of ``_Declared`` (made from them: one
+#: declaration of each field; ``Job`` declares their types to type checkers).
+JobShape: type = dataclasses.make_dataclass(
+    "JobShape", [(spec.name, spec.type) for spec in dataclasses.fields(_Declared) if spec.name in SHARED_FIELDS],
+    frozen=True, slots=True)
+JobShape.__module__ = __name__
 
 
 #: The one empty read-only map that jobs without kwargs or env share.
@@ -168,7 +155,7 @@ class Job:
     depends_on: tuple[str, ...]
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
-    _shape: JobShape
+    _shape: Any  # (a JobShape)
     if TYPE_CHECKING:  # (read from the shape: see the end of this module)
         call: str | Callable[..., Any] | None
         timeout: float | None
@@ -261,10 +248,10 @@ _PYTHON_DEFAULTS = tuple((spec, _JOB_DEFAULTS.get(spec.name)) for spec in PYTHON
 _build = slot_builder(Job, Job.__slots__)
 #: The values and types of the shape made last, and the shape: the next job
 #: with the same values shares it (a file's jobs mostly do; see ``_shape_of``).
-_last_shape: tuple[tuple[Any, ...], tuple[type, ...], JobShape | None] = ((), (), None)
+_last_shape: tuple[tuple[Any, ...], tuple[type, ...], Any] = ((), (), None)
 
 
-def _shape_of(values: Mapping[str, Any]) -> JobShape:
+def _shape_of(values: Mapping[str, Any]) -> Any:
     """The shape of a job with these field values: the last one made, when
     its values are these (of the same types: ``1`` is not ``1.0``), else a new one."""
     global _last_shape
