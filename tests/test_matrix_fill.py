@@ -100,6 +100,11 @@ def test_variables_named_like_the_slots_of_the_format_strings() -> None:
     assert fields["name"] == "s-v-t-q-d-7" and fields["run"] == "echo s v"
 
 
+def test_forms_of_a_variable_whose_name_ends_in_a_dot_or_a_slash() -> None:
+    (fields,) = expand({"name": "{a..}-{b//}-{a.}", "run": "echo {b/.}"}, {"a.": ["x.tar.gz"], "b/": ["d/e.f"]})
+    assert fields["name"] == "x.tar-e.f-x.tar.gz" and fields["run"] == "echo d/e"  # {b//}: b/, basename; {b/.}: b/, no extension
+
+
 def test_unchanged_fields_are_shared_by_the_jobs_and_arguments_are_not(tmp_path: Path) -> None:
     """A million jobs keep one copy of what their template does not fill in;
     each job gets its own arguments (a call may change what it is given)."""

@@ -67,6 +67,10 @@ def slot_token(rendered: Sequence[str]) -> str:
     return token
 
 
+#: The replacement forms (see ``matrix.replacement``), longest first.
+_FORMS = ("/.", "//", "/", ".")
+
+
 def _escaped(literal: str) -> str:
     return literal.replace("{", "{{").replace("}", "}}")
 
@@ -92,10 +96,10 @@ class _Slots:
             self.token = True
             return "token"
         slot = self.by_key.get(key)
-        if slot is None:
-            name = key.rstrip("./")
+        if slot is None:  # a form of a variable (whose own name may end in "." or "/")
+            form = next(form for form in _FORMS if key.endswith(form) and key[:-len(form)] in self.names)
             slot = self.by_key[key] = f"d{len(self.derived)}"
-            self.derived.append((slot, self.names.index(name), key[len(name):]))
+            self.derived.append((slot, self.names.index(key[:-len(form)]), form))
         return slot
 
     def quoted_of(self, key: str) -> str:
