@@ -253,8 +253,14 @@ _last_shape: tuple[tuple[Any, ...], tuple[type, ...], Any] = ((), (), None)
 
 def _shape_of(values: Mapping[str, Any]) -> Any:
     """The shape of a job with these field values: the last one made, when
-    its values are these (of the same types: ``1`` is not ``1.0``), else a new one."""
+    its values are these (of the same types: ``1`` is not ``1.0``), else a
+    new one; always a new one for a job that calls a function object."""
     global _last_shape
+    call = values["call"]
+    if call is not None and type(call) is not str:
+        # A function object (an Executor's, a script's) is never kept here:
+        # once its jobs are gone, nothing of taskrunner's may hold it alive.
+        return built(JobShape, values)
     shared = tuple([values[name] for name in SHARED_FIELDS])
     last_values, last_types, shape = _last_shape
     kinds = tuple(map(type, shared))

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import gc
 import pickle
 import sys
+import weakref
 from pathlib import Path
 
 import pytest
@@ -72,3 +74,20 @@ def test_a_shape_is_shared_only_by_values_of_the_same_type() -> None:
     assert whole._shape is not fraction._shape and type(whole.retries) is int and fraction.retries is True
     again = Job(name="c", call="os:getpid", retries=1)
     assert (again.retries, again.call) == (1, "os:getpid")
+
+
+class _Holder:
+    def method(self) -> int:
+        return 1
+
+
+def test_a_job_keeps_no_function_alive_once_it_is_gone() -> None:
+    """The shape shared with the next job is never one holding a function
+    object: an Executor's caller drops its object and expects it gone (as
+    CPython's test_no_stale_references checks)."""
+    holder = _Holder()
+    alive = weakref.ref(holder)
+    jobs = [Job(name="m", call=holder.method), trusted_job(name="t", call=holder.method)]
+    del jobs, holder
+    gc.collect()
+    assert alive() is None
