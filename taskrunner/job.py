@@ -362,11 +362,12 @@ def expanded_job(checks: tuple[Field, ...], values: dict[str, Any]) -> Job:
 
 def _rebuild_job(values: tuple[Any, ...]) -> Job:
     # The values were validated when the Job was made; a worker unpickles one
-    # Job per attempt, so skip the checks and only restore the read-only maps.
+    # Job per attempt, so skip the checks and only restore the read-only maps
+    # (and a shape of its own: a job in a worker shares nothing).
     fields = dict(zip(_JOB_FIELDS, values))
     fields["kwargs"] = _read_only(fields["kwargs"])
     fields["env"] = _read_only(fields["env"])
-    fields["_shape"] = _shape_of(fields)
+    fields["_shape"] = built(JobShape, fields)
     return _build(fields)  # type: ignore[no-any-return]
 
 

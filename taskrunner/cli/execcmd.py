@@ -123,7 +123,8 @@ def jobs_for(command: list[str], values: list[list[Any]], limit: int = MAX_JOBS)
         raise TaskrunnerError(f"exec: the inputs make more than the limit of {limit:,} jobs (raise it with --max-jobs)")
     template = {"name": "{#} " + " ".join("{" + n + "}" for n in numbers), "run": text}
     try:
-        return [Job(base_dir=os.getcwd(), **fields) for fields in expand(template, variables)]
+        here = os.getcwd()  # (once, not once a job)
+        return [Job(base_dir=here, **fields) for fields in expand(template, variables)]
     except UnsafePlaceholder as error:
         message = str(error)
         if error.placeholder == "1" and "{1}" not in " ".join(command):

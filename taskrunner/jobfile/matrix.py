@@ -10,6 +10,7 @@ a value is data, never code, whatever quotes it stands in (see
 is inserted as is, and an argument that is exactly ``"{var}"`` keeps the
 value's YAML type. ``matrixfill`` expands a template with them.
 """
+
 from __future__ import annotations
 
 import math

@@ -131,9 +131,9 @@ class FillPlan:
 
     def __init__(self, template: Mapping[str, Any], names: Sequence[str]) -> None:
         self.template = dict(template)
-        self.names = list(names)
-        self._pattern = placeholder_pattern(names)
         self._slots = _Slots(names)
+        self.names = self._slots.names
+        self._pattern = placeholder_pattern(names)
         name = template["name"]
         # In a matrix, a name without placeholders is told apart by its values: name[x=1,y=a].
         self._named_by_values = bool(names) and not self._pattern.search(name)

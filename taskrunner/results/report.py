@@ -58,13 +58,17 @@ class RunReport:
         """True when every job finished ``ok`` and the run was not interrupted."""
         if self.interrupted_by is not None:
             return False
-        counts = self.counts
+        counts = self._counted
         return all(counts[status.value] == 0 for status in Status if status not in SUCCESSES)
 
-    @functools.cached_property
+    @property
     def counts(self) -> dict[str, int]:
-        """Number of jobs per status value (every status present, zeros
-        included); counted once (a report is frozen, and may hold a million results)."""
+        """Number of jobs per status value (every status present, zeros included)."""
+        return dict(self._counted)  # (a dict of the caller's own)
+
+    @functools.cached_property
+    def _counted(self) -> dict[str, int]:
+        # Counted once: a report is frozen, and may hold a million results.
         # A run's compact results count their statuses without making each result.
         tally = getattr(self.results, "status_counts", None)
         if tally is not None:
