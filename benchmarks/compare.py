@@ -225,6 +225,13 @@ def startup_workload(reps: int, scratch: str) -> None:
         contenders["parallel true ::: 1"] = lambda: subprocess.run(
             ["parallel", "true", ":::", "1"], check=True, capture_output=True
         )
+    # The floor a run cannot go below while it reads YAML through click: an
+    # interpreter that only imports the libraries every `run` needs.
+    contenders["python + library imports"] = lambda: subprocess.run(
+        [sys.executable, "-c", "import click, yaml, msgspec, multiprocessing.connection"],
+        check=True, capture_output=True,
+    )
+    contenders["python -c pass"] = lambda: subprocess.run([sys.executable, "-c", "pass"], check=True)
     compare("Start-up: a one-job run (whole command)", contenders, reps)
 
 
