@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from .fields import FIELD, PYTHON_FIELDS, Field, InvalidValue
 
 __all__ = ["OWN_FIELDS", "SHARED_FIELDS", "Job", "built", "expanded_job", "field_checks", "job_template",
-           "slot_builder", "trusted_job"]
+           "shape_of", "slot_builder", "trusted_job"]
 
 _T = TypeVar("_T")
 
@@ -234,6 +234,13 @@ class Job:
 
 for _name in SHARED_FIELDS:  # each a read-only property of the shape's value
     setattr(Job, _name, property(attrgetter(f"_shape.{_name}"), doc=f"The job's ``{_name}`` (shared: ``JobShape``)."))
+
+
+def shape_of(job: Job) -> Any:
+    """The ``JobShape`` holding ``job``'s ``SHARED_FIELDS``: the same object
+    for every job that shares them (a bulk reader may work a shape out once)."""
+    return job._shape
+
 
 _JOB_FIELDS = tuple(_Declared.__dataclass_fields__)
 _job_values = attrgetter(*_JOB_FIELDS)

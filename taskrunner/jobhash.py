@@ -25,59 +25,103 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from json.encoder import encode_basestring
 from typing import Any
 
+from .job import shape_of
 from .model import Job
 
-__all__ = ["job_hash"]
+__all__ = ["job_hash", "job_hasher"]
 
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=repr)
 
 
 def job_hash(job: Job) -> str:
     """The 16-hex-digit fingerprint of ``job``'s definition (see the module docstring)."""
-    text = _plain_definition(job)
+    return _digest(job, _shared_text(job))
+
+
+def job_hasher() -> Callable[[Job], str]:
+    """``job_hash`` for many jobs (``--resume`` hashes every job): what a job
+    shares with others through its shape (``call``, ``shell``,
+    ``success_codes``) is written out once per shape, not once per job."""
+    shared_by_shape: dict[int, _Shared | None] = {}
+    shapes: list[Any] = []  # (held, so that no id is reused while this lives)
+
+    def hash_of(job: Job) -> str:
+        shape = shape_of(job)
+        try:
+            shared = shared_by_shape[id(shape)]
+        except KeyError:
+            shared = shared_by_shape[id(shape)] = _shared_text(job)
+            shapes.append(shape)
+        return _digest(job, shared)
+
+    return hash_of
+
+
+def _digest(job: Job, shared: _Shared | None) -> str:
+    text = None if shared is None else _plain_definition(job, shared)
     if text is None:
         text = _ENCODER.encode(_definition(job))
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
-def _plain_definition(job: Job) -> str | None:
-    """The recipe's JSON text of the common job, written directly: a command
-    or a call by name, without arguments, with text values only (``--resume``
-    hashes every job: a third of the time of the encoder); None for any other.
-    The JSON encoder's own string writer writes each text, so the bytes are
-    the encoder's (a property test holds the two equal)."""
-    if job.args or job.kwargs:
+#: The recipe's JSON text of a job's shared fields, for ``_plain_definition``:
+#: ``call``, then what follows ``run`` when it is a string and when it is not.
+_Shared = tuple[str, str, str]
+
+
+def _shared_text(job: Job) -> _Shared | None:
+    """The common job's shared fields as the recipe's JSON text: a call by
+    name (or none), a shell and success codes of texts and whole numbers;
+    None for any other job."""
+    call, shell, codes = job.call, job.shell, job.success_codes
+    if not (call is None or type(call) is str) or not all(type(code) is int for code in codes):
         return None
-    call, run, cwd, env = job.call, job.run, job.cwd, job.env
-    if type(run) is str:
-        run_text = encode_basestring(run)
-    elif run is None:
-        run_text = "null"
-    elif type(run) is tuple and all(type(word) is str for word in run):
-        run_text = "[" + ",".join(map(encode_basestring, run)) + "]"
+    codes_text = "" if codes == (0,) else ',"success_codes":[' + ",".join(map(str, codes)) + "]"
+    if shell is None:
+        shell_text = ""
+    elif all(type(word) is str for word in shell):
+        shell_text = ',"shell":[' + ",".join(map(encode_basestring, shell)) + "]"
     else:
         return None
-    if not (call is None or type(call) is str) or not (cwd is None or type(cwd) is str):
+    return ("null" if call is None else encode_basestring(call)), shell_text + codes_text, codes_text
+
+
+def _plain_definition(job: Job, shared: _Shared) -> str | None:
+    """The recipe's JSON text of the common job, written directly: a command
+    or a call by name, without arguments, with text values only (a third of
+    the time of the encoder); None for any other. The JSON encoder's own
+    string writer writes each text, so the bytes are the encoder's (a
+    property test holds the two equal)."""
+    if job.args or job.kwargs:
         return None
-    if not all(type(key) is str and type(value) is str for key, value in env.items()):
+    call_text, after_text_run, after_other_run = shared
+    run, cwd, env = job.run, job.cwd, job.env
+    if type(run) is str:
+        run_text, after_run = encode_basestring(run), after_text_run
+    elif run is None:
+        run_text, after_run = "null", after_other_run
+    elif type(run) is tuple and all(type(word) is str for word in run):
+        run_text, after_run = "[" + ",".join(map(encode_basestring, run)) + "]", after_other_run
+    else:
         return None
-    parts = ['{"args":[],"call":', "null" if call is None else encode_basestring(call),
-             ',"cwd":', "null" if cwd is None else encode_basestring(cwd),
-             ',"env":{', ",".join(encode_basestring(key) + ":" + encode_basestring(env[key]) for key in sorted(env)),
-             '},"kwargs":{},"run":', run_text]
-    if job.shell is not None and type(run) is str:
-        if not all(type(word) is str for word in job.shell):
-            return None
-        parts += (',"shell":[', ",".join(map(encode_basestring, job.shell)), "]")
-    if job.success_codes != (0,):
-        if not all(type(code) is int for code in job.success_codes):
-            return None
-        parts += (',"success_codes":[', ",".join(map(str, job.success_codes)), "]")
-    parts.append("}")
-    return "".join(parts)
+    if cwd is None:
+        cwd_text = "null"
+    elif type(cwd) is str:
+        cwd_text = encode_basestring(cwd)
+    else:
+        return None
+    if not env:
+        env_text = ""
+    elif all(type(key) is str and type(value) is str for key, value in env.items()):
+        env_text = ",".join(encode_basestring(key) + ":" + encode_basestring(env[key]) for key in sorted(env))
+    else:
+        return None
+    return ('{"args":[],"call":' + call_text + ',"cwd":' + cwd_text + ',"env":{' + env_text
+            + '},"kwargs":{},"run":' + run_text + after_run + "}")
 
 
 def _definition(job: Job) -> dict[str, Any]:

@@ -151,8 +151,25 @@ def test_the_written_out_hash_text_is_the_encoders(run: Any, call: Any, cwd: Any
     recipe's JSON encoder writes (surrogates, control characters, U+2028 included)."""
     fields: dict[str, Any] = {"call": call} if call is not None else {"run": run, "success_codes": codes, "shell": shell}
     job = Job(name="j", cwd=cwd, env=env, **fields)
-    written = jobhash._plain_definition(job)
+    shared = jobhash._shared_text(job)
+    written = None if shared is None else jobhash._plain_definition(job, shared)
     assert written is not None and written == jobhash._ENCODER.encode(jobhash._definition(job))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([None, "m:f", len]), st.sampled_from([(0,), (0, 3)]),
+                          st.sampled_from([None, ("bash", "-c")]), st.sampled_from(["echo", ("echo", "x")]),
+                          st.sampled_from([(), (1,)]), st.sampled_from([None, "sub"])), max_size=12))
+def test_the_bulk_hasher_gives_each_job_its_own_hash(specs: list[tuple[Any, ...]]) -> None:
+    """``job_hasher`` works out what jobs share once per shape: every job,
+    sharing a shape with the one before it or not, still gets ``job_hash``."""
+    jobs = []
+    for number, (call, codes, shell, run, args, cwd) in enumerate(specs):
+        fields: dict[str, Any] = ({"call": call, "args": args} if call is not None
+                                  else {"run": run, "success_codes": codes, "shell": shell})
+        jobs.append(Job(name=f"j{number}", cwd=cwd, **fields))
+    hash_of = jobhash.job_hasher()
+    assert [hash_of(job) for job in jobs] == [job_hash(job) for job in jobs]
 
 
 def _result(job: Job, status: Status = Status.OK, hashed: bool = True) -> JobResult:

@@ -23,7 +23,7 @@ from array import array
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from ..jobhash import job_hash
+from ..jobhash import job_hasher
 from ..model import Job, JobResult
 
 __all__ = ["Retention", "retain"]
@@ -78,6 +78,7 @@ def retain(
     numbers = array("q")
     done: dict[str, JobResult] = {}
     foreign = 0
+    job_hash = job_hasher()
     for name, number in latest.items():
         result = previous[number]
         job = by_name.get(name)
