@@ -244,6 +244,27 @@ def test_report_and_resume_accept_a_torn_last_line_with_a_warning(cli: CliRunner
     assert len(by_name(results)) == 5
 
 
+def test_a_resume_that_keeps_every_line_appends_to_the_file_as_it_is(cli: CliRunner) -> None:
+    """Mutant: the whole file was copied to a new one (100,000 kept lines: a
+    second of a resume that ran nothing) when it already was the kept lines."""
+    jobs = write(cli.workdir / "jobs.yaml", FIVE)
+    assert cli.run("run", str(jobs)).returncode == 0
+    results = cli.workdir / RESULTS
+    before, inode = results.read_bytes(), results.stat().st_ino
+    write(jobs, FIVE + "  - {name: f, run: 'echo f'}\n")
+    resumed = cli.run("run", str(jobs), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert results.stat().st_ino == inode and results.read_bytes().startswith(before)
+    assert list(by_name(results)) == [*"abcdef"]
+    # A line the run does not keep (a job that failed) still means a new file without it.
+    write(jobs, FIVE.replace("echo c", "exit 3"))
+    assert cli.run("run", str(jobs), "--only", "c").returncode == 1
+    inode = results.stat().st_ino
+    write(jobs, FIVE)
+    assert cli.run("run", str(jobs), "--resume").returncode == 0
+    assert results.stat().st_ino != inode and list(by_name(results)) == [*"abdefc"]
+
+
 @pytest.mark.parametrize("bad", ["[1,2,3]", "NaN", '{"name": ["a"], "status": "ok"}',
                                  '{"name": "a", "status": "ok", "started": "x"}',
                                  '{"name": "a", "status": "ok", "history": [[1,2]]}'])
