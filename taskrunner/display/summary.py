@@ -151,6 +151,23 @@ class _Tally:
     timed: list[tuple[float, int, JobResult]] = field(default_factory=list)  # the slowest, as a heap
     timed_count: int = 0
 
+    def add_all(self, results: Iterable[JobResult]) -> None:
+        """``add`` each of ``results``, the common one (``ok``, one attempt)
+        without a call (a resume may show a million kept results)."""
+        timed, slowest, ok = self.timed, self.slowest, Status.OK
+        for position, result in enumerate(results):
+            if result.status is not ok or result.attempts > 1:
+                self.add(position, result)
+                continue
+            duration = result.duration
+            if not slowest or duration is None:
+                continue
+            self.timed_count += 1
+            if len(timed) < slowest:
+                heapq.heappush(timed, (duration, -position, result))
+            elif duration > timed[0][0]:  # (a tie goes to the earlier job, already in)
+                heapq.heapreplace(timed, (duration, -position, result))
+
     def add(self, position: int, result: JobResult) -> None:
         status = result.status
         if status in FAILURES:
@@ -213,8 +230,7 @@ def format_summary(
     if resumed or report.kept:
         head.append(f"resumed: kept {plural(report.kept, 'result')}, ran {plural(len(report) - report.kept, 'job')}")
     tally = _Tally(slowest)
-    for position, result in enumerate(report):
-        tally.add(position, result)
+    tally.add_all(report)
     tail = tally.skipped_lines() + tally.retried_line()
     # (Durations that round to 0.0s say nothing.)
     if tally.timed_count > 1 and max(tally.timed)[0] >= 0.05:

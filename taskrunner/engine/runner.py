@@ -281,7 +281,7 @@ class Runner:
             journal = Journal(real_path, options.results_path)
             pool = self._open_backend(preview.to_run)
             signals.on_first, signals.on_second = pool.stop_starting, pool.kill_now
-            durations = {name: r.duration for name, r in preview.last.items() if r.duration is not None}
+            durations = _earlier_durations(preview.to_run, preview.last)
             plan = Plan(preview.to_run, max_failures=options.max_failures, satisfied=done, durations=durations,
                         resources=resources)
             freshness = Freshness(jobs, preview.last, options.force)
@@ -340,8 +340,21 @@ def _places(jobs: Sequence[Job], to_run: Sequence[Job]) -> Sequence[int]:
     """The 1-based place in ``jobs`` (``{#}``) of each job of ``to_run``."""
     if len(to_run) == len(jobs):  # all of them, in order: no table needed
         return range(1, len(jobs) + 1)
+    if not to_run:  # (a resume that keeps every job)
+        return ()
     place = {job.name: seq for seq, job in enumerate(jobs, start=1)}
     return [place[job.name] for job in to_run]
+
+
+def _earlier_durations(to_run: Sequence[Job], last: Mapping[str, JobResult]) -> dict[str, float]:
+    """How long each job of ``to_run`` took when it last ran, where its line says
+    (for the critical path; a resume may keep a million lines and run none)."""
+    durations = {}
+    for job in to_run:
+        result = last.get(job.name)
+        if result is not None and result.duration is not None:
+            durations[job.name] = result.duration
+    return durations
 
 
 def _in_job_order(jobs: Sequence[Job], plan: Plan, done: Mapping[str, JobResult]) -> Sequence[JobResult]:
