@@ -58,3 +58,29 @@ def test_the_fork_server_skips_its_teardown_and_its_forked_children_keep_their_e
     assert "child exit 3" in out  # the child ran its own exit, teardown and all
     assert "teardown ran in child" in out
     assert "server" not in out
+
+
+def test_a_resume_that_keeps_every_job_starts_no_process(tmp_path: Path) -> None:
+    """Mutant: a resume that ran nothing still started multiprocessing's fork
+    server and resource tracker (and stopped them, and collected the garbage
+    of a whole run): some 50 ms of a resume that keeps 100,000 results."""
+    import subprocess
+    import sys
+
+    script = (
+        "import resource, sys, taskrunner\n"
+        "jobs = [taskrunner.Job(name=f'j{n}', run='true') for n in range(3)]\n"
+        "report = taskrunner.run(jobs, workers=2, progress=False, results=sys.argv[1], resume=True)\n"
+        "assert report.ok, report.counts\n"
+        "print(report.kept, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    )
+
+    def kept_and_children() -> list[str]:
+        done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "r.jsonl")], capture_output=True,
+                              text=True, timeout=60, check=False)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split()
+
+    kept, children = kept_and_children()
+    assert kept == "0" and children != "0"  # (the rusage sees the helpers and workers that ran)
+    assert kept_and_children() == ["3", "0"]  # every job kept, and no process ever reaped

@@ -327,6 +327,12 @@ class Runner:
         options = self.options
         if not isinstance(options.backend, str):
             return options.backend
+        if not to_run and options.backend == "local":
+            # A resume that keeps every job: no queues, no helper processes
+            # to start and stop. (Imported here: a run does not need it.)
+            from ..backends.inprocess import InProcessBackend
+
+            return InProcessBackend()
         workers = min(options.workers, max(1, len(to_run)))
         return open_backend(options.backend, workers, options.scheduler, setup=options.setup)
 
