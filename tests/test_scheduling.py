@@ -134,6 +134,23 @@ def test_priority_then_critical_path_then_file_order(tmp_path: Path) -> None:
     assert [jobs[i].name for i, _ in timed.take_due(now=0.0, limit=2)] == ["small-2", "chain-1"]
 
 
+@pytest.mark.parametrize("resume", [False, True])
+def test_a_run_weighs_each_job_by_its_duration_in_the_results_file(tmp_path: Path, resume: bool) -> None:
+    """Mutant: the earlier lines were read only for jobs with outputs, so the
+    next run (or resume) weighed every job alike and ran the chain first."""
+    jobs = [Job(name="small-1", run="true"), Job(name="small-2", run="true"), Job(name="chain-1", run="true"),
+            Job(name="chain-2", run="true", depends_on="chain-1"), Job(name="chain-3", run="true", depends_on="chain-2")]
+    results = tmp_path / "r.jsonl"
+    results.write_text("".join(json.dumps({"name": job.name, "status": "failed", "attempts": 1,
+                                           "duration": 10.0 if job.name == "small-2" else 1.0}) + "\n"
+                               for job in jobs))
+    backend = InProcessBackend()
+    report = Runner(backend=backend, results=str(results), log_dir=str(tmp_path / "logs"), progress=False,
+                    resume=resume).run(jobs)
+    assert report.ok
+    assert [a.job.name for a in backend.ran][:2] == ["small-2", "chain-1"]
+
+
 def test_the_runner_dispatches_in_that_order_and_records_uptodate_as_success(tmp_path: Path) -> None:
     (tmp_path / "made.txt").write_text("x")
     backend = InProcessBackend()

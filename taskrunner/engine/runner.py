@@ -367,9 +367,11 @@ def _in_job_order(jobs: Sequence[Job], plan: Plan, done: Mapping[str, JobResult]
     """The final results of the run and those kept from earlier (``done``), in ``jobs`` order."""
     if not done and len(plan.jobs) == len(jobs):  # every job was planned, in order
         return ResultsView(plan.final)
-    planned = plan.results()
-    finals = {result.name: result for result in planned if result is not None}
-    finals.update(done)
+    if not plan.jobs:  # (a resume that keeps every job)
+        finals: Mapping[str, JobResult] = done
+    else:
+        finals = {result.name: result for result in plan.results() if result is not None}
+        finals.update(done)
     return tuple(finals[job.name] for job in jobs if job.name in finals)
 
 

@@ -24,8 +24,8 @@ class RunPreview:
     to_run: Sequence[Job]
     retention: Retention
     notes: tuple[str, ...]
-    #: Each job's last line in the results file, when it was read (for the
-    #: up-to-date check and the critical-path estimate).
+    #: Each job's last line in the results file, when it was read and the
+    #: run needs it (for the up-to-date check and the critical-path estimate).
     last: dict[str, JobResult] = dataclasses.field(default_factory=dict)
 
 
@@ -57,8 +57,10 @@ def preview_run(
         previous = read_quietly(results_path)  # only the durations, to order by critical path
     if retention.foreign:
         notes.append(f"kept {retention.foreign} result{'' if retention.foreign == 1 else 's'} of jobs not in {source or 'the job list'}")
-    last = {result.name: result for result in previous}
-    return RunPreview(retention.to_run(jobs, select), retention, tuple(notes), last)
+    to_run = retention.to_run(jobs, select)
+    # (A resume that keeps every job of a matrix needs no table of them.)
+    last = {result.name: result for result in previous} if wants_last or to_run else {}
+    return RunPreview(to_run, retention, tuple(notes), last)
 
 
 def read_quietly(path: str) -> list[JobResult]:

@@ -56,6 +56,8 @@ class Retention:
         """The jobs that run: the selected ones without a kept success."""
         if select is None and not self.done:
             return jobs  # all of them (no copy: a run may have a million jobs)
+        if select is None and len(self.done) == len(jobs):
+            return []  # none of them (``done`` holds only names of ``jobs``)
         return [job for job in jobs if (select is None or job.name in select) and job.name not in self.done]
 
 
