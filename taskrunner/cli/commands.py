@@ -7,7 +7,6 @@ which ``run`` and ``exec`` share).
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import sys
@@ -24,6 +23,7 @@ from ..engine.selection import default_selection, dependency_order, select_jobs,
 from ..errors import SpecError, TaskrunnerError
 from ..jobfile.spec import MAX_JOBS, JobFile, load_job_file
 from ..model import Job
+from ..owner import own_the_process
 from ..paths import default_results, logs_for
 from ..results.journal import read_results
 from ..results.livefile import read_live
@@ -61,7 +61,7 @@ def _load(path: str, max_jobs: int = MAX_JOBS) -> JobFile:
     # from walking them again and again (with 50,000 jobs, ordering them for
     # `list` took 1.5 s, nearly all of it in collections). The command owns
     # this process, so freezing is safe here (the Python API does not do it).
-    gc.freeze()
+    own_the_process()
     return spec
 
 

@@ -12,7 +12,6 @@ reports every problem found at once — nothing runs on an invalid file.
 from __future__ import annotations
 
 import dataclasses
-import gc
 import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -26,6 +25,7 @@ from ..engine.fileorder import unmade_inputs, with_file_dependencies
 from ..errors import SpecError, SpecProblem
 from ..fields import CHECKS, DEFAULTABLE, JOB_KEYS, non_empty_string, positive_int, resources_value
 from ..job import Job, expanded_job, field_checks, job_template, trusted_job
+from ..owner import many_objects
 from ..sources import Source, SourceError
 from . import matrix
 from .envfile import read_env_file
@@ -87,13 +87,12 @@ def load_job_file(path: str | os.PathLike[str], *, max_jobs: int = MAX_JOBS) -> 
     # The loader makes a few objects per YAML node; the cyclic garbage
     # collector, triggered again and again by them, took most of the time of
     # a large file (4.3 of 5 s for 50,000 jobs). Nothing here makes cycles.
-    collecting = gc.isenabled()
-    gc.disable()
     try:
-        try:
-            reader, job_file = _read(path, text, max_jobs, from_stdin, streamed=True)
-        except ReadWhole:  # a top-level key after the jobs, which were read without it
-            reader, job_file = _read(path, text, max_jobs, from_stdin, streamed=False)
+        with many_objects():
+            try:
+                reader, job_file = _read(path, text, max_jobs, from_stdin, streamed=True)
+            except ReadWhole:  # a top-level key after the jobs, which were read without it
+                reader, job_file = _read(path, text, max_jobs, from_stdin, streamed=False)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -107,9 +106,6 @@ def load_job_file(path: str | os.PathLike[str], *, max_jobs: int = MAX_JOBS) -> 
         raise SpecError(SpecProblem(path, None, f"invalid YAML: {' '.join(str(error).split())}")) from None
     except RecursionError:
         raise SpecError(SpecProblem(path, None, "invalid YAML: nested too deeply")) from None
-    finally:
-        if collecting:
-            gc.enable()
     if reader.problems:
         raise SpecError(reader.problems)
     assert job_file is not None

@@ -23,7 +23,6 @@ The rules (README, "The results file"):
 from __future__ import annotations
 
 import errno
-import gc
 import json
 import logging
 import math
@@ -35,7 +34,7 @@ from typing import Any
 
 from ..errors import ResultsFileError, ResultsWriteError
 from ..model import JobResult
-from ..owner import Owner
+from ..owner import Owner, many_objects
 from .resultline import parse_result_line
 
 log = logging.getLogger("taskrunner.results")
@@ -227,10 +226,8 @@ def read_results(path: str, on_warning: Callable[[str], None] | None = None) -> 
     # A result is a few objects; the cyclic garbage collector, triggered
     # again and again by them, would walk every result read so far (a sixth
     # of the time of 100,000 lines). Nothing here makes a cycle.
-    collecting = gc.isenabled()
-    gc.disable()
     try:
-        with open(path, "rb") as handle:
+        with many_objects(), open(path, "rb") as handle:
             for number, raw in enumerate(handle, start=1):
                 if not raw.endswith(b"\n"):
                     if on_warning is not None:
@@ -244,9 +241,6 @@ def read_results(path: str, on_warning: Callable[[str], None] | None = None) -> 
                     raise ResultsFileError(f"{path}:{number}: {error}") from None
     except OSError as error:
         raise ResultsFileError(f"{path}: cannot read results file: {error.strerror}") from None
-    finally:
-        if collecting:
-            gc.enable()
     return results
 
 
