@@ -152,21 +152,26 @@ class _Tally:
     timed_count: int = 0
 
     def add_all(self, results: Iterable[JobResult]) -> None:
-        """``add`` each of ``results``, the common one (``ok``, one attempt)
-        without a call (a resume may show a million kept results)."""
-        timed, slowest, ok = self.timed, self.slowest, Status.OK
+        """``add`` each of ``results`` (in order), the common one (``ok``, one
+        attempt) straight to the slowest (a resume may show a million)."""
+        ok = Status.OK
         for position, result in enumerate(results):
-            if result.status is not ok or result.attempts > 1:
+            if result.status is ok and result.attempts <= 1:
+                self._time(position, result)
+            else:
                 self.add(position, result)
-                continue
-            duration = result.duration
-            if not slowest or duration is None:
-                continue
-            self.timed_count += 1
-            if len(timed) < slowest:
-                heapq.heappush(timed, (duration, -position, result))
-            elif duration > timed[0][0]:  # (a tie goes to the earlier job, already in)
-                heapq.heapreplace(timed, (duration, -position, result))
+
+    def _time(self, position: int, result: JobResult) -> None:
+        """Count ``result`` among the slowest, if it has a duration. (Positions
+        come in order, so a tie goes to the earlier job, already in.)"""
+        duration = result.duration
+        if not self.slowest or duration is None:
+            return
+        self.timed_count += 1
+        if len(self.timed) < self.slowest:
+            heapq.heappush(self.timed, (duration, -position, result))
+        elif duration > self.timed[0][0]:
+            heapq.heapreplace(self.timed, (duration, -position, result))
 
     def add(self, position: int, result: JobResult) -> None:
         status = result.status
@@ -179,13 +184,8 @@ class _Tally:
             if len(self.retried) < EXAMPLES:
                 self.retried.append(result)
         # Only jobs that ran to an end are "slowest" (not cancelled, skipped or up to date).
-        if self.slowest and result.duration is not None and (status is Status.OK or status in FAILURES):
-            self.timed_count += 1
-            entry = (result.duration, -position, result)
-            if len(self.timed) < self.slowest:
-                heapq.heappush(self.timed, entry)
-            elif entry > self.timed[0]:
-                heapq.heapreplace(self.timed, entry)
+        if status is Status.OK or status in FAILURES:
+            self._time(position, result)
 
     def skipped_lines(self) -> list[str]:
         by_cause: dict[str, list[str]] = {}

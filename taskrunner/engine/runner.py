@@ -277,7 +277,8 @@ class Runner:
                 remove_stale_logs(options.log_dir, lambda: {log_file_stem(job.name) for job in jobs})
             # Nothing has changed yet; from here on the file is ours.
             kept = preview.retention
-            replace_results(real_path, kept.lines, options.results_path, numbers=kept.numbers)
+            if not kept.keeps_the_whole_file:  # (else it already is the new file: it is appended to)
+                replace_results(real_path, kept.lines, options.results_path, numbers=kept.numbers)
             journal = Journal(real_path, options.results_path)
             pool = self._open_backend(preview.to_run)
             signals.on_first, signals.on_second = pool.stop_starting, pool.kill_now

@@ -252,12 +252,7 @@ def replace_results(path: str, results: list[JobResult], shown: str | None = Non
     ``numbers``: the 0-based numbers of the lines of ``path`` that ``results``
     were read from (ascending): those lines are copied as they are, not
     encoded again (a kept line keeps its bytes, at a fraction of the cost).
-    A file that already is exactly those lines (``--resume`` keeping every
-    line) is left as it is.
     """
-    if numbers and numbers[-1] == len(numbers) - 1 and _holds_lines(path, len(numbers)):
-        log.debug("results file %s already holds the %d kept lines: left as it is", shown or path, len(numbers))
-        return
     # (The moment a test kills the run at, to prove a kill here loses nothing.)
     log.debug("rewriting results file %s: %d lines, through a temporary file", shown or path, len(results))
     folder = os.path.dirname(os.path.abspath(path))
@@ -280,19 +275,6 @@ def replace_results(path: str, results: list[JobResult], shown: str | None = Non
         except OSError:
             pass
         raise _write_error(shown or path, error) from None
-
-
-def _holds_lines(path: str, count: int) -> bool:
-    """Whether ``path`` is ``count`` whole lines and nothing more."""
-    newlines, last = 0, b""
-    try:
-        with open(path, "rb") as handle:
-            while chunk := handle.read(1 << 20):
-                newlines += chunk.count(b"\n")
-                last = chunk
-    except OSError:
-        return False  # (the rewrite says what is wrong)
-    return newlines == count and last.endswith(b"\n")
 
 
 def _copy_lines(path: str, numbers: Sequence[int], fd: int) -> None:

@@ -48,11 +48,13 @@ def preview_run(
     previous: list[JobResult] = []
     # Jobs with outputs are up to date only if their last line agrees.
     wants_last = not force and any(job.outputs for job in jobs)
-    if (resume or select is not None or wants_last) and os.path.exists(results_path):
-        previous = read_results(results_path, on_warning=notes.append)
+    read = (resume or select is not None or wants_last) and os.path.exists(results_path)
+    if read:
+        previous = read_results(results_path, on_warning=notes.append)  # (its one warning: a torn last line)
     else:
         check_replaceable(results_path)
-    retention = retain(previous, jobs, resume=resume, select=select)
+    retention = retain(previous, jobs, resume=resume, select=select,
+                       whole_lines=len(previous) if read and not notes else None)
     if not previous and any(job.depends_on for job in jobs) and os.path.exists(results_path):
         previous = read_quietly(results_path)  # only the durations, to order by critical path
     if retention.foreign:

@@ -38,19 +38,29 @@ class Retention:
     run (``--resume``: they do not run again); ``foreign``: how many kept
     lines belong to jobs that are not in the job list; ``numbers``: where
     each of ``lines`` is in the file (0-based line numbers, ascending), so
-    that the new file can start with those lines' own bytes.
+    that the new file can start with those lines' own bytes;
+    ``whole_lines``: how many lines the file had, when it was read and all
+    of them were whole (None: not read, or it ended in a torn line).
     """
 
     lines: list[JobResult]
     done: dict[str, JobResult]
     foreign: int
     numbers: array[int]
+    whole_lines: int | None = None
+
+    @property
+    def keeps_the_whole_file(self) -> bool:
+        """Whether ``lines`` are every line of the file as it was read: then
+        the new file is that file as it is (nothing to copy)."""
+        return self.whole_lines is not None and len(self.numbers) == self.whole_lines
 
     def without(self, names: Collection[str]) -> Retention:
         """The same, less the lines and kept successes of ``names``."""
         done = {name: line for name, line in self.done.items() if name not in names}
         pairs = [(line, number) for line, number in zip(self.lines, self.numbers) if line.name not in names]
-        return Retention([line for line, _ in pairs], done, self.foreign, array("q", [number for _, number in pairs]))
+        return Retention([line for line, _ in pairs], done, self.foreign, array("q", [number for _, number in pairs]),
+                         self.whole_lines)
 
     def to_run(self, jobs: Sequence[Job], select: Collection[str] | None) -> Sequence[Job]:
         """The jobs that run: the selected ones without a kept success."""
@@ -62,11 +72,13 @@ class Retention:
 
 
 def retain(
-    previous: Sequence[JobResult], jobs: Sequence[Job], *, resume: bool, select: Collection[str] | None
+    previous: Sequence[JobResult], jobs: Sequence[Job], *, resume: bool, select: Collection[str] | None,
+    whole_lines: int | None = None,
 ) -> Retention:
     """Decide which of ``previous`` (the file's lines) a run of ``jobs`` keeps.
 
-    ``select``: the names of the jobs that run (None: all of them).
+    ``select``: the names of the jobs that run (None: all of them);
+    ``whole_lines``: see ``Retention``.
     """
     if not resume and select is None:
         return Retention([], {}, 0, array("q"))
@@ -94,4 +106,4 @@ def retain(
             continue
         kept.append(result)
         numbers.append(number)
-    return Retention(kept, done, foreign, numbers)
+    return Retention(kept, done, foreign, numbers, whole_lines)
