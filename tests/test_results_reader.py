@@ -42,46 +42,42 @@ def test_good_lines_read_back_exactly(tmp_path: Path) -> None:
     assert second.status is Status.FAILED and second.job_hash is None
 
 
-def test_results_read_are_not_left_for_a_young_collection_to_walk(tmp_path: Path) -> None:
-    """Mutant: 100,000 results read were left young, and the first young
-    collection after the read walked them all (50 ms), finding nothing."""
-    import gc
-
-    path = results_file(tmp_path, *(json.dumps({**GOOD, "name": f"j{n}"}) for n in range(200)))
-    assert gc.get_freeze_count() == 0  # (a program that froze nothing)
-    results = read_results(str(path))
-    young = {id(obj) for generation in (0, 1) for obj in gc.get_objects(generation)}
-    assert not any(id(result) in young for result in results)
-    assert gc.get_freeze_count() == 0 and gc.isenabled()
-    # A program that froze objects of its own keeps them frozen (and ours stay young).
-    own = [object()]
-    gc.freeze()
-    try:
-        results = read_results(str(path))
-        collected = {id(obj) for generation in (0, 1, 2) for obj in gc.get_objects(generation)}
-        assert id(own) not in collected and gc.get_freeze_count() > 0
-        assert all(id(result) in collected for result in results)
-    finally:
-        gc.unfreeze()
-
-
-def test_a_command_freezes_what_it_reads(tmp_path: Path) -> None:
+def _after_a_read(path: Path, before: str, after: str) -> str:
+    """What ``after`` prints once a fresh interpreter has run ``before`` and
+    read the results file at ``path`` into ``results`` (the collector's state
+    is the whole process's, and this test's own has run commands in it)."""
     import subprocess
     import sys
 
-    path = results_file(tmp_path, *(json.dumps({**GOOD, "name": f"j{n}"}) for n in range(200)))
     script = ("import gc, sys\n"
               "from taskrunner.owner import own_the_process\n"
               "from taskrunner.results.journal import read_results\n"
-              "own_the_process()\n"
-              "before = gc.get_freeze_count()\n"
+              f"{before}\n"
               "results = read_results(sys.argv[1])\n"
-              "print(gc.get_freeze_count() - before, gc.isenabled())\n")
+              f"{after}\n")
     done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=60,
                           check=False)
     assert done.returncode == 0, done.stderr
-    grown, enabled = done.stdout.split()
-    assert int(grown) >= 200 and enabled == "True"
+    return done.stdout.strip()
+
+
+YOUNG = "young = {id(obj) for generation in (0, 1) for obj in gc.get_objects(generation)}"
+
+
+def test_results_read_are_not_left_for_a_young_collection_to_walk(tmp_path: Path) -> None:
+    """Mutant: 100,000 results read were left young, and the first young
+    collection after the read walked them all (50 ms), finding nothing."""
+    path = results_file(tmp_path, *(json.dumps({**GOOD, "name": f"j{n}"}) for n in range(200)))
+    # A program that froze nothing: the results are old, nothing is frozen.
+    assert _after_a_read(path, "", f"{YOUNG}\nprint(sum(id(r) in young for r in results), gc.get_freeze_count(), "
+                                   "gc.isenabled())") == "0 0 True"
+    # A program that froze objects of its own: they stay frozen, the results stay young.
+    assert _after_a_read(path, "own = [object()]\ngc.freeze()",
+                         "seen = {id(obj) for generation in (0, 1, 2) for obj in gc.get_objects(generation)}\n"
+                         f"{YOUNG}\nprint(id(own) in seen, all(id(r) in young for r in results))") == "False True"
+    # A command's process: the results are frozen.
+    assert _after_a_read(path, "own_the_process()\nfrozen = gc.get_freeze_count()",
+                         "print(gc.get_freeze_count() - frozen >= len(results) == 200, gc.isenabled())") == "True True"
 
 
 def test_a_torn_last_line_is_ignored_with_a_warning(tmp_path: Path) -> None:
