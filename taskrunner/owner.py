@@ -64,8 +64,9 @@ def many_objects() -> Iterator[None]:
     collection would walk them all (50 ms for 100,000 results), finding
     nothing. In a command's process they are frozen; in a program's they
     go to the oldest generation without a pass (``gc.freeze`` then
-    ``gc.unfreeze``), unless the program froze objects of its own, which
-    unfreezing would undo (then they stay young)."""
+    ``gc.unfreeze``), unless objects are frozen already (the program's own,
+    or, on Python 3.12, the interpreter's from its start), which unfreezing
+    would undo: then they stay young."""
     collecting = gc.isenabled()
     gc.disable()
     try:
