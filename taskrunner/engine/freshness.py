@@ -267,8 +267,8 @@ def without_stale(preview: RunPreview, jobs: Sequence[Job], force: bool = False)
     rule, as a plain run applies it), and a kept job depending on one that runs
     again. A job without outputs keeps its success unless a dependency reruns."""
     done = preview.retention.done
-    # (A cheap look first: most large runs have no outputs at all.)
-    if not done or not any(job.outputs for job in jobs) or not any(job.outputs for job in jobs if job.name in done):
+    # (``outputs`` first: most large runs have none, and then no name is looked up.)
+    if not done or not any(job.outputs and job.name in done for job in jobs):
         return preview
     freshness = Freshness(jobs, preview.last, force)
     running = {job.name for job in preview.to_run}
