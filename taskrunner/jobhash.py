@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable
 from json.encoder import encode_basestring
 from typing import Any
@@ -75,10 +76,11 @@ _Shared = tuple[str, str, str]
 
 def _shared_text(job: Job) -> _Shared | None:
     """The common job's shared fields as the recipe's JSON text: a call by
-    name (or none), a shell and success codes of texts and whole numbers;
-    None for any other job."""
+    name (text or a function named by its module; or none), a shell and
+    success codes of texts and whole numbers; None for any other job."""
     call, shell, codes = job.call, job.shell, job.success_codes
-    if not (call is None or type(call) is str) or not all(type(code) is int for code in codes):
+    call_text = None if call is None else _call_text(call)
+    if (call is not None and call_text is None) or not all(type(code) is int for code in codes):
         return None
     codes_text = "" if codes == (0,) else ',"success_codes":[' + ",".join(map(str, codes)) + "]"
     if shell is None:
@@ -87,17 +89,40 @@ def _shared_text(job: Job) -> _Shared | None:
         shell_text = ',"shell":[' + ",".join(map(encode_basestring, shell)) + "]"
     else:
         return None
-    return ("null" if call is None else encode_basestring(call)), shell_text + codes_text, codes_text
+    return ("null" if call_text is None else encode_basestring(call_text)), shell_text + codes_text, codes_text
+
+
+def _call_text(call: Any) -> str | None:
+    """What the recipe writes for ``call``: its text, or ``"module:qualname"``
+    of a function; None for one that travels by value (hashed by its code)."""
+    if isinstance(call, str):
+        return call
+    module, qualname = getattr(call, "__module__", "?"), getattr(call, "__qualname__", repr(call))
+    # A function that travels by value (a lambda, a closure, one of the
+    # script) is what its code and captured values are, not its name.
+    return None if module == "__main__" or "<" in qualname else f"{module}:{qualname}"
 
 
 def _plain_definition(job: Job, shared: _Shared) -> str | None:
     """The recipe's JSON text of the common job, written directly: a command
-    or a call by name, without arguments, with text values only (a third of
-    the time of the encoder); None for any other. The JSON encoder's own
-    string writer writes each text, so the bytes are the encoder's (a
-    property test holds the two equal)."""
-    if job.args or job.kwargs:
-        return None
+    or a call by name, with text values and arguments that are JSON scalars
+    (a third of the time of the encoder); None for any other. The JSON
+    encoder's own writers write each value, so the bytes are the encoder's
+    (a property test holds the two equal)."""
+    args, kwargs = job.args, job.kwargs
+    args_text = kwargs_text = ""
+    if args:
+        texts = [_scalar_text(value) for value in args]
+        if None in texts:
+            return None
+        args_text = ",".join(texts)  # type: ignore[arg-type]
+    if kwargs:
+        if not all(type(key) is str for key in kwargs):
+            return None
+        pairs = [(key, _scalar_text(kwargs[key])) for key in sorted(kwargs)]  # (the encoder sorts keys)
+        if any(text is None for _, text in pairs):
+            return None
+        kwargs_text = ",".join(encode_basestring(key) + ":" + text for key, text in pairs)  # type: ignore[operator]
     call_text, after_text_run, after_other_run = shared
     run, cwd, env = job.run, job.cwd, job.env
     if type(run) is str:
@@ -120,18 +145,38 @@ def _plain_definition(job: Job, shared: _Shared) -> str | None:
         env_text = ",".join(encode_basestring(key) + ":" + encode_basestring(env[key]) for key in sorted(env))
     else:
         return None
-    return ('{"args":[],"call":' + call_text + ',"cwd":' + cwd_text + ',"env":{' + env_text
-            + '},"kwargs":{},"run":' + run_text + after_run + "}")
+    return ('{"args":[' + args_text + '],"call":' + call_text + ',"cwd":' + cwd_text + ',"env":{' + env_text
+            + '},"kwargs":{' + kwargs_text + '},"run":' + run_text + after_run + "}")
+
+
+_INT_TEXT = int.__repr__
+_FLOAT_TEXT = float.__repr__
+
+
+def _scalar_text(value: Any) -> str | None:
+    """The JSON encoder's text of a text, a whole number, a finite float,
+    a bool or None (exact types: a subclass may write itself otherwise);
+    None for any other value."""
+    kind = type(value)
+    if kind is str:
+        return encode_basestring(value)
+    if kind is int:
+        return _INT_TEXT(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if kind is float and math.isfinite(value):
+        return _FLOAT_TEXT(value)
+    return None
 
 
 def _definition(job: Job) -> dict[str, Any]:
     """What the hash covers, as the recipe's JSON object (see the module docstring)."""
     call = job.call
-    if call is not None and not isinstance(call, str):
-        module, qualname = getattr(call, "__module__", "?"), getattr(call, "__qualname__", repr(call))
-        # A function that travels by value (a lambda, a closure, one of the
-        # script) is what its code and captured values are, not its name.
-        call = f"by value {_code_hash(call)}" if module == "__main__" or "<" in qualname else f"{module}:{qualname}"
+    if call is not None:
+        text = _call_text(call)
+        call = f"by value {_code_hash(call)}" if text is None else text
     definition = {
         "run": list(job.run) if isinstance(job.run, tuple) else job.run,
         "call": call,
