@@ -76,21 +76,30 @@ def _no_op(command: list[str], folder: str) -> None:
         raise RuntimeError(f"taskrunner rebuilt something: {said}")
 
 
+#: The resume workload's jobs: a command, and a call with an argument (its
+#: hash text has the argument in it).
+RESUME_JOBS = {
+    "commands": '{name: "j{n}", run: "true", matrix: {n: {range: [0, 100000]}}}',
+    "calls with args": '{name: "c{n}", call: "operator:truth", args: ["{n}"], matrix: {n: {range: [0, 100000]}}}',
+}
+
+
 def resume_workload(reps: int, scratch: str, compare: Callable[..., None], command: Callable[..., list[str]]) -> None:
     """``run --resume`` of a 100,000-job range matrix whose every job is kept,
     against ``validate`` of the same file (reading it is the floor)."""
-    job_file = os.path.join(scratch, "resume100k.yaml")
-    with open(job_file, "w") as handle:
-        handle.write('jobs:\n  - {name: "j{n}", run: "true", matrix: {n: {range: [0, 100000]}}}\n')
-    results = os.path.join(scratch, "resume100k.jsonl")
-    run = command("run", job_file, "--no-progress", "--max-jobs", "100000", "--results", results,
-                  "--log-dir", os.path.join(scratch, "resume-logs"))
-    subprocess.run(run, check=True, capture_output=True)
-    compare("--resume of a 100,000-job matrix, all kept (whole command)", {
-        "taskrunner": lambda: subprocess.run([*run, "--resume"], check=True, capture_output=True),
-        "validate": lambda: subprocess.run(command("validate", job_file, "--max-jobs", "100000"), check=True,
-                                           capture_output=True),
-    }, reps)
+    for number, (what, job) in enumerate(RESUME_JOBS.items()):
+        job_file = os.path.join(scratch, f"resume100k-{number}.yaml")
+        with open(job_file, "w") as handle:
+            handle.write(f"jobs:\n  - {job}\n")
+        results = os.path.join(scratch, f"resume100k-{number}.jsonl")
+        run = command("run", job_file, "--no-progress", "--max-jobs", "100000", "--results", results,
+                      "--log-dir", os.path.join(scratch, f"resume-logs-{number}"))
+        subprocess.run(run, check=True, capture_output=True)
+        compare(f"--resume of a 100,000-job matrix of {what}, all kept (whole command)", {
+            "taskrunner": lambda run=run: subprocess.run([*run, "--resume"], check=True, capture_output=True),
+            "validate": lambda job_file=job_file: subprocess.run(
+                command("validate", job_file, "--max-jobs", "100000"), check=True, capture_output=True),
+        }, reps)
 
 
 if __name__ == "__main__":
