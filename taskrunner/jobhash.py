@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -109,20 +109,11 @@ def _plain_definition(job: Job, shared: _Shared) -> str | None:
     (a third of the time of the encoder); None for any other. The JSON
     encoder's own writers write each value, so the bytes are the encoder's
     (a property test holds the two equal)."""
-    args, kwargs = job.args, job.kwargs
-    args_text = kwargs_text = ""
-    if args:
-        texts = [_scalar_text(value) for value in args]
-        if None in texts:
-            return None
-        args_text = ",".join(texts)  # type: ignore[arg-type]
-    if kwargs:
-        if not all(type(key) is str for key in kwargs):
-            return None
-        pairs = [(key, _scalar_text(kwargs[key])) for key in sorted(kwargs)]  # (the encoder sorts keys)
-        if any(text is None for _, text in pairs):
-            return None
-        kwargs_text = ",".join(encode_basestring(key) + ":" + text for key, text in pairs)  # type: ignore[operator]
+    args_texts = _scalar_texts(job.args) if job.args else []
+    kwargs_text = _kwargs_text(job.kwargs) if job.kwargs else ""
+    if args_texts is None or kwargs_text is None:
+        return None
+    args_text = ",".join(args_texts)
     call_text, after_text_run, after_other_run = shared
     run, cwd, env = job.run, job.cwd, job.env
     if type(run) is str:
@@ -151,6 +142,27 @@ def _plain_definition(job: Job, shared: _Shared) -> str | None:
 
 _INT_TEXT = int.__repr__
 _FLOAT_TEXT = float.__repr__
+
+
+def _kwargs_text(kwargs: Mapping[str, Any]) -> str | None:
+    """The JSON encoder's text of the members of ``kwargs`` (keys sorted, as
+    the recipe's encoder sorts them), when every value is a JSON scalar."""
+    if not all(type(key) is str for key in kwargs):
+        return None
+    keys = sorted(kwargs)
+    texts = _scalar_texts([kwargs[key] for key in keys])
+    return None if texts is None else ",".join(encode_basestring(key) + ":" + text for key, text in zip(keys, texts))
+
+
+def _scalar_texts(values: Iterable[Any]) -> list[str] | None:
+    """``_scalar_text`` of each of ``values``; None if one has none."""
+    texts = []
+    for value in values:
+        text = _scalar_text(value)
+        if text is None:
+            return None
+        texts.append(text)
+    return texts
 
 
 def _scalar_text(value: Any) -> str | None:
