@@ -33,10 +33,6 @@ def fast(line: str) -> JobResult | None:
         decoded = _LINE_DECODER.decode(line.encode("utf-8", "surrogatepass"))
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
-    if decoded.returncode is not None and not -(2**63) <= decoded.returncode < 2**63:
-        return None
-    if decoded.max_rss is not None and decoded.max_rss >= 2**63:
-        return None
     return resultline.rebuilt_result(msgspec.structs.astuple(decoded))
 
 

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import heapq
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ..model import FAILURES, JobResult, Status, skipped_after
 from ..paths import shown_path
+from ..results.lazyresults import Brief, LazyResults
 from ..results.livefile import LiveState, live_path
 from ..results.report import RunReport
 from .showtext import duration_text, plural, printable, shown
@@ -141,39 +142,40 @@ def _root_cause(result: JobResult, skipped: dict[str, JobResult]) -> str:
 
 @dataclass
 class _Tally:
-    """One pass over a report (it may hold a million results): what is shown."""
+    """One pass over a run's results (it may hold a million): what is shown."""
 
+    results: Sequence[JobResult]
     slowest: int
     causes: dict[tuple[str, ...], _Cause] = field(default_factory=dict)
     skipped: dict[str, JobResult] = field(default_factory=dict)
     retried: list[JobResult] = field(default_factory=list)
     retried_count: int = 0
-    timed: list[tuple[float, int, JobResult]] = field(default_factory=list)  # the slowest, as a heap
+    timed: list[tuple[float, int]] = field(default_factory=list)  # (duration, -position) of the slowest, as a heap
     timed_count: int = 0
 
-    def add_all(self, results: Iterable[JobResult]) -> None:
-        """``add`` each of ``results`` (in order), the common one (``ok``, one
-        attempt) straight to the slowest (a resume may show a million)."""
-        ok = Status.OK
-        for position, result in enumerate(results):
-            if result.status is ok and result.attempts <= 1:
-                self._time(position, result)
-            else:
-                self.add(position, result)
+    def add_all(self) -> None:
+        """Tally each result (in order). The common one (``ok``, one attempt)
+        only counts among the slowest, and a compact store's is never made
+        (a resume may show a million)."""
+        results = self.results
+        briefs: Iterable[Brief] = (
+            results.briefs() if isinstance(results, LazyResults)
+            else ((result.status, result.attempts, result.duration) for result in results)
+        )
+        slowest, timed = self.slowest, self.timed
+        for position, (status, attempts, duration) in enumerate(briefs):
+            if (status != "ok" or attempts > 1) and not self._add(results[position]):
+                continue
+            if duration is not None and slowest:
+                # Among the slowest? (Positions come in order: a tie goes to the earlier job, already in.)
+                self.timed_count += 1
+                if len(timed) < slowest:
+                    heapq.heappush(timed, (duration, -position))
+                elif duration > timed[0][0]:
+                    heapq.heapreplace(timed, (duration, -position))
 
-    def _time(self, position: int, result: JobResult) -> None:
-        """Count ``result`` among the slowest, if it has a duration. (Positions
-        come in order, so a tie goes to the earlier job, already in.)"""
-        duration = result.duration
-        if not self.slowest or duration is None:
-            return
-        self.timed_count += 1
-        if len(self.timed) < self.slowest:
-            heapq.heappush(self.timed, (duration, -position, result))
-        elif duration > self.timed[0][0]:
-            heapq.heapreplace(self.timed, (duration, -position, result))
-
-    def add(self, position: int, result: JobResult) -> None:
+    def _add(self, result: JobResult) -> bool:
+        """Tally an uncommon ``result``; True if it counts among the slowest."""
         status = result.status
         if status in FAILURES:
             self.causes.setdefault(failure_cause(result), _Cause()).results.append(result)
@@ -184,8 +186,11 @@ class _Tally:
             if len(self.retried) < EXAMPLES:
                 self.retried.append(result)
         # Only jobs that ran to an end are "slowest" (not cancelled, skipped or up to date).
-        if status is Status.OK or status in FAILURES:
-            self._time(position, result)
+        return status is Status.OK or status in FAILURES
+
+    def slowest_results(self) -> list[JobResult]:
+        """The slowest results, slowest first."""
+        return [self.results[-negative] for _, negative in sorted(self.timed, reverse=True)]
 
     def skipped_lines(self) -> list[str]:
         by_cause: dict[str, list[str]] = {}
@@ -229,13 +234,12 @@ def format_summary(
         head.append(report.output_lost)
     if resumed or report.kept:
         head.append(f"resumed: kept {plural(report.kept, 'result')}, ran {plural(len(report) - report.kept, 'job')}")
-    tally = _Tally(slowest)
-    tally.add_all(report)
+    tally = _Tally(report.results, slowest)
+    tally.add_all()
     tail = tally.skipped_lines() + tally.retried_line()
     # (Durations that round to 0.0s say nothing.)
     if tally.timed_count > 1 and max(tally.timed)[0] >= 0.05:
-        slow = [result for _, _, result in sorted(tally.timed, reverse=True)]
-        tail.append("slowest: " + ", ".join(f"{shown(r.name)} {r.duration:.1f}s" for r in slow))
+        tail.append("slowest: " + ", ".join(f"{shown(r.name)} {r.duration:.1f}s" for r in tally.slowest_results()))
     results_hint = shown_path(report.results_path) if report.results_path else "RESULTS"
     if report.results_path:
         tail.append(f"results: {results_hint}")

@@ -37,6 +37,7 @@ from ..results.journal import (
     check_results_path,
     replace_results,
 )
+from ..results.lazyresults import KeptByName
 from ..results.livefile import LiveFile
 from ..results.report import RunReport
 from ..results.resultslock import ResultsLock
@@ -368,11 +369,10 @@ def _in_job_order(jobs: Sequence[Job], plan: Plan, done: Mapping[str, JobResult]
     """The final results of the run and those kept from earlier (``done``), in ``jobs`` order."""
     if not done and len(plan.jobs) == len(jobs):  # every job was planned, in order
         return ResultsView(plan.final)
-    if not plan.jobs:  # (a resume that keeps every job)
-        finals: Mapping[str, JobResult] = done
-    else:
-        finals = {result.name: result for result in plan.results() if result is not None}
-        finals.update(done)
+    if not plan.jobs and isinstance(done, KeptByName):  # (a resume that keeps every job: made as read)
+        return done.in_order([job.name for job in jobs])
+    finals = {result.name: result for result in plan.results() if result is not None}
+    finals.update(done)
     return tuple(finals[job.name] for job in jobs if job.name in finals)
 
 

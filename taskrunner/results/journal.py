@@ -35,11 +35,15 @@ from typing import Any
 from ..errors import ResultsFileError, ResultsWriteError
 from ..model import JobResult
 from ..owner import Owner, many_objects
-from .resultline import parse_result_line
+from .lazyresults import ResultLines
+from .resultline import Record, parse_result_line, read_records
 
 log = logging.getLogger("taskrunner.results")
 
-__all__ = ["Journal", "check_replaceable", "check_results_path", "read_results", "replace_results", "result_line"]
+__all__ = [
+    "Journal", "check_replaceable", "check_results_path", "read_result_lines", "read_results", "replace_results",
+    "result_line",
+]
 
 # One encoder for every line: json.dumps() with options builds a new one per call.
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
@@ -215,36 +219,48 @@ class Journal:
 
 
 def read_results(path: str, on_warning: Callable[[str], None] | None = None) -> list[JobResult]:
-    """Every line of a results file, checked.
+    """Every line of a results file, checked: ``read_result_lines``, each ``JobResult`` made."""
+    lines = read_result_lines(path, on_warning)
+    with many_objects():
+        return list(lines)
+
+
+#: How much of a results file is read at a time.
+_BLOCK = 1 << 20
+
+
+def read_result_lines(path: str, on_warning: Callable[[str], None] | None = None) -> ResultLines:
+    """Every line of a results file, checked, as decoded (each ``JobResult``
+    made when it is read: a resume that keeps a million lines makes few).
 
     A torn last line (no newline: its writer was killed mid-write; that
     result was never final) is skipped and reported to ``on_warning``. Any
     other bad line raises ``ResultsFileError`` (``FILE:LINE: what``); so does
     a file that cannot be read.
     """
-    results = []
-    # A result is a few objects; the cyclic garbage collector, triggered
-    # again and again by them, would walk every result read so far (a sixth
+    records: list[Record] = []  # (one a line read so far)
+    torn = b""  # what follows the last newline read
+    # A line is a few objects; the cyclic garbage collector, triggered
+    # again and again by them, would walk every line read so far (a sixth
     # of the time of 100,000 lines). Nothing here makes a cycle.
     try:
         with many_objects(), open(path, "rb") as handle:
-            for number, raw in enumerate(handle, start=1):
-                if not raw.endswith(b"\n"):
-                    if on_warning is not None:
-                        on_warning(f"{path}:{number}: ignored a torn last line (a run was killed while writing it)")
-                    break
+            for block in iter(lambda: handle.read(_BLOCK), b""):
+                lines = (torn + block).split(b"\n")
+                torn = lines.pop()
                 try:
-                    results.append(parse_result_line(raw[:-1]))
-                except UnicodeDecodeError:
-                    raise ResultsFileError(f"{path}:{number}: not UTF-8 text") from None
-                except ValueError as error:
-                    raise ResultsFileError(f"{path}:{number}: {error}") from None
+                    read_records(lines, records)
+                except ValueError as error:  # (the lines before the bad one were read)
+                    what = "not UTF-8 text" if isinstance(error, UnicodeDecodeError) else str(error)
+                    raise ResultsFileError(f"{path}:{len(records) + 1}: {what}") from None
     except OSError as error:
         raise ResultsFileError(f"{path}: cannot read results file: {error.strerror}") from None
-    return results
+    if torn and on_warning is not None:
+        on_warning(f"{path}:{len(records) + 1}: ignored a torn last line (a run was killed while writing it)")
+    return ResultLines(records)
 
 
-def replace_results(path: str, results: list[JobResult], shown: str | None = None,
+def replace_results(path: str, results: Sequence[JobResult], shown: str | None = None,
                     numbers: Sequence[int] | None = None) -> None:
     """Atomically make ``path`` hold exactly ``results`` (creating its folder):
     a temporary file beside it, fsynced, then renamed over it.

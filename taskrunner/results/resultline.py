@@ -22,16 +22,17 @@ both every field's bad values and random lines, and holds them equal).
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
-from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, Literal, TypeAlias, Union
 
 import msgspec
 
 from ..model import JobResult, Status, rebuilt_result
 
-__all__ = ["parse_result_line"]
+__all__ = ["Record", "parse_result_line", "read_record", "read_records", "result_of"]
 
 _STATUSES = {status.value: status for status in Status}
 
@@ -122,13 +123,13 @@ _Seconds = (Annotated[int, msgspec.Meta(ge=-int(_MAX_TIME), le=int(_MAX_TIME))]
 _StatusValue = Literal["ok", "failed", "timeout", "crashed", "skipped", "cancelled", "uptodate"]
 
 
-class _Line(msgspec.Struct):
-    """``_FIELDS`` as msgspec types, in ``JobResult``'s field order (64-bit
-    integer bounds, which msgspec cannot state, are checked after)."""
+class _Line(msgspec.Struct, gc=False):
+    """``_FIELDS`` as msgspec types, in ``JobResult``'s field order. Not
+    tracked by the collector: decoded JSON holds no cycle."""
 
     name: Annotated[str, msgspec.Meta(min_length=1)]
     status: _StatusValue
-    returncode: int | None = None
+    returncode: Annotated[int, msgspec.Meta(ge=-_INT64, le=_INT64 - 1)] | None = None
     value: Any = None
     error: str | None = None
     attempts: Annotated[int, msgspec.Meta(ge=0, lt=1 << 32)] = 0
@@ -141,7 +142,7 @@ class _Line(msgspec.Struct):
     stderr_tail: str | None = None
     history: tuple[tuple[_Time, _Time, str, _StatusValue], ...] = ()
     job_hash: str | None = None
-    max_rss: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    max_rss: Annotated[int, msgspec.Meta(ge=0, le=_INT64 - 1)] | None = None
     content_hash: str | None = None
     worker_logs: str | None = None
 
@@ -150,21 +151,56 @@ _LINE_DECODER = msgspec.json.Decoder(_Line)
 _line_values = msgspec.structs.astuple
 
 
+#: A checked line as it was read: decoded (``_Line``), or, for the rare line
+#: only the checks of ``_FIELDS`` can read, its ``JobResult``. Both have the
+#: result's fields; ``result_of`` makes the ``JobResult``.
+Record: TypeAlias = Union[_Line, JobResult]  # noqa: UP007 - a runtime alias (Python 3.10 has no "type")
+
+
 def parse_result_line(line: str | bytes) -> JobResult:
     """The ``JobResult`` of one results-file line (without its newline).
 
     Raises ``ValueError`` saying what is wrong, in a few words
     (``UnicodeDecodeError`` for bytes that are not UTF-8).
     """
+    return result_of(read_record(line))
+
+
+def read_record(line: str | bytes) -> Record:
+    """``parse_result_line`` without making the ``JobResult`` (a reader of a
+    million lines makes those it is asked for)."""
     try:
-        fast = _LINE_DECODER.decode(line)
-    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
-        pass  # the checks below say what is wrong (or accept what msgspec cannot read, a lone surrogate)
-    else:
-        returncode, max_rss = fast.returncode, fast.max_rss
-        if (returncode is None or -_INT64 <= returncode < _INT64) and (max_rss is None or max_rss < _INT64):
-            return rebuilt_result(_line_values(fast))
-    return _checked(line.decode("utf-8") if isinstance(line, bytes) else line)
+        return _LINE_DECODER.decode(line)
+    except _REFUSALS:
+        # The checks say what is wrong (or accept what msgspec cannot read, a lone surrogate).
+        return _checked(line.decode("utf-8") if isinstance(line, bytes) else line)
+
+
+#: What the typed decoder raises for a line it does not read.
+_REFUSALS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
+
+
+def read_records(lines: Sequence[bytes], into: list[Record]) -> None:
+    """``read_record`` of each of ``lines``, appended to ``into`` in order;
+    on a bad line, ``ValueError`` with the lines before it appended. The
+    common line is decoded without a Python call of its own (a million
+    lines: a third less time)."""
+    start = 0
+    while start < len(lines):
+        before = len(into)
+        try:
+            into.extend(map(_LINE_DECODER.decode, itertools.islice(lines, start, None)))
+            return
+        except _REFUSALS:
+            # (``extend`` keeps what it appended before the line it failed on.)
+            refused = start + len(into) - before
+            into.append(read_record(lines[refused]))
+            start = refused + 1
+
+
+def result_of(record: Record) -> JobResult:
+    """The ``JobResult`` of a record of ``read_record``."""
+    return record if isinstance(record, JobResult) else rebuilt_result(_line_values(record))
 
 
 def _checked(line: str) -> JobResult:

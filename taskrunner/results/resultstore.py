@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from typing import Any, overload
+from collections.abc import Sequence
+from typing import Any
 
 from ..model import Job, JobResult, Status
+from .lazyresults import Brief, LazyResults
 
 __all__ = ["ResultStore", "ResultsView"]
 
@@ -158,6 +159,13 @@ class ResultStore:
             self._seen[key] = value
         return value
 
+    def brief(self, index: int) -> Brief:
+        """Job ``index``'s final status, attempts and duration (it must have a result)."""
+        whole = self._whole.get(index)
+        if whole is not None:
+            return whole.status, whole.attempts, whole.duration
+        return _STATUSES[self._status[index] - 1], self._attempts[index], self._finished[index] - self._started[index]
+
     def get(self, index: int) -> JobResult | None:
         """Job ``index``'s final result, or None while it has none."""
         code = self._status[index]
@@ -178,51 +186,23 @@ class ResultStore:
         )
 
 
-class ResultsView(Sequence[JobResult]):
+class ResultsView(LazyResults):
     """The final results of a ``ResultStore``, in job order, as a read-only
     sequence of ``JobResult`` (made as they are read: a report of a million
     jobs does not hold a million objects). Jobs without a result are left out."""
 
     def __init__(self, store: ResultStore) -> None:
-        self._store = store
         count = len(store)
-        self._indexes: Sequence[int] = (
-            range(count) if store.complete() else [index for index in range(count) if store.has(index)]
-        )
+        super().__init__(range(count) if store.complete() else [index for index in range(count) if store.has(index)])
+        self._store = store
 
-    def __len__(self) -> int:
-        return len(self._indexes)
-
-    @overload
-    def __getitem__(self, position: int) -> JobResult: ...
-
-    @overload
-    def __getitem__(self, position: slice) -> Sequence[JobResult]: ...
-
-    def __getitem__(self, position: int | slice) -> JobResult | Sequence[JobResult]:
-        if isinstance(position, slice):
-            return tuple(self)[position]
-        result = self._store.get(self._indexes[position])
+    def _make(self, index: int) -> JobResult:
+        result = self._store.get(index)
         assert result is not None
         return result
 
-    def __iter__(self) -> Iterator[JobResult]:
-        get = self._store.get
-        for index in self._indexes:
-            result = get(index)
-            assert result is not None
-            yield result
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, ResultsView):
-            other = tuple(other)
-        return isinstance(other, tuple) and tuple(self) == other
-
-    def __hash__(self) -> int:
-        return hash(tuple(self))
-
-    def __repr__(self) -> str:
-        return f"ResultsView({len(self)} results)"
+    def _brief(self, index: int) -> Brief:
+        return self._store.brief(index)
 
     def status_counts(self) -> Counter[str]:
         """How many results have each status value (without making them)."""

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..errors import ResultsFileError
 from ..model import Job, JobResult
-from .journal import check_replaceable, read_results
+from .journal import check_replaceable, read_result_lines
+from .lazyresults import ResultLines
 from .retention import Retention, retain
 
 __all__ = ["RunPreview", "preview_run", "read_quietly"]
@@ -26,7 +27,7 @@ class RunPreview:
     notes: tuple[str, ...]
     #: Each job's last line in the results file, when it was read and the
     #: run needs it (for the up-to-date check and the critical-path estimate).
-    last: dict[str, JobResult] = dataclasses.field(default_factory=dict)
+    last: Mapping[str, JobResult] = dataclasses.field(default_factory=dict)
 
 
 def preview_run(
@@ -45,12 +46,12 @@ def preview_run(
     caller has checked the path itself: ``check_results_path``).
     """
     notes: list[str] = []
-    previous: list[JobResult] = []
+    previous = ResultLines([])
     # Jobs with outputs are up to date only if their last line agrees.
     wants_last = not force and any(job.outputs for job in jobs)
     read = (resume or select is not None or wants_last) and os.path.exists(results_path)
     if read:
-        previous = read_results(results_path, on_warning=notes.append)  # (its one warning: a torn last line)
+        previous = read_result_lines(results_path, on_warning=notes.append)  # (its one warning: a torn last line)
     else:
         check_replaceable(results_path)
     retention = retain(previous, jobs, resume=resume, select=select,
@@ -61,13 +62,13 @@ def preview_run(
         notes.append(f"kept {retention.foreign} result{'' if retention.foreign == 1 else 's'} of jobs not in {source or 'the job list'}")
     to_run = retention.to_run(jobs, select)
     # (A resume that keeps every job of a matrix needs no table of them.)
-    last = {result.name: result for result in previous} if wants_last or to_run else {}
+    last = previous.by_name() if wants_last or to_run else {}
     return RunPreview(to_run, retention, tuple(notes), last)
 
 
-def read_quietly(path: str) -> list[JobResult]:
+def read_quietly(path: str) -> ResultLines:
     """The file's results, or none if it cannot be read (a run replaces it anyway)."""
     try:
-        return read_results(path)
+        return read_result_lines(path)
     except ResultsFileError:
-        return []
+        return ResultLines([])

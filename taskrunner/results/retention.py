@@ -22,11 +22,15 @@ from __future__ import annotations
 from array import array
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 from ..jobhash import job_hasher
-from ..model import Job, JobResult
+from ..model import SUCCESSES, Job, JobResult
+from .lazyresults import KeptByName, ResultLines
 
 __all__ = ["Retention", "retain"]
+
+_name_of = attrgetter("name")
 
 
 @dataclass(frozen=True)
@@ -41,10 +45,11 @@ class Retention:
     that the new file can start with those lines' own bytes;
     ``whole_lines``: how many lines the file had, when it was read and all
     of them were whole (None: not read, or it ended in a torn line).
+    ``lines`` and ``done`` make each ``JobResult`` as it is read.
     """
 
-    lines: list[JobResult]
-    done: dict[str, JobResult]
+    lines: ResultLines
+    done: KeptByName
     foreign: int
     numbers: array[int]
     whole_lines: int | None = None
@@ -57,10 +62,9 @@ class Retention:
 
     def without(self, names: Collection[str]) -> Retention:
         """The same, less the lines and kept successes of ``names``."""
-        done = {name: line for name, line in self.done.items() if name not in names}
-        pairs = [(line, number) for line, number in zip(self.lines, self.numbers) if line.name not in names]
-        return Retention([line for line, _ in pairs], done, self.foreign, array("q", [number for _, number in pairs]),
-                         self.whole_lines)
+        records = self.lines.records
+        numbers = array("q", [number for number in self.numbers if records[number].name not in names])
+        return Retention(self.lines.at(numbers), self.done.without(names), self.foreign, numbers, self.whole_lines)
 
     def to_run(self, jobs: Sequence[Job], select: Collection[str] | None) -> Sequence[Job]:
         """The jobs that run: the selected ones without a kept success."""
@@ -68,42 +72,47 @@ class Retention:
             return jobs  # all of them (no copy: a run may have a million jobs)
         if select is None and len(self.done) == len(jobs):
             return []  # none of them (``done`` holds only names of ``jobs``)
-        return [job for job in jobs if (select is None or job.name in select) and job.name not in self.done]
+        done = self.done.numbers
+        return [job for job in jobs if (select is None or job.name in select) and job.name not in done]
 
 
 def retain(
     previous: Sequence[JobResult], jobs: Sequence[Job], *, resume: bool, select: Collection[str] | None,
     whole_lines: int | None = None,
 ) -> Retention:
-    """Decide which of ``previous`` (the file's lines) a run of ``jobs`` keeps.
+    """Decide which of ``previous`` (the file's lines: best its
+    ``ResultLines``, not made into results) a run of ``jobs`` keeps.
 
     ``select``: the names of the jobs that run (None: all of them);
     ``whole_lines``: see ``Retention``.
     """
+    lines = previous if isinstance(previous, ResultLines) else ResultLines(list(previous))
     if not resume and select is None:
-        return Retention([], {}, 0, array("q"))
-    by_name = {job.name: job for job in jobs}
-    latest: dict[str, int] = {}  # name -> its line's number
-    for number, result in enumerate(previous):
-        # A name listed twice (a hand-merged file): its last line wins.
-        latest.pop(result.name, None)
-        latest[result.name] = number
-    kept: list[JobResult] = []
+        return Retention(lines.at(()), KeptByName(lines, {}), 0, array("q"))
+    records = lines.records
+    latest = dict(zip(map(_name_of, records), range(len(records))))  # name -> its line's number
+    if len(latest) < len(records):
+        # A name listed twice (a hand-merged file): its last line wins, in its place.
+        latest.clear()
+        for number, record in enumerate(records):
+            latest.pop(record.name, None)
+            latest[record.name] = number
+    by_name = dict(zip(map(_name_of, jobs), jobs))
     numbers = array("q")
-    done: dict[str, JobResult] = {}
+    done: dict[str, int] = {}
     foreign = 0
     job_hash = job_hasher()
     for name, number in latest.items():
-        result = previous[number]
         job = by_name.get(name)
         if job is None:
             foreign += 1
         elif select is not None and name not in select:
             pass
-        elif resume and result.ok and result.job_hash is not None and result.job_hash == job_hash(job):
-            done[name] = result
         else:
-            continue
-        kept.append(result)
+            record = records[number]
+            if not (resume and record.status in SUCCESSES and record.job_hash is not None
+                    and record.job_hash == job_hash(job)):
+                continue
+            done[name] = number
         numbers.append(number)
-    return Retention(kept, done, foreign, numbers, whole_lines)
+    return Retention(lines.at(numbers), KeptByName(lines, done), foreign, numbers, whole_lines)
