@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import sys
 import types
+import weakref
 from typing import Any, TypeVar
 
 __all__ = ["in_script_space"]
@@ -30,12 +31,18 @@ _F = TypeVar("_F")
 _SCRIPT_GLOBALS: dict[str, Any] = {"__name__": "__main__"}
 
 
+#: Each script function loaded, adopted (a function sent once is called many times).
+_ADOPTED: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
 def in_script_space(function: _F) -> _F:
     """``function`` bound to this process's script namespace, if it is a
     script function that came by value; otherwise ``function`` itself."""
     if not _came_by_value(function):
         return function
-    adopted: _F = _adopt(function, {})
+    adopted: _F | None = _ADOPTED.get(function)
+    if adopted is None:
+        adopted = _ADOPTED[function] = _adopt(function, {})
     return adopted
 
 
