@@ -30,17 +30,19 @@ __all__ = ["by_value", "dumps"]
 _MAIN = b"__main__"
 
 
-def dumps(value: Any) -> bytes:
+def dumps(value: Any, of_script: bool = False) -> bytes:
     """``value`` pickled for a worker: plainly, unless that fails or refers
-    to ``__main__`` (then the script's functions and classes by value).
+    to ``__main__`` (then the script's functions and classes by value;
+    ``of_script``: the caller knows it does, so plain pickling is not tried).
     Raises what pickling raised when even by value it cannot travel (a
     lock, an open file)."""
-    try:
-        payload: bytes | None = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception:  # noqa: BLE001 - any refusal: a lambda, a local function
-        payload = None
-    if payload is not None and _MAIN not in payload:
-        return payload
+    if not of_script:
+        try:
+            payload: bytes | None = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # noqa: BLE001 - any refusal: a lambda, a local function
+            payload = None
+        if payload is not None and _MAIN not in payload:
+            return payload
     try:
         return _with_script_values(value)
     except Exception:  # noqa: BLE001 - what only cloudpickle can write (a closure): it all goes by value

@@ -128,7 +128,7 @@ class LocalPool:
 
     def submit(self, attempt: Attempt) -> None:
         """Queue ``attempt`` (``poll()`` sends a partial chunk); raises what pickling raised."""
-        payload = dumps(attempt)
+        payload = dumps(attempt, of_script=getattr(attempt.job.call, "__module__", None) == "__main__")
         self.start_workers()
         self._ledger.add(attempt, payload)
         if len(self._ledger.batch) >= self._chunks.size:
