@@ -56,6 +56,11 @@ def test_lines_kept_as_decoded_are_the_results_of_the_lines(tmp_path: Path, rows
     assert list(lines.briefs()) == [(result.status, result.attempts, result.duration) for result in expected]
     assert lines.status_counts() == Counter(result.status.value for result in expected)
     assert dict(lines.by_name()) == {result.name: result for result in expected}
+    last_lines: dict[str, int] = {}  # each name's last line, in the order of those lines (a kept file's order)
+    for number, row in enumerate(rows):
+        last_lines.pop(row["name"], None)
+        last_lines[row["name"]] = number
+    assert list(lines.latest.items()) == list(last_lines.items())
     every_other = range(len(rows) - 1, -1, -2)
     some = lines.at(every_other)
     assert list(some) == [expected[number] for number in every_other]

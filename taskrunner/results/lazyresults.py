@@ -8,12 +8,13 @@ read. A summary asks only for each one's status, attempts and duration
 
     >>> from taskrunner.model import Status
     >>> lines = ResultLines([JobResult("a", Status.OK, attempts=1), JobResult("b", Status.FAILED)])
-    >>> [r.name for r in lines], list(lines.briefs())[1], lines.by_name(["b"])["b"].status.value
+    >>> [r.name for r in lines], list(lines.briefs())[1], lines.by_name()["b"].status.value
     (['a', 'b'], (<Status.FAILED: 'failed'>, 0, None), 'failed')
 """
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from operator import attrgetter
@@ -29,6 +30,7 @@ __all__ = ["Brief", "KeptByName", "LazyResults", "ResultLines"]
 Brief = tuple[str, int, "float | None"]
 
 _status_of = attrgetter("status")
+_name_of = attrgetter("name")
 #: The ``Brief`` of a decoded line (or of a ``JobResult``), by C code: a million lines are counted.
 _brief_of = attrgetter("status", "attempts", "duration")
 
@@ -114,13 +116,23 @@ class ResultLines(LazyResults):
         """The lines numbered ``indexes`` (of the whole file, in that order)."""
         return ResultLines(self.records, indexes)
 
-    def by_name(self, names: Iterable[str] | None = None) -> KeptByName:
-        """Each job's last line, by its name (of ``names`` only, when given)."""
-        records = self.records
-        numbers = {records[index].name: index for index in self._indexes}
-        if names is not None:
-            numbers = {name: numbers[name] for name in names if name in numbers}
-        return KeptByName(self, numbers)
+    @functools.cached_property
+    def latest(self) -> dict[str, int]:
+        """Each name's last line: name -> its number, in the order of those
+        lines (worked out once; not to be changed)."""
+        latest = dict(zip(map(_name_of, self._in_order()), self._indexes))
+        if len(latest) < len(self):
+            # A name listed twice (a hand-merged file): its last line wins, in its place.
+            latest.clear()
+            for number in self._indexes:
+                name = self.records[number].name
+                latest.pop(name, None)
+                latest[name] = number
+        return latest
+
+    def by_name(self) -> KeptByName:
+        """Each job's last line, by its name."""
+        return KeptByName(self, self.latest)
 
 
 class KeptByName(Mapping[str, JobResult]):

@@ -172,8 +172,13 @@ def read_record(line: str | bytes) -> Record:
     try:
         return _LINE_DECODER.decode(line)
     except _REFUSALS:
-        # The checks say what is wrong (or accept what msgspec cannot read, a lone surrogate).
-        return _checked(line.decode("utf-8") if isinstance(line, bytes) else line)
+        return _refused(line)
+
+
+def _refused(line: str | bytes) -> JobResult:
+    """A line the typed decoder refused: the checks say what is wrong (or
+    accept what msgspec cannot read, a lone surrogate)."""
+    return _checked(line.decode("utf-8") if isinstance(line, bytes) else line)
 
 
 #: What the typed decoder raises for a line it does not read.
@@ -194,7 +199,7 @@ def read_records(lines: Sequence[bytes], into: list[Record]) -> None:
         except _REFUSALS:
             # (``extend`` keeps what it appended before the line it failed on.)
             refused = start + len(into) - before
-            into.append(read_record(lines[refused]))
+            into.append(_refused(lines[refused]))
             start = refused + 1
 
 

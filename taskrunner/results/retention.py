@@ -90,19 +90,12 @@ def retain(
     if not resume and select is None:
         return Retention(lines.at(()), KeptByName(lines, {}), 0, array("q"))
     records = lines.records
-    latest = dict(zip(map(_name_of, records), range(len(records))))  # name -> its line's number
-    if len(latest) < len(records):
-        # A name listed twice (a hand-merged file): its last line wins, in its place.
-        latest.clear()
-        for number, record in enumerate(records):
-            latest.pop(record.name, None)
-            latest[record.name] = number
     by_name = dict(zip(map(_name_of, jobs), jobs))
     numbers = array("q")
     done: dict[str, int] = {}
     foreign = 0
     job_hash = job_hasher()
-    for name, number in latest.items():
+    for name, number in lines.latest.items():
         job = by_name.get(name)
         if job is None:
             foreign += 1
