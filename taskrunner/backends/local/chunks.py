@@ -7,8 +7,11 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 
-__all__ = ["CHUNK_SECONDS", "DECIDE_LATE_SECONDS", "MAX_CHUNK", "TAKE_REST_AFTER", "ChunkSizer", "Item"]
+__all__ = [
+    "CHUNK_SECONDS", "COLLECT_EVERY", "DECIDE_LATE_SECONDS", "MAX_CHUNK", "TAKE_REST_AFTER", "ChunkSizer", "Item",
+]
 
 #: Work one queue item should hold, and the most attempts it may hold.
 CHUNK_SECONDS = 0.01
@@ -23,6 +26,11 @@ DECIDE_LATE_SECONDS = 0.01
 #: An attempt running this much longer than its chunk was meant to take
 #: holds up the rest of that chunk: an idle worker then takes the rest.
 TAKE_REST_AFTER = 3 * CHUNK_SECONDS
+#: While the workers have work queued ahead (``ChunkSizer.queued_ahead``),
+#: the coordinator collects results at most this often, several at once:
+#: woken by each result of millisecond jobs, its wake-up, journal write and
+#: queue item per job took a third of a core from two workers.
+COLLECT_EVERY = CHUNK_SECONDS / 2
 
 
 @dataclasses.dataclass
@@ -57,6 +65,7 @@ class ChunkSizer:
         self.size = 1
         self._mean: float | None = None
         self._seen = 0
+        self._collected_at = 0.0
 
     @property
     def decide_late(self) -> bool:
@@ -67,6 +76,31 @@ class ChunkSizer:
         """How many attempts ``workers`` workers should have queued or running:
         one each for long attempts, two chunks each for short ones."""
         return workers if self.decide_late else 2 * workers * self.size
+
+    def queued_ahead(self, outstanding: int, workers: int) -> bool:
+        """Whether ``outstanding`` short attempts (submitted, no outcome) are
+        enough for every worker to have a chunk's work beyond one attempt:
+        no worker runs dry if results wait COLLECT_EVERY to be collected.
+
+        >>> sizer = ChunkSizer()
+        >>> for _ in range(50):
+        ...     sizer.observe(0.001)
+        >>> sizer.size, sizer.queued_ahead(22, workers=2), sizer.queued_ahead(21, workers=2)
+        (10, True, False)
+        """
+        return not self.decide_late and outstanding >= workers * (self.size + 1)
+
+    def gather_time(self, outstanding: int, workers: int) -> float:
+        """Seconds to let results gather before collecting them: what is
+        left of COLLECT_EVERY since the last collection while the workers
+        have work queued ahead; else 0 (collect each result as it comes)."""
+        if not self.queued_ahead(outstanding, workers):
+            return 0.0
+        return self._collected_at + COLLECT_EVERY - time.monotonic()
+
+    def collected(self, now: float) -> None:
+        """Results were collected at ``now`` (``time.monotonic()``)."""
+        self._collected_at = now
 
     def observe(self, duration: float) -> None:
         """Account for one finished attempt that ran ``duration`` seconds.

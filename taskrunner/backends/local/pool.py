@@ -82,9 +82,8 @@ class LocalPool:
         self._tasks = TaskQueue(ctx=self._ctx, spool_dir=self._spool.path)
         self._tasks.on_stuck = self._reap_while_stuck
         self._results = ResultQueue(ctx=self._ctx, spool_dir=self._spool.path)
-        # A long-lived poll object (multiprocessing.connection.wait builds a
-        # selector per call, which cost more than a tiny job) for the result
-        # pipe and every worker's sentinel.
+        # One long-lived poll object for the result pipe and every worker's sentinel
+        # (multiprocessing.connection.wait builds one per call: more than a tiny job costs).
         self._poller = select.poll()
         self._poller.register(self._results.fileno(), select.POLLIN)
         self._workers = Workers(
@@ -181,6 +180,8 @@ class LocalPool:
         self._put_batch()
         if self._pending:
             timeout = 0.0
+        elif (gather := self._chunks.gather_time(len(self._ledger.outstanding), self.workers)) > 0:
+            time.sleep(min(gather, timeout))  # (a death or a signal is seen that much later)
         ready = {fd for fd, _ in self._poller.poll(timeout * 1000)}
         outcomes, self._pending = self._pending, []
         outcomes += self._drain()
@@ -188,6 +189,7 @@ class LocalPool:
         self._supervisor.enforce_call_limits()
         self._resubmit(self._supervisor.rebalance())
         self._resubmit(self._supervisor.find_lost())
+        self._chunks.collected(time.monotonic())
         return outcomes
 
     def _drain(self) -> list[tuple[int, JobResult]]:
@@ -200,8 +202,7 @@ class LocalPool:
                 result = result.evolve(attempts=attempt.number)
             if result.duration is not None:
                 self._chunks.observe(result.duration)
-            # A job that finished while we were killing it (timeout, cancel)
-            # keeps its real outcome; one we stopped says so itself.
+            # One that ended while we stopped it (timeout, cancel) keeps its real outcome.
             self._supervisor.timed_out.discard(attempt_id)
             self._supervisor.over_memory.discard(attempt_id)
             outcomes.append((attempt_id, result))
