@@ -19,8 +19,6 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import IO, Any
 
 from .logfiles import open_log
@@ -63,35 +61,54 @@ class CallOutput:
     stderr_tail: str | None = None
 
 
-@contextmanager
-def captured_call_output(stdout_log: str, stderr_log: str) -> Iterator[CallOutput]:
+class captured_call_output:  # (lower case: it was a function; a class makes no generator per call)
     """Point fds 1 and 2 *and* sys.stdout/sys.stderr at scratch files for a call,
     so print(), C code and replaced streams (pytest, notebooks) are all caught;
-    afterwards move what was written to ``stdout_log``/``stderr_log``."""
-    scratch = _scratch_for(os.path.dirname(stdout_log) or ".")
-    output = CallOutput()
-    saved_streams = sys.stdout, sys.stderr
-    for stream in saved_streams:
-        _flush(stream)
-    saved_fds = os.dup(1), os.dup(2)
-    try:
-        os.dup2(scratch.fds[0], 1)
-        os.dup2(scratch.fds[1], 2)
-        sys.stdout, sys.stderr = scratch.streams
-        yield output
-    finally:
-        for stream in scratch.streams:
+    afterwards move what was written to ``stdout_log``/``stderr_log``.
+
+    Used as ``with captured_call_output(out, err) as output:``; ``output`` is
+    the ``CallOutput``, filled in when the block ends."""
+
+    __slots__ = ("_output", "_saved_fds", "_saved_streams", "_scratch", "_stderr_log", "_stdout_log")
+
+    def __init__(self, stdout_log: str, stderr_log: str) -> None:
+        self._stdout_log, self._stderr_log = stdout_log, stderr_log
+        self._scratch = _scratch_for(os.path.dirname(stdout_log) or ".")
+        self._output = CallOutput()
+
+    def __enter__(self) -> CallOutput:
+        scratch = self._scratch
+        self._saved_streams = saved = sys.stdout, sys.stderr
+        for stream in saved:
             _flush(stream)
-        sys.stdout, sys.stderr = saved_streams
-        os.dup2(saved_fds[0], 1)
-        os.dup2(saved_fds[1], 2)
-        for fd in saved_fds:
-            os.close(fd)
-        stderr_size = _written(scratch.fds[1])
+        self._saved_fds = os.dup(1), os.dup(2)
+        try:
+            os.dup2(scratch.fds[0], 1)
+            os.dup2(scratch.fds[1], 2)
+        except BaseException:
+            self._restore()
+            raise
+        sys.stdout, sys.stderr = scratch.streams
+        return self._output
+
+    def __exit__(self, *exc: object) -> None:
+        for stream in self._scratch.streams:
+            _flush(stream)
+        sys.stdout, sys.stderr = self._saved_streams
+        self._restore()
+        fds, output = self._scratch.fds, self._output
+        stderr_size = _written(fds[1])
         if stderr_size:
-            output.stderr_tail = _tail_of_fd(scratch.fds[1], stderr_size)
-        output.stdout_log = _move_out(scratch.fds[0], stdout_log)
-        output.stderr_log = _move_out(scratch.fds[1], stderr_log)
+            output.stderr_tail = _tail_of_fd(fds[1], stderr_size)
+        output.stdout_log = _move_out(fds[0], self._stdout_log)
+        output.stderr_log = _move_out(fds[1], self._stderr_log)
+
+    def _restore(self) -> None:
+        saved = self._saved_fds
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
 
 
 def _written(fd: int) -> int:

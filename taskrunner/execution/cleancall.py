@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from typing import Any
 
 __all__ = ["call_environment", "track_signal_changes"]
@@ -57,32 +56,48 @@ def track_signal_changes() -> None:
     _signal_changes.install()
 
 
-@contextmanager
-def call_environment(env: Mapping[str, str], cwd: str | None, unclean: Callable[[str], None]) -> Iterator[None]:
+class call_environment:  # (lower case: it was a function; a class makes no generator per call)
     """Apply ``env`` and ``cwd`` for a call; afterwards restore the process
     as the call found it: working directory, umask, environment and signal
     handlers (also when the job changed them itself). What cannot be restored
     (the folder is gone, a handler set from C) is reported to ``unclean``:
     the worker then makes way for a fresh one."""
-    saved_env = _environment_snapshot()
-    saved_cwd = os.getcwd()
-    saved_umask = os.umask(0o022)
-    os.umask(saved_umask)
-    saved_handlers = _signal_changes.snapshot()
+
+    __slots__ = ("_cwd", "_env", "_saved_cwd", "_saved_env", "_saved_handlers", "_saved_umask", "_unclean")
+
+    def __init__(self, env: Mapping[str, str], cwd: str | None, unclean: Callable[[str], None]) -> None:
+        self._env, self._cwd, self._unclean = env, cwd, unclean
+
+    def __enter__(self) -> None:
+        self._saved_env = _environment_snapshot()
+        self._saved_cwd = os.getcwd()
+        self._saved_umask = os.umask(0o022)
+        os.umask(self._saved_umask)
+        self._saved_handlers = _signal_changes.snapshot()
+        if self._env:
+            os.environ.update(self._env)
+        if self._cwd:
+            os.chdir(self._cwd)
+
+    def __exit__(self, *exc: object) -> None:
+        saved_cwd = self._saved_cwd
+        # Asking where we are costs half of going back (a call seldom moves).
+        if self._cwd or _cwd_or_none() != saved_cwd:
+            try:
+                os.chdir(saved_cwd)  # also when the call removed the folder it went to
+            except OSError as error:
+                self._unclean(f"cannot return to {saved_cwd}: {error.strerror}")
+        os.umask(self._saved_umask)
+        if _environment_snapshot() != self._saved_env:
+            _restore_environment(self._saved_env)
+        _restore_handlers(self._saved_handlers, self._unclean)
+
+
+def _cwd_or_none() -> str | None:
     try:
-        os.environ.update(env)
-        if cwd:
-            os.chdir(cwd)
-        yield
-    finally:
-        try:
-            os.chdir(saved_cwd)  # also when the call removed the folder it went to
-        except OSError as error:
-            unclean(f"cannot return to {saved_cwd}: {error.strerror}")
-        os.umask(saved_umask)
-        if _environment_snapshot() != saved_env:
-            _restore_environment(saved_env)
-        _restore_handlers(saved_handlers, unclean)
+        return os.getcwd()
+    except OSError:  # the folder we are in was removed
+        return None
 
 
 def _restore_handlers(saved: dict[int, Any], unclean: Callable[[str], None]) -> None:
