@@ -21,8 +21,9 @@ import tempfile
 import time
 
 WORKLOADS = {
-    # 2,000 commands of about a millisecond: chunked, queued ahead.
-    "shell": "jobs:\n  - {name: 't{n}', run: 'true', matrix: {n: {range: [0, 2000]}}}\n",
+    # 2,000 commands of about a millisecond: chunked, queued ahead (`true N`,
+    # as xargs -n 1 runs it, for numbers comparable with compare.py's).
+    "shell": "jobs:\n  - {name: 't{n}', run: 'true {n}', matrix: {n: {range: [0, 2000]}}}\n",
     # 300 commands of 20 ms: each handed out when a worker is free.
     "long": "jobs:\n  - {name: 's{n}', run: 'sleep 0.02', matrix: {n: {range: [0, 300]}}}\n",
     # 5,000 calls of a trivial function.

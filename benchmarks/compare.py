@@ -73,7 +73,10 @@ def taskrunner_command(*args: str) -> list[str]:
 
 def shell_workload(reps: int, scratch: str) -> None:
     count = 2000
-    job_file = write_job_file(os.path.join(scratch, "true.yaml"), count, '{name: t{i}, run: "true"}')
+    # `true {i}`: xargs -n 1 and parallel pass each line as an argument, and
+    # coreutils' true given one argument sets up its locale (some 180 µs):
+    # every contender runs the same command lines.
+    job_file = write_job_file(os.path.join(scratch, "true.yaml"), count, '{name: t{i}, run: "true {i}"}')
     numbers = "\n".join(str(i) for i in range(count)) + "\n"
     contenders: dict[str, Callable[[], object]] = {
         "taskrunner": lambda: subprocess.run(
@@ -89,7 +92,7 @@ def shell_workload(reps: int, scratch: str) -> None:
         contenders["parallel -j2 true"] = lambda: subprocess.run(
             ["parallel", "-j2", "true"], input=numbers, text=True, check=True, capture_output=True
         )
-    compare(f"Shell: {count} jobs of `true`, 2 workers (whole command)", contenders, reps)
+    compare(f"Shell: {count} jobs of `true N`, 2 workers (whole command)", contenders, reps)
 
 
 def exec_workload(reps: int, scratch: str) -> None:
