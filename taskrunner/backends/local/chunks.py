@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 
 __all__ = [
     "CHUNK_SECONDS", "COLLECT_EVERY", "DECIDE_LATE_SECONDS", "MAX_CHUNK", "TAKE_REST_AFTER", "ChunkSizer", "Item",
@@ -90,13 +89,22 @@ class ChunkSizer:
         """
         return not self.decide_late and outstanding >= workers * (self.size + 1)
 
-    def gather_time(self, outstanding: int, workers: int) -> float:
-        """Seconds to let results gather before collecting them: what is
-        left of COLLECT_EVERY since the last collection while the workers
-        have work queued ahead; else 0 (collect each result as it comes)."""
+    def gather_time(self, outstanding: int, workers: int, now: float) -> float:
+        """Seconds to let results gather before collecting them at ``now``
+        (``time.monotonic()``): what is left of COLLECT_EVERY since the last
+        collection while the workers have work queued ahead; else 0 (collect
+        each result as it comes).
+
+        >>> sizer = ChunkSizer()
+        >>> for _ in range(50):
+        ...     sizer.observe(0.001)
+        >>> sizer.collected(10.0)
+        >>> round(sizer.gather_time(40, workers=2, now=10.002), 6), sizer.gather_time(21, workers=2, now=10.002)
+        (0.003, 0.0)
+        """
         if not self.queued_ahead(outstanding, workers):
             return 0.0
-        return self._collected_at + COLLECT_EVERY - time.monotonic()
+        return self._collected_at + COLLECT_EVERY - now
 
     def collected(self, now: float) -> None:
         """Results were collected at ``now`` (``time.monotonic()``)."""

@@ -180,7 +180,7 @@ class LocalPool:
         self._put_batch()
         if self._pending:
             timeout = 0.0
-        elif (gather := self._chunks.gather_time(len(self._ledger.outstanding), self.workers)) > 0:
+        elif (gather := self._chunks.gather_time(len(self._ledger.outstanding), self.workers, time.monotonic())) > 0:
             time.sleep(min(gather, timeout))  # (a death or a signal is seen that much later)
         ready = {fd for fd, _ in self._poller.poll(timeout * 1000)}
         outcomes, self._pending = self._pending, []

@@ -49,15 +49,12 @@ class PacketConnection(connection.Connection):
         self.spool_dir = spool_dir
 
     def send_message(self, data: bytes) -> None:
-        """``send_bytes(data)`` without its checks and copies (one result per job)."""
-        if len(data) < PACKET_SIZE:
-            os.write(self.fileno(), _INLINE + data)
-        else:
-            self._send_bytes(data)
+        """``send_bytes(data)`` without its checks and its memoryview (one result per job)."""
+        self._send_bytes(data)
 
     def _send_bytes(self, buf: Any) -> None:
         if len(buf) + 1 <= PACKET_SIZE:
-            packet = _INLINE + bytes(buf)
+            packet = _INLINE + bytes(buf)  # (bytes(b) of a bytes is b itself: no copy)
         else:
             handle, path = tempfile.mkstemp(suffix=".msg", dir=self.spool_dir)
             with os.fdopen(handle, "wb") as spool:
