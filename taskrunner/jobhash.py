@@ -49,14 +49,19 @@ def job_hasher() -> Callable[[Job], str]:
     ``success_codes``) is written out once per shape, not once per job."""
     shared_by_shape: dict[int, _Shared | None] = {}
     shapes: list[Any] = []  # (held, so that no id is reused while this lives)
+    last: list[Any] = [None, None]  # the last job's shape and its shared text (the next job's, mostly)
 
     def hash_of(job: Job) -> str:
         shape = shape_of(job)
-        try:
-            shared = shared_by_shape[id(shape)]
-        except KeyError:
-            shared = shared_by_shape[id(shape)] = _shared_text(job)
-            shapes.append(shape)
+        if shape is last[0]:
+            shared = last[1]
+        else:
+            try:
+                shared = shared_by_shape[id(shape)]
+            except KeyError:
+                shared = shared_by_shape[id(shape)] = _shared_text(job)
+                shapes.append(shape)
+            last[:] = shape, shared
         return _digest(job, shared)
 
     return hash_of
@@ -109,13 +114,22 @@ def _plain_definition(job: Job, shared: _Shared) -> str | None:
     (a third of the time of the encoder); None for any other. The JSON
     encoder's own writers write each value, so the bytes are the encoder's
     (a property test holds the two equal)."""
-    args_texts = _scalar_texts(job.args) if job.args else []
-    kwargs_text = _kwargs_text(job.kwargs) if job.kwargs else ""
+    args, kwargs, run, cwd, env = job.args, job.kwargs, job.run, job.cwd, job.env
+    call_text, after_text_run, after_other_run = shared
+    if not kwargs and not env and cwd is None:  # (the commonest jobs, written at once: a resume hashes them all)
+        if not args and type(run) is str:
+            return ('{"args":[],"call":' + call_text + ',"cwd":null,"env":{},"kwargs":{},"run":'
+                    + encode_basestring(run) + after_text_run + "}")
+        if run is None:
+            args_texts = _scalar_texts(args)
+            return None if args_texts is None else (
+                '{"args":[' + ",".join(args_texts) + '],"call":' + call_text
+                + ',"cwd":null,"env":{},"kwargs":{},"run":null' + after_other_run + "}")
+    args_texts = _scalar_texts(args) if args else []
+    kwargs_text = _kwargs_text(kwargs) if kwargs else ""
     if args_texts is None or kwargs_text is None:
         return None
     args_text = ",".join(args_texts)
-    call_text, after_text_run, after_other_run = shared
-    run, cwd, env = job.run, job.cwd, job.env
     if type(run) is str:
         run_text, after_run = encode_basestring(run), after_text_run
     elif run is None:

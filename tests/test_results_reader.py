@@ -280,6 +280,31 @@ def test_retain_keeps_the_last_line_of_a_job_listed_twice() -> None:
     assert list(kept.numbers) == [1]
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("abcdx"), st.sampled_from([Status.OK, Status.UPTODATE, Status.FAILED]),
+                          st.sampled_from(["same", "changed", "unhashed"])), max_size=8),
+       st.sets(st.sampled_from("abcd")))
+def test_resume_keeps_each_jobs_last_line_when_it_succeeded_with_the_jobs_hash(
+        lines: list[tuple[str, Status, str]], listed: set[str]) -> None:
+    """Whether every line is kept (decided a column at a time) or not (line by
+    line), ``--resume`` keeps the same: each name's last line, a success of a
+    listed job with its hash, or any line of a job not listed (foreign)."""
+    jobs = [Job(name=name, run="true") for name in sorted(listed)]
+    previous = [JobResult(name, status, job_hash={"same": job_hash(Job(name=name, run="true")), "unhashed": None,
+                                                  "changed": job_hash(Job(name=name, run="false"))}[how])
+                for name, status, how in lines]
+    last = {result.name: number for number, result in enumerate(previous)}
+    expected = {name: number for name, number in last.items()
+                if name not in listed or (previous[number].status in (Status.OK, Status.UPTODATE)
+                                          and lines[number][2] == "same")}
+    kept = retain(previous, jobs, resume=True, select=None, whole_lines=len(previous))
+    assert list(kept.numbers) == sorted(expected.values())
+    assert dict(kept.done.numbers) == {name: number for name, number in expected.items() if name in listed}
+    assert [r.name for r in kept.lines] == [previous[n].name for n in sorted(expected.values())]
+    assert kept.foreign == len(set(last) - listed)
+    assert kept.keeps_the_whole_file == (len(expected) == len(previous))
+
+
 @pytest.mark.parametrize("line", ['{"name": "a", "status": []}', '{"name": "a", "status": "ok", "history": [[1, 2, "w", {}]]}'])
 def test_unhashable_values_where_a_status_belongs_are_named(tmp_path: Path, line: str) -> None:
     """Found by the property test: a list where a status belongs raised TypeError."""
