@@ -289,8 +289,8 @@ def test_resume_keeps_each_jobs_last_line_when_it_succeeded_with_the_jobs_hash(
     """Whether every line is kept (decided a column at a time) or not (line by
     line), ``--resume`` keeps the same: each name's last line, a success of a
     listed job with its hash, or any line of a job not listed (foreign)."""
-    jobs = [Job(name=name, run="true") for name in sorted(listed)]
-    previous = [JobResult(name, status, job_hash={"same": job_hash(Job(name=name, run="true")), "unhashed": None,
+    jobs = [Job(name=name, run=f"echo {name}") for name in sorted(listed)]
+    previous = [JobResult(name, status, job_hash={"same": job_hash(Job(name=name, run=f"echo {name}")), "unhashed": None,
                                                   "changed": job_hash(Job(name=name, run="false"))}[how])
                 for name, status, how in lines]
     last = {result.name: number for number, result in enumerate(previous)}

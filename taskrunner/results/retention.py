@@ -94,8 +94,9 @@ def retain(
     records = lines.records
     by_name = dict(zip(map(_name_of, jobs), jobs))
     job_hash = job_hasher()
+    hashed: dict[str, str] = {}  # (the jobs' hashes, when ``_all_kept`` worked them out and not every line was kept)
     if resume and select is None:
-        kept = _all_kept(lines, by_name, job_hash)
+        kept = _all_kept(lines, by_name, job_hash, hashed)
         if kept is not None:
             numbers = array("q", kept.values())
             return Retention(lines.at(numbers), KeptByName(lines, kept), 0, numbers, whole_lines)
@@ -111,24 +112,29 @@ def retain(
         else:
             record = records[number]
             if not (resume and record.status in SUCCESSES and record.job_hash is not None
-                    and record.job_hash == job_hash(job)):
+                    and record.job_hash == (hashed.get(name) or job_hash(job))):
                 continue
             done[name] = number
         numbers.append(number)
     return Retention(lines.at(numbers), KeptByName(lines, done), foreign, numbers, whole_lines)
 
 
-def _all_kept(lines: ResultLines, by_name: dict[str, Job], job_hash: Callable[[Job], str]) -> dict[str, int] | None:
+def _all_kept(
+    lines: ResultLines, by_name: dict[str, Job], job_hash: Callable[[Job], str], hashed: dict[str, str]
+) -> dict[str, int] | None:
     """``--resume``'s common case, checked a column at a time (a resume of a
     million jobs that all succeeded hashes each one, and does little else):
     each name's last line, if every one is a success of a job in the list
-    with its job's hash; else None (then each line is decided on its own)."""
+    with its job's hash; else None (then each line is decided on its own),
+    with the hashes it worked out put in ``hashed`` (by name)."""
     latest = lines.latest
     if not all(map(by_name.__contains__, latest)):
         return None  # (lines of jobs not in the list: foreign)
     last_lines = list(map(lines.records.__getitem__, latest.values()))
     if not SUCCESSES.issuperset(map(_status_of, last_lines)):
         return None
-    if list(map(_hash_of, last_lines)) != list(map(job_hash, map(by_name.__getitem__, latest))):
-        return None  # (a line without a hash is not trusted: None is no job's hash)
+    hashes = list(map(job_hash, map(by_name.__getitem__, latest)))
+    if list(map(_hash_of, last_lines)) != hashes:
+        hashed.update(zip(latest, hashes))  # (a changed job, or a line without a hash: None is no job's hash)
+        return None
     return dict(latest)  # (its own: ``latest`` is the lines' and stays as it is)
