@@ -84,3 +84,49 @@ def test_a_resume_that_keeps_every_job_starts_no_process(tmp_path: Path) -> None
     kept, children = kept_and_children()
     assert kept == "0" and children != "0"  # (the rusage sees the helpers and workers that ran)
     assert kept_and_children() == ["3", "0"]  # every job kept, and no process ever reaped
+
+
+_FREED_OR_NOT = (
+    "import atexit, sys, threading, time\n"
+    "from taskrunner.cli.entry import exit_without_freeing, main\n"
+    "class Made:\n"
+    "    def __del__(self):\n"
+    "        print('freed', flush=True)\n"
+    "def command(how):\n"
+    "    made = Made()  # what a command makes: freed at exit only if the exit frees it\n"
+    "    atexit.register(print, 'exit hook ran')\n"
+    "    print('unflushed output', end=' ')\n"
+    "    if how == 'cli':\n"
+    "        main()  # (sys.argv: a taskrunner command)\n"
+    "    if how == 'thread':\n"
+    "        threading.Thread(target=time.sleep, args=(0.2,)).start()  # not a daemon: Python waits for it\n"
+    "    sys.exit('a message' if how == 'message' else 3)\n"
+    "try:\n"
+    "    command(sys.argv.pop(1))\n"
+    "except SystemExit as done:\n"
+    "    if sys.argv[1:2] != ['validate']:\n"
+    "        exit_without_freeing(done.code)\n"
+    "    raise\n"
+)
+
+
+@pytest.mark.parametrize(("how", "code", "freed"), [("cli", 0, False), ("code", 3, False), ("thread", 3, True),
+                                                      ("message", 1, True)])
+def test_a_command_exits_without_freeing_what_it_made(tmp_path: Path, how: str, code: int, freed: bool) -> None:
+    """The taskrunner command ends as Python's exit would (exit hooks, output
+    flushed, its exit code) without freeing its jobs and results one by one
+    (100,000 jobs: some 30 ms after the summary), unless Python's own exit
+    must do more: wait for a thread that is not a daemon, print a message."""
+    import subprocess
+    import sys
+
+    job_file = tmp_path / "jobs.yaml"
+    job_file.write_text("jobs:\n  - {name: a, run: 'true'}\n")
+    command = [sys.executable, "-c", _FREED_OR_NOT, how] + (["validate", str(job_file)] if how == "cli" else [])
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == code, done.stderr
+    assert done.stdout.startswith("unflushed output ") and "exit hook ran" in done.stdout
+    assert ("freed" in done.stdout) == freed
+    assert ("a message" in done.stderr) == (how == "message")
+    if how == "cli":
+        assert "1 job" in done.stdout + done.stderr  # (validate said what it found)

@@ -9,6 +9,9 @@ multiprocessing's fork server first of all, so that the server starts up
 (an interpreter and the preloaded worker code, some 50 ms) while this
 process imports the CLI, instead of after it. Whatever the command turns
 out to do, the server is stopped when it ends.
+
+A command that has said everything exits without freeing what it made
+(``exit_without_freeing``), as the fork server does.
 """
 
 from __future__ import annotations
@@ -53,4 +56,32 @@ def main() -> None:
         atexit.register(stop_helpers)  # after multiprocessing's hook, so it runs first
     from .commands import main as cli_main
 
-    cli_main()
+    try:
+        cli_main()
+    except SystemExit as done:
+        exit_without_freeing(done.code)
+        raise
+
+
+def exit_without_freeing(code: object) -> None:
+    """End the process as Python's own exit would (exit hooks, then the
+    standard streams flushed) but without freeing, one by one, what the
+    command made: its jobs and results, which a file of 100,000 jobs makes
+    into some 30 ms after the summary is printed, and a million into ten
+    times that. Called while the exception being handled keeps the
+    command's frames alive. Returns, leaving the exit to Python, where
+    Python does more: a code that is a message, a thread that is not a
+    daemon (Python waits for it), a stream that cannot be flushed."""
+    import threading
+
+    if not (code is None or isinstance(code, int)):
+        return
+    if any(not thread.daemon for thread in threading.enumerate() if thread is not threading.main_thread()):
+        return
+    atexit._run_exitfuncs()  # (what Python runs at exit: multiprocessing's, the helpers' stop, logging's)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return  # (Python's exit tries again, and says why it fails)
+    os._exit(code or 0)
