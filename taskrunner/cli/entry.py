@@ -10,8 +10,9 @@ multiprocessing's fork server first of all, so that the server starts up
 process imports the CLI, instead of after it. Whatever the command turns
 out to do, the server is stopped when it ends.
 
-A command that has said everything exits without freeing what it made
-(``exit_without_freeing``), as the fork server does.
+A command that has said everything exits without freeing, one by one,
+what it still holds (a run's jobs and results: ``exit_without_freeing``),
+as the fork server does.
 """
 
 from __future__ import annotations
@@ -66,10 +67,10 @@ def main() -> None:
 def exit_without_freeing(code: object) -> None:
     """End the process as Python's own exit would (exit hooks, then the
     standard streams flushed) but without freeing, one by one, what the
-    command made: its jobs and results, which a file of 100,000 jobs makes
-    into some 30 ms after the summary is printed, and a million into ten
-    times that. Called while the exception being handled keeps the
-    command's frames alive. Returns, leaving the exit to Python, where
+    command still holds: a run that exits from inside (``sys.exit`` after
+    its summary) holds its jobs and results, some 30 ms of freeing for a
+    resume of 100,000 jobs. Called while the exception being handled keeps
+    the command's frames alive. Returns, leaving the exit to Python, where
     Python does more: a code that is a message, a thread that is not a
     daemon (Python waits for it), a stream that cannot be flushed."""
     import threading
