@@ -46,23 +46,33 @@ def job_hash(job: Job) -> str:
 def job_hasher() -> Callable[[Job], str]:
     """``job_hash`` for many jobs (``--resume`` hashes every job): what a job
     shares with others through its shape (``call``, ``shell``,
-    ``success_codes``) is written out once per shape, not once per job."""
+    ``success_codes``) is written out once per shape, not once per job; a
+    job whose definition is the job before it's, object for object, has its
+    hash (a matrix field without a placeholder is one object in every job:
+    jobs that differ only in name, inputs or outputs are hashed once)."""
     shared_by_shape: dict[int, _Shared | None] = {}
     shapes: list[Any] = []  # (held, so that no id is reused while this lives)
-    last: list[Any] = [None, None]  # the last job's shape and its shared text (the next job's, mostly)
+    last_shape: Any = None  # the last job's shape, and its shared text (the next job's, mostly)
+    last_shared: _Shared | None = None
+    before: Any = None  # the last job hashed, and its hash
+    before_hash = ""
 
     def hash_of(job: Job) -> str:
+        nonlocal last_shape, last_shared, before, before_hash
         shape = shape_of(job)
-        if shape is last[0]:
-            shared = last[1]
-        else:
+        # (``args`` first: what tells a matrix's calls apart.)
+        if (before is not None and job.args is before.args and job.run is before.run and shape is last_shape
+                and job.env is before.env and job.kwargs is before.kwargs and job.cwd is before.cwd):
+            return before_hash
+        if shape is not last_shape:
             try:
-                shared = shared_by_shape[id(shape)]
+                last_shared = shared_by_shape[id(shape)]
             except KeyError:
-                shared = shared_by_shape[id(shape)] = _shared_text(job)
+                last_shared = shared_by_shape[id(shape)] = _shared_text(job)
                 shapes.append(shape)
-            last[:] = shape, shared
-        return _digest(job, shared)
+            last_shape = shape
+        before, before_hash = job, _digest(job, last_shared)
+        return before_hash
 
     return hash_of
 

@@ -20,6 +20,7 @@ from taskrunner.cli.commands import cli
 from taskrunner.display.summary import format_summary
 from taskrunner.display.timeline import render_timeline
 from taskrunner.errors import ResultsFileError
+from taskrunner.jobfile.spec import load_job_file
 from taskrunner.jobhash import job_hash
 from taskrunner.model import Job, JobResult, Status
 from taskrunner.results.journal import read_results, result_line
@@ -221,20 +222,51 @@ def test_the_written_out_hash_text_is_the_encoders(run: Any, call: Any, cwd: Any
         assert written == jobhash._ENCODER.encode(jobhash._definition(job))
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from([None, "m:f", len]), st.sampled_from([(0,), (0, 3)]),
                           st.sampled_from([None, ("bash", "-c")]), st.sampled_from(["echo", ("echo", "x")]),
-                          st.sampled_from([(), (1,)]), st.sampled_from([None, "sub"])), max_size=12))
+                          st.sampled_from([(), (1,)]), st.sampled_from([None, "sub"]),
+                          st.sampled_from([{}, {"A": "1"}]), st.sampled_from([{}, {"k": 2}])), max_size=12))
 def test_the_bulk_hasher_gives_each_job_its_own_hash(specs: list[tuple[Any, ...]]) -> None:
     """``job_hasher`` works out what jobs share once per shape: every job,
     sharing a shape with the one before it or not, still gets ``job_hash``."""
     jobs = []
-    for number, (call, codes, shell, run, args, cwd) in enumerate(specs):
-        fields: dict[str, Any] = ({"call": call, "args": args} if call is not None
+    for number, (call, codes, shell, run, args, cwd, env, kwargs) in enumerate(specs):
+        fields: dict[str, Any] = ({"call": call, "args": args, "kwargs": kwargs} if call is not None
                                   else {"run": run, "success_codes": codes, "shell": shell})
-        jobs.append(Job(name=f"j{number}", cwd=cwd, **fields))
+        jobs.append(Job(name=f"j{number}", cwd=cwd, env=env, **fields))
     hash_of = jobhash.job_hasher()
     assert [hash_of(job) for job in jobs] == [job_hash(job) for job in jobs]
+
+
+_MATRIX_JOBS = """\
+jobs:
+  - {name: "a{n}", run: "echo hi", env: {X: "1"}, cwd: sub, matrix: {n: [1, 2]}}
+  - {name: "b{n}", run: "echo {n}", env: {X: "1"}, matrix: {n: [1, 2]}}
+  - {name: "c{n}", run: "echo hi", env: {X: "{n}"}, matrix: {n: [1, 2]}}
+  - {name: "d{n}", run: "echo hi", cwd: "d{n}", matrix: {n: [1, 2]}}
+  - {name: "e{n}", call: "m:f", kwargs: {k: "{n}"}, matrix: {n: [1, 2]}}
+  - {name: "f{n}", call: "m:f", args: ["{n}"], matrix: {n: [1, 2]}}
+  - {name: g1, call: "m:f"}
+  - {name: g2, call: "m:g"}
+  - {name: "h{n}", call: "m:f", matrix: {n: [1, 2]}}
+"""
+
+
+def test_the_bulk_hasher_hashes_a_matrix_job_defined_by_the_same_objects_once(tmp_path: Path) -> None:
+    """A matrix field without a placeholder is one object in every job: a job
+    whose definition is the job before it's, object for object, gets its hash
+    without hashing; one that differs in any field of the definition (each
+    pair below differs in one) is hashed."""
+    path = tmp_path / "jobs.yaml"
+    path.write_text(_MATRIX_JOBS)
+    jobs = load_job_file(str(path)).jobs
+    assert jobs[0].env is jobs[1].env and jobs[0].run is jobs[1].run  # (what the shortcut relies on)
+    hash_of = jobhash.job_hasher()
+    hashes = [hash_of(job) for job in jobs]
+    assert hashes == [job_hash(job) for job in jobs]
+    assert hashes[0] == hashes[1] and hashes[-2] == hashes[-1]
+    assert all(hashes[i] != hashes[i + 1] for i in range(2, 14, 2))
 
 
 def _result(job: Job, status: Status = Status.OK, hashed: bool = True) -> JobResult:
