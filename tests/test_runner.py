@@ -144,6 +144,34 @@ def test_inconsistent_jobs_are_refused_before_anything_runs(tmp_path: Path, jobs
     assert not (tmp_path / "results.jsonl").exists()
 
 
+class _Unsendable:
+    """An argument with a stable text (so a job holding it can be kept) that cannot be pickled."""
+
+    def __repr__(self) -> str:
+        return "_Unsendable()"
+
+    def __reduce__(self) -> str:
+        raise TypeError("not sendable")
+
+
+def test_only_the_jobs_that_will_run_are_checked_for_sending(tmp_path: Path) -> None:
+    """A job that cannot reach a worker is refused before anything runs; one
+    that ``--resume`` keeps is never sent, so it is not pickled to check
+    (a resume of 100,000 kept calls used to pickle-check every one)."""
+    from taskrunner.jobhash import job_hash
+    from taskrunner.model import JobResult
+    from taskrunner.results.journal import result_line
+
+    job = Job(name="a", call="jobs:echo", args=(_Unsendable(),))
+    with pytest.raises(TypeError, match="cannot be sent to a worker"):
+        run(tmp_path, [job])
+    (tmp_path / "results.jsonl").write_text(result_line(JobResult("a", Status.OK, job_hash=job_hash(job))))
+    report = run(tmp_path, [job], resume=True)
+    assert report.ok and report.kept == 1
+    with pytest.raises(TypeError, match="cannot be sent to a worker"):
+        run(tmp_path, [job])  # (not kept: it would run)
+
+
 def test_unpicklable_exception_and_big_value(tmp_path: Path) -> None:
     jobs = [
         Job(name="exc", call="jobs:raise_unpicklable"),

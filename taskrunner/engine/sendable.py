@@ -1,6 +1,6 @@
 """Checks, before anything runs, that every job can reach a worker.
 
-    >>> check_jobs([Job(name="a", run="true"), Job(name="a", run="false")])
+    >>> check_names([Job(name="a", run="true"), Job(name="a", run="false")])
     Traceback (most recent call last):
     ...
     ValueError: duplicate job name 'a'
@@ -16,15 +16,21 @@ from ..backends.outcomes import coordinator_result
 from ..backends.sending import dumps
 from ..model import Attempt, Job, JobResult, Status
 
-__all__ = ["check_jobs", "unsendable_result"]
+__all__ = ["check_names", "check_sendable", "unsendable_result"]
 
 
-def check_jobs(jobs: Sequence[Job]) -> None:
-    """Refuse, before anything runs, what could only fail later: duplicate
-    names, and functions or arguments that cannot be pickled."""
+def check_names(jobs: Sequence[Job]) -> None:
+    """Refuse jobs that share a name (a name is what the results file, the
+    dependencies and ``--resume`` know a job by)."""
     if len({job.name for job in jobs}) < len(jobs):  # (a set: a third of the time of a Counter)
         duplicates = [name for name, n in Counter(job.name for job in jobs).items() if n > 1]
         raise ValueError(f"duplicate job name {duplicates[0]!r}")
+
+
+def check_sendable(jobs: Sequence[Job]) -> None:
+    """Refuse, before anything runs, what could only fail later: functions
+    or arguments of ``jobs`` (those that will run: a kept job is never sent)
+    that cannot be pickled."""
     checked: set[int] = set()
     for job in jobs:
         if job.call is None:
