@@ -47,7 +47,7 @@ def job_hasher() -> Callable[[Job], str]:
     """``job_hash`` for many jobs (``--resume`` hashes every job): what a job
     shares with others through its shape (``call``, ``shell``,
     ``success_codes``) is written out once per shape, not once per job; a
-    job whose definition is the job before it's, object for object, has its
+    job defined by the very objects of the job before it gets that job's
     hash (a matrix field without a placeholder is one object in every job:
     jobs that differ only in name, inputs or outputs are hashed once)."""
     shared_by_shape: dict[int, _Shared | None] = {}
