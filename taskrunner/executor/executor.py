@@ -34,7 +34,7 @@ from ..backends.local.chunks import MAX_CHUNK
 from ..backends.workersetup import checked_setup
 from ..execution.logfiles import prepare_log_dir
 from ..fields import InvalidValue, positive_number
-from ..job import trusted_job
+from ..job import expanded_job, job_template
 from .calljournal import CallJournal
 from .loop import CallLoop
 from .mapresults import Calls, MapResults
@@ -209,10 +209,13 @@ class Executor(futures.Executor):
                 raise RuntimeError("cannot schedule new futures after interpreter shutdown")
             if self._loop.error is not None:
                 raise RuntimeError(f"the executor stopped: {self._loop.error}")
+            # One template (and one shape: the function, timeout, retries) for
+            # the batch's calls; each call fills in its name and arguments.
+            template = job_template(name=name, call=fn, timeout=self._timeout, retries=self._retries)
             for args, kwargs in calls:
-                job = trusted_job(name=f"{name}-{next(self._names)}", call=fn, args=args, kwargs=kwargs,
-                                  timeout=self._timeout, retries=self._retries)
-                batch.append((futures.Future(), job))
+                values = dict(template)
+                values["name"], values["args"], values["kwargs"] = f"{name}-{next(self._names)}", args, dict(kwargs)
+                batch.append((futures.Future(), expanded_job((), values)))
             self._loop.put(batch)
         return [future for future, _ in batch]
 
