@@ -126,15 +126,6 @@ def _plain_definition(job: Job, shared: _Shared) -> str | None:
     (a property test holds the two equal)."""
     args, kwargs, run, cwd, env = job.args, job.kwargs, job.run, job.cwd, job.env
     call_text, after_text_run, after_other_run = shared
-    if not kwargs and not env and cwd is None:  # (the commonest jobs, written at once: a resume hashes them all)
-        if not args and type(run) is str:
-            return ('{"args":[],"call":' + call_text + ',"cwd":null,"env":{},"kwargs":{},"run":'
-                    + encode_basestring(run) + after_text_run + "}")
-        if run is None:
-            args_texts = _scalar_texts(args)
-            return None if args_texts is None else (
-                '{"args":[' + ",".join(args_texts) + '],"call":' + call_text
-                + ',"cwd":null,"env":{},"kwargs":{},"run":null' + after_other_run + "}")
     args_texts = _scalar_texts(args) if args else []
     kwargs_text = _kwargs_text(kwargs) if kwargs else ""
     if args_texts is None or kwargs_text is None:
@@ -160,8 +151,8 @@ def _plain_definition(job: Job, shared: _Shared) -> str | None:
         env_text = ",".join(encode_basestring(key) + ":" + encode_basestring(env[key]) for key in sorted(env))
     else:
         return None
-    return ('{"args":[' + args_text + '],"call":' + call_text + ',"cwd":' + cwd_text + ',"env":{' + env_text
-            + '},"kwargs":{' + kwargs_text + '},"run":' + run_text + after_run + "}")
+    return (f'{{"args":[{args_text}],"call":{call_text},"cwd":{cwd_text},"env":{{{env_text}}},'
+            f'"kwargs":{{{kwargs_text}}},"run":{run_text}{after_run}}}')  # (one string built: an f-string)
 
 
 _INT_TEXT = int.__repr__

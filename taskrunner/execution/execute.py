@@ -24,6 +24,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from ..jobhash import job_hash
@@ -298,7 +299,11 @@ def _run_call(
     measured = own_process and attempt.measure_memory
     if measured:
         _call_peak.reset()
-    capture = captured_call_output(attempt.stdout_log, attempt.stderr_log) if attempt.stdout_log else _uncaptured()
+    # No log files (an ``Executor`` without ``log_dir``, like ``ProcessPoolExecutor``):
+    # the call writes where the worker does.
+    capture: AbstractContextManager[CallOutput] = (
+        captured_call_output(attempt.stdout_log, attempt.stderr_log) if attempt.stdout_log
+        else nullcontext(CallOutput()))
     with capture as output:
         try:
             with call_environment({**job.env, **run_env}, _resolve_cwd(job) if job.cwd else None, unclean):
@@ -324,16 +329,3 @@ def _run_call(
 
 
 _call_peak = PeakMemory()
-
-
-class _uncaptured:  # (lower case: it was a function; a class makes no generator per call)
-    """No log files: the call writes where the worker does (an ``Executor``
-    without ``log_dir``, like ``ProcessPoolExecutor``)."""
-
-    __slots__ = ()
-
-    def __enter__(self) -> CallOutput:
-        return CallOutput()
-
-    def __exit__(self, *exc: object) -> None:
-        pass
